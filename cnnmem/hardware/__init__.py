@@ -1,0 +1,16 @@
+"""Hardware descriptions."""
+
+from cnnmem.hardware.spec import (
+    FIELD_ALIASES,
+    Hardware,
+    builtin_hardware,
+    default_hardware,
+    hardware_path,
+    load_hardware,
+    parse_hardware,
+)
+
+__all__ = [
+    "FIELD_ALIASES", "Hardware", "builtin_hardware", "default_hardware", "hardware_path",
+    "load_hardware", "parse_hardware",
+]

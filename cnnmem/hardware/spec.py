@@ -1,0 +1,212 @@
+"""Hardware descriptions: one immutable, validated value in SI units.
+
+YAML keys (quantities take units, see :mod:`cnnmem.units`)::
+
+    name: edge
+    buffer: 2 MiB                 # on-chip global buffer capacity           (required)
+    registers: 64 KiB             # optional register / local level
+    mac_units: 1024               # MAC units (or give peak: 2 TOPS with clock)
+    clock: 1 GHz
+    utilization: 0.9              # fraction of peak MAC rate achieved on conv/FC work
+    dram_bandwidth: 25.6 GB/s
+    dram_energy: 20 pJ/bit        # per byte moved to or from DRAM
+    buffer_energy: 1.2 pJ/B       # per byte read or written in the global buffer
+    register_energy: 0.1 pJ/B     # optional
+    mac_energy: 0.5 pJ            # per MAC
+    static_power: 0.3 W
+    bytes_per_element: 2          # or precision: {activation: 2, weight: 2, gradient: 4}
+    chips: 1                      # optional multi-chip pipeline
+    chip_bandwidth: 50 GB/s       # optional chip-to-chip link
+    conv_mac_units: 256           # optional split units (TNPU-style); default all MAC units
+    fc_mac_units: 16
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnnmem.errors import InputError
+from cnnmem.units import parse_quantity
+from cnnmem.yamlio import line_of, load_yaml_file
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """An accelerator, all numbers in SI units (bytes, Hz, bytes/s, pJ, W)."""
+
+    name: str
+    buffer_bytes: float
+    mac_units: float
+    clock_hz: float
+    dram_bandwidth_bytes_per_s: float
+    dram_energy_pj_per_byte: float = 0.0
+    buffer_energy_pj_per_byte: float = 0.0
+    mac_energy_pj: float = 0.0
+    static_power_w: float = 0.0
+    utilization: float = 1.0
+    register_bytes: float = 0.0
+    register_energy_pj_per_byte: float = 0.0
+    bytes_per_activation: float = 2.0
+    bytes_per_weight: float = 2.0
+    bytes_per_gradient: float = 2.0
+    chips: int = 1
+    chip_bandwidth_bytes_per_s: float = 0.0
+    conv_mac_units: float | None = None
+    fc_mac_units: float | None = None
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        positive = ("buffer_bytes", "mac_units", "clock_hz", "dram_bandwidth_bytes_per_s",
+                    "bytes_per_activation", "bytes_per_weight", "bytes_per_gradient")
+        for f in positive:
+            if not getattr(self, f) > 0:
+                raise InputError(f"must be positive, got {getattr(self, f)!r}", field=f)
+        for f in ("dram_energy_pj_per_byte", "buffer_energy_pj_per_byte", "mac_energy_pj",
+                  "static_power_w", "register_bytes", "register_energy_pj_per_byte",
+                  "chip_bandwidth_bytes_per_s"):
+            if getattr(self, f) < 0:
+                raise InputError(f"must not be negative, got {getattr(self, f)!r}", field=f)
+        if not 0 < self.utilization <= 1:
+            raise InputError(f"must be in (0, 1], got {self.utilization}", field="utilization")
+        if self.chips < 1:
+            raise InputError(f"must be >= 1, got {self.chips}", field="chips")
+
+    @property
+    def peak_macs_per_s(self) -> float:
+        return self.mac_units * self.clock_hz
+
+    @property
+    def effective_macs_per_s(self) -> float:
+        return self.mac_units * self.clock_hz * self.utilization
+
+    def replace(self, **changes: Any) -> Hardware:
+        return dataclasses.replace(self, **changes)
+
+
+# YAML key -> (dataclass field, dimension or None for a plain number)
+_KEYS: dict[str, tuple[str, str | None]] = {
+    "buffer": ("buffer_bytes", "bytes"),
+    "registers": ("register_bytes", "bytes"),
+    "mac_units": ("mac_units", "count"),
+    "clock": ("clock_hz", "frequency"),
+    "utilization": ("utilization", None),
+    "dram_bandwidth": ("dram_bandwidth_bytes_per_s", "bandwidth"),
+    "dram_energy": ("dram_energy_pj_per_byte", "energy_per_byte"),
+    "buffer_energy": ("buffer_energy_pj_per_byte", "energy_per_byte"),
+    "register_energy": ("register_energy_pj_per_byte", "energy_per_byte"),
+    "mac_energy": ("mac_energy_pj", "energy"),
+    "static_power": ("static_power_w", "power"),
+    "chips": ("chips", None),
+    "chip_bandwidth": ("chip_bandwidth_bytes_per_s", "bandwidth"),
+    "conv_mac_units": ("conv_mac_units", "count"),
+    "fc_mac_units": ("fc_mac_units", "count"),
+}
+_OTHER = {"name", "description", "source", "peak", "bytes_per_element", "precision"}
+#: dotted names accepted by sweeps, e.g. "precision.weight" -> bytes_per_weight
+FIELD_ALIASES = {
+    **{k: v[0] for k, v in _KEYS.items()},
+    "bytes_per_element": "bytes_per_element",
+    "precision.activation": "bytes_per_activation",
+    "precision.weight": "bytes_per_weight",
+    "precision.gradient": "bytes_per_gradient",
+}
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"expected a number, got {value!r}", field=field)
+    return float(value)
+
+
+def parse_hardware(data: Any, *, file: str, default_name: str | None = None) -> Hardware:
+    """Validate parsed YAML into a :class:`Hardware` (errors name file, line and field)."""
+    if not isinstance(data, dict):
+        raise InputError("a hardware file must be a mapping of field: value", file=file)
+    line = line_of(data)
+    unknown = set(data) - set(_KEYS) - _OTHER
+    if unknown:
+        allowed = ", ".join(sorted(set(_KEYS) | _OTHER))
+        raise InputError(f"unknown field (allowed: {allowed})", file=file, line=line,
+                         field=sorted(unknown)[0])
+    values: dict[str, Any] = {"name": str(data.get("name", default_name or Path(file).stem))}
+    if data.get("description"):
+        values["description"] = str(data["description"])
+    try:
+        for key, (attr, dim) in _KEYS.items():
+            if key in data:
+                raw = data[key]
+                values[attr] = _number(raw, key) if dim is None else parse_quantity(
+                    raw, dim, field=key)
+        if "chips" in values:
+            if not float(values["chips"]).is_integer():
+                raise InputError("must be a whole number", field="chips")
+            values["chips"] = int(values["chips"])
+        if "peak" in data:
+            peak_ops = parse_quantity(data["peak"], "rate", field="peak")
+            if "mac_units" in values and "clock_hz" in values:
+                raise InputError("give two of mac_units, clock and peak, not all three",
+                                 field="peak")
+            if "clock_hz" in values:
+                values["mac_units"] = peak_ops / 2 / values["clock_hz"]
+            elif "mac_units" in values:
+                values["clock_hz"] = peak_ops / 2 / values["mac_units"]
+            else:
+                raise InputError("peak needs clock or mac_units beside it", field="peak")
+        if "bytes_per_element" in data:
+            b = _number(data["bytes_per_element"], "bytes_per_element")
+            for f in ("bytes_per_activation", "bytes_per_weight", "bytes_per_gradient"):
+                values[f] = b
+        if "precision" in data:
+            prec = data["precision"]
+            if not isinstance(prec, dict) or set(prec) - {"activation", "weight", "gradient"}:
+                raise InputError("expected {activation: B, weight: B, gradient: B} (bytes)",
+                                 field="precision")
+            for k, v in prec.items():
+                values[f"bytes_per_{k}"] = _number(v, f"precision.{k}")
+        for required in ("buffer_bytes", "mac_units", "clock_hz", "dram_bandwidth_bytes_per_s"):
+            if required not in values:
+                key = next(k for k, v in _KEYS.items() if v[0] == required)
+                raise InputError(f"missing required field '{key}'", field=key)
+        return Hardware(**values)
+    except InputError as exc:
+        field_line = line
+        raise exc.located(file=file, line=field_line) from None
+
+
+ROOT = Path(os.environ.get("CNNMEM_HOME", Path(__file__).resolve().parents[2]))
+HW_DIR = ROOT / "hw"
+
+
+def builtin_hardware() -> list[str]:
+    return sorted(p.stem for p in HW_DIR.glob("*.yaml"))
+
+
+def hardware_path(name_or_path: str | os.PathLike[str]) -> Path:
+    text = str(name_or_path)
+    p = Path(text)
+    if p.suffix in (".yaml", ".yml") or os.sep in text:
+        if not p.exists():
+            raise InputError("file not found", file=text)
+        return p
+    builtin = HW_DIR / f"{text}.yaml"
+    if builtin.exists():
+        return builtin
+    raise InputError(f"unknown hardware '{text}' (built-in: {', '.join(builtin_hardware())}; "
+                     "or give a .yaml path)")
+
+
+def load_hardware(name_or_path: str | os.PathLike[str]) -> Hardware:
+    """Load a built-in hardware preset by name or any hardware YAML by path."""
+    p = hardware_path(name_or_path)
+    return parse_hardware(load_yaml_file(p), file=str(p), default_name=p.stem)
+
+
+def default_hardware(bytes_per_element: float = 2.0, buffer_bytes: float = 1 << 20) -> Hardware:
+    """A neutral stand-in used where no --hw is given: only element sizes matter."""
+    return Hardware(name="default", buffer_bytes=buffer_bytes, mac_units=1024, clock_hz=1e9,
+                    dram_bandwidth_bytes_per_s=1e11, bytes_per_activation=bytes_per_element,
+                    bytes_per_weight=bytes_per_element, bytes_per_gradient=bytes_per_element)

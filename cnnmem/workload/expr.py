@@ -1,0 +1,105 @@
+"""Parameter substitution in block definitions.
+
+A string value ``"$name"`` is replaced by the parameter's value (keeping its type); a string
+containing ``${expression}`` has each expression evaluated and, when the whole string is one
+expression, takes the expression's value. Expressions are a safe subset of Python: numbers,
+strings, parameter names, arithmetic (+ - * / // % **), comparisons, ``and/or/not`` and
+``a if cond else b``. Nothing else is evaluated.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from typing import Any
+
+from cnnmem.errors import InputError
+
+_BIN = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_CMP = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_WHOLE_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+_EMBEDDED = re.compile(r"\$\{([^}]*)\}")
+
+
+def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Expression):
+        return _eval(node.body, env)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id in ("true", "True"):
+            return True
+        if node.id in ("false", "False"):
+            return False
+        if node.id not in env:
+            raise InputError(f"unknown parameter '{node.id}'")
+        return env[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
+        return _BIN[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_eval(node.operand, env)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return not _eval(node.operand, env)
+    if isinstance(node, ast.BoolOp):
+        values = [_eval(v, env) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _CMP:
+        return _CMP[type(node.ops[0])](_eval(node.left, env), _eval(node.comparators[0], env))
+    if isinstance(node, ast.IfExp):
+        return _eval(node.body, env) if _eval(node.test, env) else _eval(node.orelse, env)
+    raise InputError(f"unsupported expression element {type(node).__name__}")
+
+
+def evaluate(expression: str, env: dict[str, Any]) -> Any:
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        raise InputError(f"cannot parse expression '{expression}'") from None
+    value = _eval(tree, env)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value
+
+
+def substitute(value: Any, env: dict[str, Any]) -> Any:
+    """Recursively substitute parameters into a YAML value (see module docstring)."""
+    if isinstance(value, str):
+        whole = _WHOLE_NAME.match(value)
+        if whole:
+            name = whole.group(1)
+            if name not in env:
+                raise InputError(f"unknown parameter '{name}'")
+            return env[name]
+        matches = list(_EMBEDDED.finditer(value))
+        if len(matches) == 1 and matches[0].span() == (0, len(value)):
+            return evaluate(matches[0].group(1), env)
+        if matches:
+            return _EMBEDDED.sub(lambda m: str(evaluate(m.group(1), env)), value)
+        return value
+    if isinstance(value, list):
+        out = type(value)(substitute(v, env) for v in value)
+        if hasattr(value, "line"):
+            out.line = value.line
+        return out
+    if isinstance(value, dict):
+        out = type(value)((k, substitute(v, env)) for k, v in value.items())
+        if hasattr(value, "line"):
+            out.line = value.line
+        return out
+    return value

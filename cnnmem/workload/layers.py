@@ -1,0 +1,340 @@
+"""Layer types: their fields, validation and output-shape inference.
+
+A :class:`Layer` is an immutable value: its name, type, inputs, the shape of every input and of
+its output (channels, height, width per sample), and the per-sample counts every cost model uses:
+``weight_elems`` (parameters), ``macs`` (multiply-accumulates of conv and FC layers; zero for all
+other layers, as torchvision's reference counts), and window geometry (kernel, stride, padding,
+dilation, groups) for conv and pooling layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cnnmem.errors import InputError
+
+Shape = tuple[int, int, int]  # (channels, height, width) of one sample
+
+#: Layer families. Every type belongs to one; cost models dispatch on the family.
+CONV, FC, POOL, NORM, ELTWISE, ADD, CONCAT, RESHAPE = (
+    "conv",
+    "fc",
+    "pool",
+    "norm",
+    "eltwise",
+    "add",
+    "concat",
+    "reshape",
+)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One validated layer with inferred shapes (all sizes are per sample, in elements)."""
+
+    name: str
+    type: str
+    family: str
+    inputs: tuple[str, ...]
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    weight_elems: int = 0
+    macs: int = 0
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    bias: bool = False
+    source_line: int | None = None
+
+    @property
+    def in_elems(self) -> int:
+        """Elements of all inputs of one sample."""
+        return sum(c * h * w for c, h, w in self.in_shapes)
+
+    @property
+    def out_elems(self) -> int:
+        c, h, w = self.out_shape
+        return c * h * w
+
+    @property
+    def in_channels(self) -> int:
+        return self.in_shapes[0][0]
+
+    @property
+    def out_channels(self) -> int:
+        return self.out_shape[0]
+
+    @property
+    def is_compute(self) -> bool:
+        """Conv and FC layers: the ones with MACs, tiled by the per-layer cost core."""
+        return self.family in (CONV, FC)
+
+
+# --------------------------------------------------------------------------------------------
+# field parsing helpers
+
+
+def _pair(value: Any, field: str, *, minimum: int = 1) -> tuple[int, int]:
+    if isinstance(value, bool):
+        raise InputError(f"expected an integer or a pair of integers, got {value!r}", field=field)
+    if isinstance(value, int):
+        value = (value, value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        a, b = int(value[0]), int(value[1])
+        if a < minimum or b < minimum:
+            raise InputError(f"must be >= {minimum}, got {value!r}", field=field)
+        return a, b
+    raise InputError(f"expected an integer or a pair of integers, got {value!r}", field=field)
+
+
+def _int(value: Any, field: str, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"expected an integer, got {value!r}", field=field)
+    if value < minimum:
+        raise InputError(f"must be >= {minimum}, got {value}", field=field)
+    return value
+
+
+def _bool(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"expected true or false, got {value!r}", field=field)
+    return value
+
+
+def _window_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    span = size + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        return 0
+    if ceil_mode:
+        out = -(-span // s) + 1
+        # PyTorch: the last window must start inside the input or left padding
+        if (out - 1) * s >= size + p:
+            out -= 1
+        return out
+    return span // s + 1
+
+
+# --------------------------------------------------------------------------------------------
+# type specifications
+
+
+@dataclass(frozen=True)
+class _TypeSpec:
+    family: str
+    fields: frozenset[str]
+    infer: Callable[[str, dict[str, Any], tuple[Shape, ...]], dict[str, Any]]
+    arity: tuple[int, int] = (1, 1)  # min, max inputs
+
+
+def _single(in_shapes: tuple[Shape, ...]) -> Shape:
+    return in_shapes[0]
+
+
+def _infer_conv(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    c_in, h, w = _single(ins)
+    out = _int(f.get("out"), "out") if "out" in f else None
+    if out is None:
+        raise InputError("conv needs 'out' (output channels)", field="out")
+    k = _pair(f.get("kernel"), "kernel") if "kernel" in f else None
+    if k is None:
+        raise InputError("conv needs 'kernel'", field="kernel")
+    s = _pair(f.get("stride", 1), "stride")
+    d = _pair(f.get("dilation", 1), "dilation")
+    pad = f.get("padding", 0)
+    if pad == "same":
+        if s != (1, 1):
+            raise InputError("padding 'same' needs stride 1", field="padding")
+        p = (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
+    else:
+        p = _pair(pad, "padding", minimum=0)
+    g = f.get("groups", 1)
+    if g == "depthwise":
+        g = c_in
+    g = _int(g, "groups")
+    if c_in % g or out % g:
+        raise InputError(
+            f"groups={g} must divide input channels {c_in} and output channels {out}",
+            field="groups",
+        )
+    bias = _bool(f.get("bias", True), "bias")
+    ho = _window_out(h, k[0], s[0], p[0], d[0], False)
+    wo = _window_out(w, k[1], s[1], p[1], d[1], False)
+    if ho <= 0 or wo <= 0:
+        raise InputError(
+            f"kernel {k[0]}x{k[1]} does not fit input {h}x{w} with padding {p[0]}x{p[1]}",
+            field="kernel",
+        )
+    weights = out * (c_in // g) * k[0] * k[1] + (out if bias else 0)
+    macs = ho * wo * out * (c_in // g) * k[0] * k[1]
+    return dict(
+        out_shape=(out, ho, wo), weight_elems=weights, macs=macs, kernel=k, stride=s,
+        padding=p, dilation=d, groups=g, bias=bias,
+    )
+
+
+def _infer_fc(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    c, h, w = _single(ins)
+    if "out" not in f:
+        raise InputError("fc needs 'out' (output features)", field="out")
+    out = _int(f["out"], "out")
+    bias = _bool(f.get("bias", True), "bias")
+    n_in = c * h * w
+    return dict(
+        out_shape=(out, 1, 1), weight_elems=n_in * out + (out if bias else 0), macs=n_in * out,
+        bias=bias,
+    )
+
+
+def _infer_pool(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    c, h, w = _single(ins)
+    if _bool(f.get("global", t.startswith("global")), "global"):
+        return dict(out_shape=(c, 1, 1), kernel=(h, w), stride=(h, w))
+    if "adaptive" in f:
+        oh, ow = _pair(f["adaptive"], "adaptive")
+        # PyTorch adaptive pooling: windows of ceil(H/oh) rows starting at floor(i*H/oh)
+        return dict(out_shape=(c, oh, ow), kernel=(-(-h // oh), -(-w // ow)),
+                    stride=(max(1, h // oh), max(1, w // ow)))
+    if "kernel" not in f:
+        raise InputError(f"{t} needs 'kernel' (or global: true / adaptive: [h, w])",
+                         field="kernel")
+    k = _pair(f["kernel"], "kernel")
+    s = _pair(f.get("stride", f["kernel"]), "stride")
+    p = _pair(f.get("padding", 0), "padding", minimum=0)
+    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+        raise InputError("padding must be at most half the kernel", field="padding")
+    ceil_mode = _bool(f.get("ceil_mode", False), "ceil_mode")
+    ho = _window_out(h, k[0], s[0], p[0], 1, ceil_mode)
+    wo = _window_out(w, k[1], s[1], p[1], 1, ceil_mode)
+    if ho <= 0 or wo <= 0:
+        raise InputError(f"kernel {k[0]}x{k[1]} does not fit input {h}x{w}", field="kernel")
+    return dict(out_shape=(c, ho, wo), kernel=k, stride=s, padding=p)
+
+
+def _infer_norm(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    c, h, w = _single(ins)
+    affine = _bool(f.get("affine", True), "affine")
+    if t == "groupnorm":
+        g = _int(f.get("groups", 32), "groups")
+        if c % g:
+            raise InputError(f"groups={g} must divide channels {c}", field="groups")
+    return dict(out_shape=(c, h, w), weight_elems=2 * c if affine else 0)
+
+
+def _infer_same(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    return dict(out_shape=_single(ins))
+
+
+def _infer_add(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    first = ins[0]
+    for other in ins[1:]:
+        if other != first:
+            raise InputError(
+                f"inputs have different shapes {list(first)} and {list(other)} "
+                "(channels, height, width)",
+                field="inputs",
+            )
+    return dict(out_shape=first)
+
+
+def _infer_concat(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    _, h, w = ins[0]
+    for c2, h2, w2 in ins[1:]:
+        if (h2, w2) != (h, w):
+            raise InputError(
+                f"inputs have different spatial sizes {h}x{w} and {h2}x{w2}", field="inputs"
+            )
+    return dict(out_shape=(sum(s[0] for s in ins), h, w))
+
+
+def _infer_flatten(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    c, h, w = _single(ins)
+    return dict(out_shape=(c * h * w, 1, 1))
+
+
+_COMMON = frozenset({"name", "type", "input", "inputs", "when"})
+_POOL_FIELDS = frozenset({"kernel", "stride", "padding", "ceil_mode", "global", "adaptive"})
+ACTIVATIONS = (
+    "relu", "relu6", "leakyrelu", "sigmoid", "tanh", "gelu", "silu", "swish", "hardswish",
+    "hardsigmoid", "elu", "identity",
+)
+
+TYPES: dict[str, _TypeSpec] = {
+    "conv": _TypeSpec(CONV, frozenset({"out", "kernel", "stride", "padding", "dilation",
+                                       "groups", "bias"}), _infer_conv),
+    "fc": _TypeSpec(FC, frozenset({"out", "bias"}), _infer_fc),
+    "maxpool": _TypeSpec(POOL, _POOL_FIELDS, _infer_pool),
+    "avgpool": _TypeSpec(POOL, _POOL_FIELDS, _infer_pool),
+    "globalavgpool": _TypeSpec(POOL, frozenset(), _infer_pool),
+    "globalmaxpool": _TypeSpec(POOL, frozenset(), _infer_pool),
+    "batchnorm": _TypeSpec(NORM, frozenset({"affine"}), _infer_norm),
+    "groupnorm": _TypeSpec(NORM, frozenset({"affine", "groups"}), _infer_norm),
+    "lrn": _TypeSpec(NORM, frozenset({"size"}), _infer_same),
+    "add": _TypeSpec(ADD, frozenset(), _infer_add, (2, 64)),
+    "concat": _TypeSpec(CONCAT, frozenset(), _infer_concat, (2, 64)),
+    "flatten": _TypeSpec(RESHAPE, frozenset(), _infer_flatten),
+    "dropout": _TypeSpec(ELTWISE, frozenset({"p"}), _infer_same),
+    "softmax": _TypeSpec(ELTWISE, frozenset(), _infer_same),
+    **{a: _TypeSpec(ELTWISE, frozenset({"slope"}), _infer_same) for a in ACTIVATIONS},
+}
+ALIASES = {"linear": "fc", "dense": "fc", "pool": "maxpool", "bn": "batchnorm", "gn": "groupnorm",
+           "cat": "concat", "sum": "add"}
+
+
+def canonical_type(t: Any) -> str:
+    if not isinstance(t, str):
+        raise InputError(f"layer type must be a string, got {t!r}", field="type")
+    t = ALIASES.get(t.lower(), t.lower())
+    if t not in TYPES:
+        raise InputError(
+            f"unknown layer type '{t}' (known: {', '.join(sorted(TYPES))})", field="type"
+        )
+    return t
+
+
+def build_layer(
+    name: str,
+    fields: dict[str, Any],
+    inputs: tuple[str, ...],
+    in_shapes: tuple[Shape, ...],
+    *,
+    line: int | None = None,
+) -> Layer:
+    """Validate ``fields`` for the layer's type and infer its output shape and counts."""
+    t = canonical_type(fields.get("type"))
+    spec = TYPES[t]
+    unknown = set(fields) - spec.fields - _COMMON
+    if unknown:
+        bad = sorted(unknown)[0]
+        allowed = ", ".join(sorted(spec.fields | {"inputs"}))
+        raise InputError(f"unknown field for a {t} layer (allowed: {allowed})", field=bad)
+    lo, hi = spec.arity
+    if not lo <= len(inputs) <= hi:
+        want = f"exactly {lo}" if lo == hi else f"at least {lo}"
+        raise InputError(f"a {t} layer takes {want} input(s), got {len(inputs)}", field="inputs")
+    attrs = spec.infer(t, fields, in_shapes)
+    shape = attrs["out_shape"]
+    if any(v <= 0 for v in shape):
+        raise InputError(f"output shape {list(shape)} has a zero or negative size")
+    return Layer(name=name, type=t, family=spec.family, inputs=inputs, in_shapes=in_shapes,
+                 source_line=line, **attrs)
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """Output length of a convolution window along one axis (floor mode)."""
+    return _window_out(size, kernel, stride, padding, dilation, False)
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+__all__ = [
+    "Layer", "Shape", "TYPES", "ALIASES", "ACTIVATIONS", "build_layer", "canonical_type",
+    "conv_output_size", "ceil_div",
+]
