@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class InputError(Exception):
-    """Bad user input: names the file, the line (when known), the item and field, and the problem."""
+    """Bad user input: names the file, the line (when known), the item, field and problem."""
 
     def __init__(
         self,

@@ -77,7 +77,11 @@ DIMENSIONS: dict[str, dict[str, float]] = {
     "count": _COUNT,
 }
 
-_NUMBER = re.compile(r"^\s*([-+]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\s\d].*?)?\s*$")
+# digits with optional "_" or thousands "," groups (a lone "1,5" is rejected, not read as 15)
+_NUMBER = re.compile(
+    r"^\s*([-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+    r"\s*([^\s\d].*?)?\s*$"
+)
 
 
 def parse_quantity(value: object, dimension: str, *, field: str | None = None) -> float:
@@ -98,6 +102,8 @@ def parse_quantity(value: object, dimension: str, *, field: str | None = None) -
         raise InputError(f"cannot read {value!r} as a {dimension} quantity", field=field)
     number = float(m.group(1).replace("_", "").replace(",", ""))
     unit = (m.group(2) or "").strip()
+    if not unit:
+        return number  # "1e6" (YAML keeps it a string): a bare number is in the SI unit
     if unit not in units:
         known = ", ".join(sorted(u for u in units if u)[:12])
         raise InputError(

@@ -12,9 +12,10 @@ from cnnmem.errors import InputError
 
 
 class LineDict(dict):
-    """A mapping from YAML that knows the (1-based) line it started on."""
+    """A mapping from YAML that knows the (1-based) line it started on, and each key's line."""
 
     line: int | None = None
+    key_lines: dict[Any, int] | None = None
 
 
 class LineList(list):
@@ -31,12 +32,19 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
     out = LineDict()
     out.line = node.start_mark.line + 1
+    out.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
-        if key in out:
+        try:
+            duplicate = key in out
+        except TypeError:  # an unhashable key such as a list ("? [a, b]: 1")
+            raise InputError(f"a mapping key must be a plain value, got {key!r}",
+                             line=key_node.start_mark.line + 1) from None
+        if duplicate:
             raise InputError(
                 f"duplicate key '{key}'", line=key_node.start_mark.line + 1, field=str(key)
             )
+        out.key_lines[key] = key_node.start_mark.line + 1
         out[key] = loader.construct_object(value_node, deep=True)
     return out
 
@@ -53,6 +61,15 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _constr
 
 def line_of(value: Any) -> int | None:
     return getattr(value, "line", None)
+
+
+def line_of_key(mapping: Any, key: Any) -> int | None:
+    """The line of ``key`` in a mapping from YAML, else the mapping's own line."""
+    key_lines = getattr(mapping, "key_lines", None) or {}
+    try:
+        return key_lines.get(key, line_of(mapping))
+    except TypeError:
+        return line_of(mapping)
 
 
 def load_yaml_text(text: str, *, file: str) -> Any:

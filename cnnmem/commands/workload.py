@@ -69,12 +69,16 @@ def validate_cmd(files: tuple[str, ...]) -> None:
         data = load_yaml_file(path)
         if not isinstance(data, dict):
             raise InputError("expected a mapping at the top level", file=path)
-        if "layers" in data:
+        if "layers" in data or "input" in data:
             net = parse_network(data, file=path)
             click.echo(f"{path}: ok: network '{net.name}', {len(net)} layers, "
                        f"{net.total_params:,} params, {net.total_macs / 1e9:.3f} GMACs")
         elif "sweep" in data or "axes" in data:
-            from cnnmem.sweep.spec import parse_sweep  # noqa: PLC0415 - optional until sweeps land
+            try:
+                from cnnmem.sweep.spec import parse_sweep  # noqa: PLC0415 - optional until sweeps land
+            except ModuleNotFoundError:
+                raise InputError("sweep files are not supported by this version",
+                                 file=path) from None
 
             sweep = parse_sweep(data, file=path)
             click.echo(f"{path}: ok: sweep '{sweep.name}'")

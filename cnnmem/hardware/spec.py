@@ -24,6 +24,7 @@ YAML keys (quantities take units, see :mod:`cnnmem.units`)::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any
 
 from cnnmem.errors import InputError
 from cnnmem.units import parse_quantity
-from cnnmem.yamlio import line_of, load_yaml_file
+from cnnmem.yamlio import line_of, line_of_key, load_yaml_file
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ class Hardware:
                   "chip_bandwidth_bytes_per_s"):
             if getattr(self, f) < 0:
                 raise InputError(f"must not be negative, got {getattr(self, f)!r}", field=f)
+        for f in ("conv_mac_units", "fc_mac_units"):
+            if getattr(self, f) is not None and not getattr(self, f) > 0:
+                raise InputError(f"must be positive, got {getattr(self, f)!r}", field=f)
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and math.isnan(v):
+                raise InputError("must be a number, got NaN", field=f.name)
         if not 0 < self.utilization <= 1:
             raise InputError(f"must be in (0, 1], got {self.utilization}", field="utilization")
         if self.chips < 1:
@@ -116,6 +124,25 @@ FIELD_ALIASES = {
 }
 
 
+_ATTR_TO_KEY = {attr: key for key, (attr, _) in _KEYS.items()}
+
+
+def _yaml_key(field: str | None, data: dict[str, Any]) -> str | None:
+    """The YAML key a validation error is about (errors from Hardware() name dataclass fields)."""
+    if field is None or field in data:
+        return field
+    if field in _ATTR_TO_KEY:
+        return _ATTR_TO_KEY[field]
+    if field.startswith("bytes_per_"):
+        kind = field.removeprefix("bytes_per_")
+        prec = data.get("precision")
+        if isinstance(prec, dict) and kind in prec:
+            return f"precision.{kind}"
+        if "bytes_per_element" in data:
+            return "bytes_per_element"
+    return field
+
+
 def _number(value: Any, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"expected a number, got {value!r}", field=field)
@@ -130,8 +157,9 @@ def parse_hardware(data: Any, *, file: str, default_name: str | None = None) -> 
     unknown = set(data) - set(_KEYS) - _OTHER
     if unknown:
         allowed = ", ".join(sorted(set(_KEYS) | _OTHER))
-        raise InputError(f"unknown field (allowed: {allowed})", file=file, line=line,
-                         field=sorted(unknown)[0])
+        bad = sorted(unknown, key=str)[0]
+        raise InputError(f"unknown field (allowed: {allowed})", file=file,
+                         line=line_of_key(data, bad), field=str(bad))
     values: dict[str, Any] = {"name": str(data.get("name", default_name or Path(file).stem))}
     if data.get("description"):
         values["description"] = str(data["description"])
@@ -173,8 +201,11 @@ def parse_hardware(data: Any, *, file: str, default_name: str | None = None) -> 
                 raise InputError(f"missing required field '{key}'", field=key)
         return Hardware(**values)
     except InputError as exc:
-        field_line = line
-        raise exc.located(file=file, line=field_line) from None
+        key = _yaml_key(exc.field, data)
+        field_line = line_of_key(data, key.split(".")[0]) if key else line
+        raise InputError(exc.message, file=exc.file or file,
+                         line=exc.line if exc.line is not None else field_line,
+                         item=exc.item, field=key) from None
 
 
 ROOT = Path(os.environ.get("CNNMEM_HOME", Path(__file__).resolve().parents[2]))

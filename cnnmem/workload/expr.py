@@ -51,7 +51,10 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
             raise InputError(f"unknown parameter '{node.id}'")
         return env[node.id]
     if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
-        return _BIN[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+        left, right = _eval(node.left, env), _eval(node.right, env)
+        if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
+            raise InputError(f"exponent {right} is too large")
+        return _BIN[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return -_eval(node.operand, env)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
@@ -71,7 +74,10 @@ def evaluate(expression: str, env: dict[str, Any]) -> Any:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError:
         raise InputError(f"cannot parse expression '{expression}'") from None
-    value = _eval(tree, env)
+    try:
+        value = _eval(tree, env)
+    except (ArithmeticError, TypeError, ValueError) as exc:  # 1/0, 2 + 'x', 10.0 ** 999
+        raise InputError(f"cannot evaluate '{expression}': {exc}") from None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return value

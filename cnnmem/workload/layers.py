@@ -17,6 +17,9 @@ from cnnmem.errors import InputError
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one sample
 
+#: Largest per-sample element, parameter or MAC count of one layer; keeps totals inside int64.
+MAX_COUNT = 10**15
+
 #: Layer families. Every type belongs to one; cost models dispatch on the family.
 CONV, FC, POOL, NORM, ELTWISE, ADD, CONCAT, RESHAPE = (
     "conv",
@@ -81,12 +84,11 @@ class Layer:
 def _pair(value: Any, field: str, *, minimum: int = 1) -> tuple[int, int]:
     if isinstance(value, bool):
         raise InputError(f"expected an integer or a pair of integers, got {value!r}", field=field)
-    if isinstance(value, int):
-        value = (value, value)
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
+    pair = (value, value) if isinstance(value, int) else value
+    if isinstance(pair, (list, tuple)) and len(pair) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in pair
     ):
-        a, b = int(value[0]), int(value[1])
+        a, b = int(pair[0]), int(pair[1])
         if a < minimum or b < minimum:
             raise InputError(f"must be >= {minimum}, got {value!r}", field=field)
         return a, b
@@ -163,8 +165,13 @@ def _infer_conv(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, 
             field="groups",
         )
     bias = _bool(f.get("bias", True), "bias")
-    ho = _window_out(h, k[0], s[0], p[0], d[0], False)
-    wo = _window_out(w, k[1], s[1], p[1], d[1], False)
+    if pad == "same":
+        # PyTorch pads an even kernel asymmetrically (the extra row/column on the bottom/right),
+        # so the output keeps the input size; p above is the smaller (top/left) side.
+        ho, wo = h, w
+    else:
+        ho = _window_out(h, k[0], s[0], p[0], d[0], False)
+        wo = _window_out(w, k[1], s[1], p[1], d[1], False)
     if ho <= 0 or wo <= 0:
         raise InputError(
             f"kernel {k[0]}x{k[1]} does not fit input {h}x{w} with padding {p[0]}x{p[1]}",
@@ -244,7 +251,7 @@ def _infer_add(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, A
 
 def _infer_concat(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
     _, h, w = ins[0]
-    for c2, h2, w2 in ins[1:]:
+    for _, h2, w2 in ins[1:]:
         if (h2, w2) != (h, w):
             raise InputError(
                 f"inputs have different spatial sizes {h}x{w} and {h2}x{w2}", field="inputs"
@@ -321,6 +328,11 @@ def build_layer(
     shape = attrs["out_shape"]
     if any(v <= 0 for v in shape):
         raise InputError(f"output shape {list(shape)} has a zero or negative size")
+    sizes = (("output size", shape[0] * shape[1] * shape[2]),
+             ("parameter count", attrs.get("weight_elems", 0)), ("MAC count", attrs.get("macs", 0)))
+    for what, n in sizes:
+        if n > MAX_COUNT:
+            raise InputError(f"{what} {n:.3g} per sample is too large (limit {MAX_COUNT:.0e})")
     return Layer(name=name, type=t, family=spec.family, inputs=inputs, in_shapes=in_shapes,
                  source_line=line, **attrs)
 

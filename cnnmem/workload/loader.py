@@ -32,9 +32,9 @@ from typing import Any
 
 from cnnmem.errors import InputError
 from cnnmem.workload.expr import substitute
-from cnnmem.workload.layers import Layer, Shape, build_layer
+from cnnmem.workload.layers import MAX_COUNT, Layer, Shape, build_layer
 from cnnmem.workload.network import INPUT, Network
-from cnnmem.yamlio import line_of, load_yaml_file, load_yaml_text
+from cnnmem.yamlio import line_of, line_of_key, load_yaml_file, load_yaml_text
 
 _TOP_FIELDS = {"name", "description", "source", "input", "blocks", "layers", "reference"}
 _INSTANCE_FIELDS = {"name", "block", "args", "first", "repeat", "input", "inputs", "when"}
@@ -154,7 +154,7 @@ class _Expander:
         if "when" in item and not item["when"]:
             return prev
         block_name = item["block"]
-        if block_name not in self.blocks:
+        if not isinstance(block_name, str) or block_name not in self.blocks:
             raise InputError(f"unknown block '{block_name}'", file=self.file, line=line,
                              item=label, field="block")
         block = self.blocks[block_name]
@@ -221,6 +221,9 @@ def _parse_input(value: Any, file: str, line: int | None) -> Shape:
     if any(v <= 0 for v in value):
         raise InputError(f"sizes must be positive, got {list(value)}", file=file, line=line,
                          field="input")
+    if value[0] * value[1] * value[2] > MAX_COUNT:
+        raise InputError(f"input {list(value)} is too large", file=file, line=line,
+                         field="input")
     return (value[0], value[1], value[2])
 
 
@@ -284,14 +287,14 @@ def parse_network(data: Any, *, file: str, default_name: str | None = None) -> N
         raise InputError("a network file must be a mapping with 'input' and 'layers'", file=file)
     unknown = set(data) - _TOP_FIELDS
     if unknown:
-        bad = sorted(unknown)[0]
+        bad = sorted(unknown, key=str)[0]
         raise InputError(f"unknown top-level field (allowed: {', '.join(sorted(_TOP_FIELDS))})",
-                         file=file, line=line_of(data), field=bad)
+                         file=file, line=line_of_key(data, bad), field=str(bad))
     for required in ("input", "layers"):
         if required not in data:
             raise InputError(f"missing required field '{required}'", file=file,
                              line=line_of(data), field=required)
-    input_shape = _parse_input(data["input"], file, line_of(data))
+    input_shape = _parse_input(data["input"], file, line_of_key(data, "input"))
     blocks = _parse_blocks(data.get("blocks"), file)
     expander = _Expander(file, blocks)
     top = _Scope(prefix="", names={}, parent=None, block_input=None)
