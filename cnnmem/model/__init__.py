@@ -1,0 +1,1 @@
+"""Cost models: pure functions over numpy arrays, one module per concept/method."""

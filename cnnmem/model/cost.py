@@ -1,0 +1,166 @@
+"""The shared per-layer, per-pass cost core: DRAM bytes, lower bound, energy and latency as
+arrays over (layer-pass, batch size, buffer capacity).
+
+Energy (pJ) of a layer-pass = DRAM bytes x pJ/byte + buffer bytes accessed x pJ/byte
++ MACs x pJ/MAC (+ register bytes x pJ/byte when the hardware has a register level)
++ static power x latency.
+
+Buffer accesses are counted from the dataflow [reconstruction]:
+* every byte moved to or from DRAM is written into or read out of the global buffer once
+  (2 x DRAM bytes);
+* conv/FC operands are fetched from the buffer into the MAC array; a square array of P MAC units
+  broadcasts (or systolically passes) each fetched operand along one row or column, so a MAC's two
+  operands cost (e_A + e_B) / sqrt(P) buffer bytes; partial sums stay in the array (output
+  stationary) and leave it once, with the output written to DRAM;
+* with a register level, every MAC reads its two operands from registers (e_A + e_B bytes).
+
+Latency (s) of a layer-pass = max(compute time, memory time): compute time = MACs / (MAC units x
+clock x utilization) (element-wise layers: one element per MAC unit per cycle), memory time =
+DRAM bytes / DRAM bandwidth. Both are kept so reports can show which bound a layer is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnmem.hardware import Hardware
+from cnnmem.model.bound import lower_bound_bytes
+from cnnmem.model.dataflow import best_tiling
+from cnnmem.model.gconv import INFERENCE_PASSES, PASSES, layer_gconvs
+from cnnmem.model.precision import Precision
+from cnnmem.model.streaming import streaming_bytes, streaming_elementwise_ops
+from cnnmem.workload.network import Network
+
+
+@dataclass(frozen=True)
+class LayerPassCosts:
+    """Costs of every layer-pass; arrays are (n_items, n_batch, n_capacity) unless noted."""
+
+    layer_index: np.ndarray  # (n_items,)
+    layer: tuple[str, ...]
+    layer_type: tuple[str, ...]
+    pass_name: tuple[str, ...]
+    batch: np.ndarray  # (n_batch,)
+    capacity_bytes: np.ndarray  # (n_capacity,)
+    macs: np.ndarray  # (n_items, n_batch)
+    dram_bytes: np.ndarray
+    lower_bound_bytes: np.ndarray  # conv/FC: the bound; other layers: their streaming traffic
+    buffer_need_bytes: np.ndarray  # buffer the chosen tile uses (nan for streaming layers)
+    tile: np.ndarray  # (n_items, n_batch, n_capacity, 4), -1 for streaming layers
+    buffer_access_bytes: np.ndarray
+    compute_s: np.ndarray
+    memory_s: np.ndarray
+    latency_s: np.ndarray
+    energy_dram_pj: np.ndarray
+    energy_buffer_pj: np.ndarray
+    energy_compute_pj: np.ndarray
+    energy_static_pj: np.ndarray
+
+    @property
+    def energy_pj(self) -> np.ndarray:
+        return (self.energy_dram_pj + self.energy_buffer_pj + self.energy_compute_pj
+                + self.energy_static_pj)
+
+    @property
+    def feasible(self) -> np.ndarray:
+        return np.isfinite(self.dram_bytes)
+
+
+def energy_latency(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray,
+                   operand_bytes_per_mac: np.ndarray | float, vector_ops: np.ndarray | float
+                   ) -> dict[str, np.ndarray]:
+    """Energy parts (pJ) and times (s) for given DRAM bytes and MACs (broadcasting arrays)."""
+    macs = np.asarray(macs, float)
+    array_side = np.sqrt(hw.mac_units)
+    buffer_bytes = 2.0 * dram_bytes + macs * operand_bytes_per_mac / array_side
+    reg_pj = macs * operand_bytes_per_mac * hw.register_energy_pj_per_byte if (
+        hw.register_bytes > 0) else 0.0
+    compute_s = macs / hw.effective_macs_per_s + np.asarray(vector_ops, float) / (
+        hw.mac_units * hw.clock_hz)
+    memory_s = dram_bytes / hw.dram_bandwidth_bytes_per_s
+    latency_s = np.maximum(compute_s, memory_s)
+
+    def scaled(x: np.ndarray, per_unit: float) -> np.ndarray:
+        # inf (infeasible) stays inf even when the unit cost is zero
+        return np.where(np.isfinite(x), np.nan_to_num(x, posinf=0.0) * per_unit, np.inf)
+
+    return {
+        "buffer_access_bytes": buffer_bytes,
+        "compute_s": compute_s,
+        "memory_s": memory_s,
+        "latency_s": latency_s,
+        "energy_dram_pj": scaled(dram_bytes, hw.dram_energy_pj_per_byte),
+        "energy_buffer_pj": scaled(buffer_bytes, hw.buffer_energy_pj_per_byte),
+        "energy_compute_pj": macs * hw.mac_energy_pj + reg_pj,
+        "energy_static_pj": scaled(latency_s, hw.static_power_w * 1e12),
+    }
+
+
+def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
+                     capacity_bytes: np.ndarray | list[float] | None = None, *,
+                     training: bool = True, passes: tuple[str, ...] | None = None,
+                     include_streaming: bool = True) -> LayerPassCosts:
+    """Evaluate every layer-pass of ``net`` for all batch sizes and capacities in one call.
+
+    ``capacity_bytes`` defaults to the hardware's buffer. Loops run over layers only.
+    """
+    batch = np.atleast_1d(np.asarray(batch, dtype=np.int64))
+    cap = np.atleast_1d(np.asarray(
+        [hw.buffer_bytes] if capacity_bytes is None else capacity_bytes, dtype=float))
+    if passes is None:
+        passes = PASSES if training else INFERENCE_PASSES
+    prec = Precision.of(hw)
+    shape = (batch.size, cap.size)
+    rows: dict[str, list] = {k: [] for k in ("idx", "name", "type", "pass", "macs", "dram", "lb",
+                                             "need", "tile", "opb", "vec")}
+    for i, layer in enumerate(net.layers):
+        gconvs = {g.pass_name: g for g in layer_gconvs(layer, i, passes)}
+        for p in passes:
+            if layer.is_compute:
+                g = gconvs[p]
+                df = best_tiling(g, batch, cap, prec)
+                fork = streaming_bytes(layer, p, batch, cap, prec, training=training,
+                                       consumers=len(net.consumers[i]))
+                dram = df.traffic_bytes + fork
+                lb = lower_bound_bytes(g, batch, cap, prec) + fork
+                need, tile = df.need_bytes, df.tile
+                macs = (g.macs_per_sample * batch).astype(float)
+                opb = prec.bytes_of(g.a_kind) + prec.bytes_of(g.b_kind)
+                vec = np.zeros(batch.size)
+            else:
+                if not include_streaming:
+                    continue
+                dram = streaming_bytes(layer, p, batch, cap, prec, training=training,
+                                       consumers=len(net.consumers[i]))
+                if not dram.any() and p == "wgrad":
+                    continue
+                lb = dram
+                need = np.full(shape, np.nan)
+                tile = np.full(shape + (4,), -1, dtype=np.int64)
+                macs = np.zeros(batch.size)
+                opb = 0.0
+                vec = (streaming_elementwise_ops(layer, p) * batch).astype(float)
+            rows["idx"].append(i)
+            rows["name"].append(layer.name)
+            rows["type"].append(layer.type)
+            rows["pass"].append(p)
+            rows["macs"].append(macs)
+            rows["dram"].append(np.broadcast_to(dram, shape))
+            rows["lb"].append(np.broadcast_to(lb, shape))
+            rows["need"].append(np.broadcast_to(need, shape))
+            rows["tile"].append(np.broadcast_to(tile, shape + (4,)))
+            rows["opb"].append(opb)
+            rows["vec"].append(vec)
+    macs = np.array(rows["macs"], dtype=float)
+    dram = np.array(rows["dram"], dtype=float)
+    parts = energy_latency(hw, dram, macs[:, :, None], np.array(rows["opb"])[:, None, None],
+                           np.array(rows["vec"])[:, :, None])
+    return LayerPassCosts(
+        layer_index=np.array(rows["idx"], dtype=np.int64), layer=tuple(rows["name"]),
+        layer_type=tuple(rows["type"]), pass_name=tuple(rows["pass"]), batch=batch,
+        capacity_bytes=cap, macs=macs, dram_bytes=dram,
+        lower_bound_bytes=np.array(rows["lb"], dtype=float),
+        buffer_need_bytes=np.array(rows["need"], dtype=float),
+        tile=np.array(rows["tile"], dtype=np.int64), **parts)

@@ -1,0 +1,88 @@
+"""Off-chip traffic of the layers that are not conv/FC: they stream their tensors.
+
+Per sample, per pass, in elements of each tensor kind, as frameworks run them layer by layer
+(every tensor makes a DRAM round trip) [reconstruction of common framework behaviour]:
+
+=================  =============================  ==========================================
+type               forward                        backward (dgrad; wgrad of norm is fused)
+=================  =============================  ==========================================
+activation         read X, write Y                read dY and the stashed Y, write dX
+maxpool            read X, write Y                read dY and the stashed X, write dX
+avgpool / global   read X, write Y                read dY, write dX
+batchnorm          read X twice* , write Y        read dY and X twice*, write dX
+groupnorm          read X twice**, write Y        read dY and X twice**, write dX
+lrn                read X, write Y                read dY, X and Y, write dX
+add                read all inputs, write Y       nothing: dY is passed to every input
+concat             read all inputs, write Y       nothing: dX are slices of dY
+flatten            nothing (a view)               nothing
+dropout            read X, write Y and mask***    read dY and mask***, write dX
+softmax            read X, write Y                read dY and Y, write dX
+=================  =============================  ==========================================
+
+\\* batchnorm needs whole-batch statistics: the second read is saved when N x |X| fits in the
+buffer. \\** groupnorm statistics are per sample: saved when one sample's |X| fits.
+\\*** the dropout mask is counted as one activation-sized tensor (a conservative choice).
+In inference (forward only) dropout is the identity and costs nothing.
+
+A tensor read by k > 1 consumers receives k gradients in backward: the producer accumulates
+them, (k - 1) x (read 2, write 1) gradient tensors, charged to the producer's dgrad.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnmem.model.precision import Precision
+from cnnmem.workload.layers import Layer
+
+
+def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_bytes: np.ndarray,
+                    precision: Precision, *, training: bool = True, consumers: int = 1
+                    ) -> np.ndarray:
+    """DRAM bytes of a non-compute layer's pass, shape (len(batch), len(capacity))."""
+    n = np.atleast_1d(np.asarray(batch, float))[:, None]
+    m = np.atleast_1d(np.asarray(capacity_bytes, float))[None, :]
+    ea, eg = precision.activation, precision.gradient
+    x = float(layer.in_elems)
+    y = float(layer.out_elems)
+    t = layer.type
+    zero = np.zeros((n.shape[0], m.shape[1]))
+
+    def rereads(tensor_elems: float, e: float, whole_batch: bool) -> np.ndarray:
+        size = tensor_elems * e * (n if whole_batch else 1.0)
+        return np.where(size > m, 2.0, 1.0)
+
+    fork = 0.0
+    if pass_name == "dgrad" and consumers > 1:
+        fork = (consumers - 1) * 3.0 * y * eg
+    if layer.is_compute:
+        return zero + n * fork
+    if pass_name == "forward":
+        if t == "flatten" or (t == "dropout" and not training):
+            return zero
+        if t in ("batchnorm", "groupnorm") and training:
+            reads = rereads(x, ea, t == "batchnorm") * x * ea
+            return zero + n * (reads + y * ea)
+        extra = y * ea if t == "dropout" else 0.0
+        return zero + n * (x * ea + y * ea + extra)
+    if pass_name == "wgrad":
+        return zero
+    if pass_name != "dgrad":
+        raise ValueError(f"unknown pass {pass_name!r}")
+    if t in ("add", "concat", "flatten"):
+        return zero + n * fork
+    if t in ("batchnorm", "groupnorm"):
+        k = rereads(x, ea, t == "batchnorm")
+        return zero + n * (k * (y * eg + x * ea) + x * eg + fork)
+    stash = {"maxpool": x * ea, "globalmaxpool": x * ea, "lrn": (x + y) * ea,
+             "dropout": y * ea, "avgpool": 0.0, "globalavgpool": 0.0}.get(t, y * ea)
+    return zero + n * (y * eg + stash + x * eg + fork)
+
+
+def streaming_elementwise_ops(layer: Layer, pass_name: str) -> int:
+    """Vector operations per sample of a non-compute layer (one per output element touched)."""
+    if layer.is_compute or layer.type == "flatten" or pass_name == "wgrad":
+        return 0
+    if pass_name == "dgrad" and layer.type in ("add", "concat"):
+        return 0
+    return layer.out_elems if pass_name == "forward" else layer.in_elems
