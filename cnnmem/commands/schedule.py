@@ -1,0 +1,93 @@
+"""`cnnmem schedule`: run one strategy on a network and hardware, print groups and totals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from cnnmem.commands.common import emit, format_option
+from cnnmem.errors import InputError
+from cnnmem.hardware import load_hardware
+from cnnmem.model.schedule import INFERENCE, TRAINING, ScheduleRequest, get_strategy
+from cnnmem.units import parse_quantity
+from cnnmem.workload import load_network
+
+
+@click.command("schedule")
+@click.argument("network")
+@click.option("--hw", "hw_name", required=True, help="hardware preset name or YAML path")
+@click.option("--strategy", required=True, help="see `cnnmem strategies`")
+@click.option("--mode", type=click.Choice([TRAINING, INFERENCE]), default=None,
+              help="default: the strategy's first mode")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="mini-batch size (training) / images (inference)")
+@click.option("--buffer", default=None, help="override the on-chip buffer, e.g. 10MiB")
+@click.option("--chips", type=click.IntRange(min=1), default=None, help="chips (pipelines)")
+@click.option("--sub-batch", type=click.IntRange(min=1), default=None,
+              help="force one sub-batch size (MBS strategies)")
+@click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
+              help="strategy switch, repeatable (e.g. -O window=k)")
+@click.option("--timeline", type=click.Path(dir_okay=False), default=None,
+              help="write a Gantt timeline plot (PNG/SVG) where the strategy has one")
+@format_option
+def schedule_cmd(network: str, hw_name: str, strategy: str, mode: str | None, batch: int | None,
+                 buffer: str | None, chips: int | None, sub_batch: int | None,
+                 options: tuple[str, ...], timeline: str | None, fmt: str) -> None:
+    """Schedule NETWORK on hardware with one strategy; per-group table and totals."""
+    strat = get_strategy(strategy)
+    mode = mode or strat.modes[0]
+    if mode not in strat.modes:
+        raise InputError(f"strategy '{strategy}' supports {', '.join(strat.modes)}, not {mode}",
+                         field="mode")
+    hw = load_hardware(hw_name)
+    if buffer is not None:
+        hw = hw.replace(buffer_bytes=parse_quantity(buffer, "bytes", field="--buffer"))
+    opts: dict[str, object] = {}
+    for item in options:
+        if "=" not in item:
+            raise InputError(f"expected KEY=VALUE, got '{item}'", field="--option")
+        k, v = item.split("=", 1)
+        opts[k.strip()] = v.strip()
+    request = ScheduleRequest(network=load_network(network), hardware=hw, mode=mode,
+                              batch=batch or (1 if mode == INFERENCE else 32),
+                              chips=chips or hw.chips, sub_batch=sub_batch, options=opts)
+    result = strat.run(request)
+    totals = pd.DataFrame([{"strategy": result.strategy, **result.totals}])
+    if fmt == "table":
+        emit(result.groups, fmt, title=f"{request.network.name} on {hw.name}, {strategy}, "
+             f"{mode}, batch {request.batch}")
+        click.echo("")
+        emit(totals, fmt, title="totals")
+        for note in result.notes:
+            click.echo(f"note: {note}")
+    elif fmt == "csv":
+        emit(result.groups, fmt)
+    else:
+        from cnnmem.report.tables import render, to_records
+
+        import json
+
+        click.echo(json.dumps({"groups": json.loads(render(result.groups, "json")),
+                               "totals": to_records(totals)[0], "notes": list(result.notes)},
+                              indent=2))
+    if timeline:
+        if result.write_timeline is None:
+            raise InputError(f"strategy '{strategy}' has no timeline", field="--timeline")
+        result.write_timeline(Path(timeline))
+        click.echo(f"wrote {timeline}", err=True)
+
+
+@click.command("strategies")
+@format_option
+def strategies_cmd(fmt: str) -> None:
+    """List the scheduling strategies."""
+    from cnnmem.model.schedule import strategies
+
+    rows = [{"strategy": s.name, "modes": ",".join(s.modes), "description": s.description}
+            for s in strategies().values()]
+    emit(pd.DataFrame(rows), fmt)
+
+
+COMMANDS = [schedule_cmd, strategies_cmd]
