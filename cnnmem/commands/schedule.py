@@ -65,9 +65,9 @@ def schedule_cmd(network: str, hw_name: str, strategy: str, mode: str | None, ba
     elif fmt == "csv":
         emit(result.groups, fmt)
     else:
-        from cnnmem.report.tables import render, to_records
-
         import json
+
+        from cnnmem.report.tables import render, to_records
 
         click.echo(json.dumps({"groups": json.loads(render(result.groups, "json")),
                                "totals": to_records(totals)[0], "notes": list(result.notes)},

@@ -40,7 +40,7 @@ def render_table(df: pd.DataFrame, *, title: str | None = None) -> str:
 
     def fmt(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if n else c.ljust(w)
-                         for c, w, n in zip(cells, widths, numeric)).rstrip()
+                         for c, w, n in zip(cells, widths, numeric, strict=False)).rstrip()
 
     lines = []
     if title:
@@ -63,7 +63,7 @@ def _json_value(value: Any) -> Any:
 
 
 def to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): _json_value(v) for k, v in zip(df.columns, row)}
+    return [{str(k): _json_value(v) for k, v in zip(df.columns, row, strict=False)}
             for row in df.itertuples(index=False, name=None)]
 
 

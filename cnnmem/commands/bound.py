@@ -1,0 +1,38 @@
+"""`cnnmem bound`: the communication lower bound and the dataflow that approaches it."""
+
+from __future__ import annotations
+
+import click
+
+from cnnmem.commands.common import emit, format_option
+from cnnmem.hardware import default_hardware, load_hardware
+from cnnmem.model.gconv import PASSES
+from cnnmem.report.bound import bound_table, with_total
+from cnnmem.units import parse_quantity
+from cnnmem.workload import load_network
+
+
+@click.command("bound")
+@click.argument("network")
+@click.option("--buffer", required=True, help="on-chip buffer, e.g. 128KiB")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--hw", "hw_name", default=None,
+              help="hardware for bytes per element (default: 2 bytes for every tensor)")
+@click.option("--pass", "pass_name", type=click.Choice(PASSES + ("all",)), default="forward",
+              show_default=True)
+@format_option
+def bound_cmd(network: str, buffer: str, batch: int, hw_name: str | None, pass_name: str,
+              fmt: str) -> None:
+    """Per-layer lower bound vs the bound-attaining dataflow for NETWORK (Chen et al.)."""
+    net = load_network(network)
+    hw = load_hardware(hw_name) if hw_name else default_hardware()
+    buffer_bytes = parse_quantity(buffer, "bytes", field="--buffer")
+    passes = PASSES if pass_name == "all" else (pass_name,)
+    df = with_total(bound_table(net, hw, buffer_bytes, batch, passes))
+    title = (f"{net.name}: buffer {buffer_bytes:,.0f} B, batch {batch}, "
+             f"{hw.bytes_per_activation:g}/{hw.bytes_per_weight:g}/{hw.bytes_per_gradient:g} "
+             "bytes per activation/weight/gradient")
+    emit(df, fmt, title=title)
+
+
+COMMANDS = [bound_cmd]
