@@ -21,14 +21,15 @@ DRAM bytes / DRAM bandwidth. Both are kept so reports can show which bound a lay
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from cnnmem.hardware import Hardware
 from cnnmem.model.bound import lower_bound_bytes
-from cnnmem.model.dataflow import best_tiling
-from cnnmem.model.gconv import INFERENCE_PASSES, PASSES, layer_gconvs
+from cnnmem.model.dataflow import DataflowResult, best_tiling
+from cnnmem.model.gconv import INFERENCE_PASSES, PASSES, GConv, layer_gconvs
 from cnnmem.model.precision import Precision
 from cnnmem.model.streaming import streaming_bytes, streaming_elementwise_ops
 from cnnmem.workload.network import Network
@@ -113,6 +114,7 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
         passes = PASSES if training else INFERENCE_PASSES
     prec = Precision.of(hw)
     shape = (batch.size, cap.size)
+    tilings: dict[GConv, DataflowResult] = {}  # repeated layer shapes are searched once
     rows: dict[str, list] = {k: [] for k in ("idx", "name", "type", "pass", "macs", "dram", "lb",
                                              "need", "tile", "opb", "vec")}
     for i, layer in enumerate(net.layers):
@@ -120,7 +122,10 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
         for p in passes:
             if layer.is_compute:
                 g = gconvs[p]
-                df = best_tiling(g, batch, cap, prec)
+                key = dataclasses.replace(g, layer="", layer_index=0)
+                if key not in tilings:
+                    tilings[key] = best_tiling(g, batch, cap, prec)
+                df = tilings[key]
                 fork = streaming_bytes(layer, p, batch, cap, prec, training=training,
                                        consumers=len(net.consumers[i]))
                 dram = df.traffic_bytes + fork
