@@ -1,0 +1,65 @@
+"""`cnnmem reproduce`: check the model against the published figures in scenarios/*.yaml."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cnnmem.commands.common import emit, format_option
+from cnnmem.errors import InputError
+from cnnmem.reproduce import (
+    SCENARIO_DIR,
+    markdown,
+    outcome_table,
+    reproduce,
+    runs_of,
+    select_scenarios,
+    summary,
+)
+
+
+@click.command("reproduce")
+@click.argument("names", nargs=-1)
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
+              help=f"scenario directory (default: {SCENARIO_DIR})")
+@click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False), default=None,
+              help="also write the README 'Reproduced figures' table to this Markdown file")
+@click.option("--detail", is_flag=True,
+              help="add figure, source, metric and per-network values to the table")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+@format_option
+def reproduce_cmd(names: tuple[str, ...], directory: str | None, markdown_file: str | None,
+                  detail: bool, quiet: bool, fmt: str) -> None:
+    """Run the published-figure scenarios NAME... (scenario names, YAML paths, or 'all').
+
+    Prints per figure: published, modeled, gap (modeled - published), tolerance and status
+    (PASS, MISS, EXPECTED-MISS with the scenario's recorded reason, ERROR when the model could
+    not run). Exit status 1 if any figure MISSes (or ERRORs) without a recorded expected_miss.
+    """
+    if "all" in names and len(names) > 1:
+        raise InputError("give 'all' alone or scenario names", field="NAMES")
+    scenarios = select_scenarios(names, directory or SCENARIO_DIR)
+    total = sum(len(runs_of(s)) for s in scenarios)
+    show = not quiet and sys.stderr.isatty()
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc="reproduce", unit="run", file=sys.stderr, leave=False)
+        outcomes = reproduce(scenarios, tick=lambda: bar.update(1))
+        bar.close()
+    else:
+        outcomes = reproduce(scenarios)
+    df = outcome_table(outcomes, detail=detail or fmt != "table")
+    emit(df, fmt, title="Reproduced figures" if fmt == "table" else None)
+    if fmt == "table":
+        click.echo(summary(outcomes))
+    if markdown_file:
+        Path(markdown_file).write_text(markdown(outcomes), encoding="utf-8")
+        click.echo(f"wrote {markdown_file}", err=True)
+    if any(o.fails for o in outcomes):
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS = [reproduce_cmd]
