@@ -17,8 +17,11 @@ pass              output (stationary)  streamed operand A     streamed operand B
   z channels stays on chip while the reduction channels stream; per reduction channel the tile
   loads the operand-A halo (b x x' x y') and z x K_h x K_w weights. In forward, x output rows read
   ``min(x*K, (x-1)*s + K_eff)`` input rows (K_eff = dilation*(K-1)+1; the first form is a
-  strided gather used when K < s). In dgrad (a transposed convolution), x rows of dX read
-  ``floor((x + K_eff - 2) / s) + 1`` rows of dY.
+  strided gather used when K < s), zero-padding rows included. dgrad is a transposed
+  convolution: its tiles cover the *padded* dX (H_I + 2p rows, the positions the forward pass's
+  taps reach, so it performs the same MAC count as forward), and x rows of it read
+  ``floor((x + K_eff - 2) / s) + 1`` rows of dY (out-of-range rows are streamed as zeros, as in
+  forward); only the H_I real rows of dX are written.
 * wgrad is *weight-stationary*: a tile of z output x c input channels (all K_h x K_w taps) of dW
   stays on chip while the N x H_O x W_O reduction streams in chunks of x x y output positions;
   each chunk loads z x x x y of dY and c x x' x y' of X (forward halo rule).
@@ -127,7 +130,8 @@ def layer_gconvs(layer: Layer, index: int, passes: tuple[str, ...] = PASSES) -> 
                              a_elems=x_elems, a_touched_elems=x_touched, b_elems=w_elems,
                              out_elems=y_elems, a_kind=ACT, b_kind=WGT, out_kind=ACT, **common))
         elif p == "dgrad":
-            out.append(GConv(pass_name=p, stationary="activation", out_h=h_i, out_w=w_i,
+            out.append(GConv(pass_name=p, stationary="activation", out_h=h_i + 2 * ph,
+                             out_w=w_i + 2 * pw,
                              out_c=c_i // g, red_c=c_o // g, transposed=True, a_h=h_o, a_w=w_o,
                              a_elems=y_elems, a_touched_elems=y_elems, b_elems=w_elems,
                              out_elems=x_elems, a_kind=GRAD, b_kind=WGT, out_kind=GRAD, **common))
