@@ -76,7 +76,9 @@ def validate_cmd(files: tuple[str, ...]) -> None:
         elif "sweep" in data or "axes" in data:
             try:
                 from cnnmem.sweep.spec import parse_sweep  # noqa: PLC0415 - optional until sweeps land
-            except ModuleNotFoundError:
+            except ModuleNotFoundError as exc:
+                if exc.name not in ("cnnmem.sweep", "cnnmem.sweep.spec"):
+                    raise
                 raise InputError("sweep files are not supported by this version",
                                  file=path) from None
 
