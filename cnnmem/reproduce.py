@@ -157,6 +157,20 @@ class Scenario:
 # Validation
 
 
+def _finite(value: Any) -> float | None:
+    """A finite number, or a string YAML left unparsed such as '1e-6'; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 class _Fields:
     """Typed access to a scenario mapping; every error names file, line and field."""
 
@@ -191,9 +205,10 @@ class _Fields:
         v = self.data.get(key)
         if v is None:
             return default
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        out = _finite(v)
+        if out is None:
             raise self.error(key, f"expected a finite number, got {v!r}")
-        return float(v)
+        return out
 
     def count(self, key: str, default: int | None = None) -> int | None:
         v = self.data.get(key)
@@ -247,9 +262,10 @@ def _tolerance(f: _Fields) -> Tolerance:
         raise f.error("tolerance", f"{shape}, got {dict(v)!r}")
     nums: dict[str, float] = {}
     for k, x in v.items():
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        num = _finite(x)
+        if num is None:
             raise f.error("tolerance", f"'{k}' must be a finite number, got {x!r}")
-        nums[k] = float(x)
+        nums[k] = num
     for k in ("abs", "rel"):
         if k in nums and nums[k] < 0:
             raise f.error("tolerance", f"'{k}' must not be negative, got {nums[k]:g}")

@@ -59,7 +59,7 @@ def reproduce_cmd(names: tuple[str, ...], directory: str | None, markdown_file: 
         Path(markdown_file).write_text(markdown(outcomes), encoding="utf-8")
         click.echo(f"wrote {markdown_file}", err=True)
     if any(o.fails for o in outcomes):
-        raise click.exceptions.Exit(1)
+        sys.exit(1)  # (click.exceptions.Exit is swallowed by cli.main(standalone_mode=False))
 
 
 COMMANDS = [reproduce_cmd]
