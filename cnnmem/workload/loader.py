@@ -67,7 +67,7 @@ class _Scope:
 class _Raw:
     full_name: str
     fields: dict[str, Any]
-    refs: list[str]  # names as written (None -> previous output, already filled)
+    refs: list[tuple[str, bool]]  # (name, is_full_name): defaults are already full names
     scope: _Scope
     line: int | None
 
@@ -101,19 +101,21 @@ class _Expander:
                 prev = self._layer(item, scope, prev)
         return prev
 
-    def _refs(self, item: dict[str, Any], prev: str, label: str, line: int | None) -> list[str]:
+    def _refs(self, item: dict[str, Any], prev: str, label: str, line: int | None
+              ) -> list[tuple[str, bool]]:
+        """Input references as (name, is_full_name); the default is the previous output."""
         if "input" in item and "inputs" in item:
             raise InputError("give 'input' or 'inputs', not both", file=self.file, line=line,
                              item=label, field="inputs")
         refs = item.get("inputs", item.get("input"))
         if refs is None:
-            return [prev]
+            return [(prev, True)]
         if isinstance(refs, str):
             refs = [refs]
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
             raise InputError("must be a layer name or a list of layer names", file=self.file,
                              line=line, item=label, field="inputs")
-        return list(refs)
+        return [(r, False) for r in refs]
 
     def _name(self, item: dict[str, Any], scope: _Scope, kind: str, line: int | None) -> str:
         name = item.get("name")
@@ -179,8 +181,8 @@ class _Expander:
         if len(refs) != 1:
             raise InputError("a block instance takes exactly one input", file=self.file,
                              line=line, item=label, field="inputs")
-        ref = refs[0]
-        if ref != prev:
+        ref, is_full = refs[0]
+        if not is_full:
             resolved = scope.resolve(ref)
             if resolved is None:
                 raise InputError(f"unknown layer '{ref}'", file=self.file, line=line, item=label,
@@ -307,8 +309,8 @@ def parse_network(data: Any, *, file: str, default_name: str | None = None) -> N
     resolved: list[list[str]] = []
     for raw in raws:
         refs = []
-        for ref in raw.refs:
-            full = raw.scope.resolve(ref)
+        for ref, is_full in raw.refs:
+            full = ref if is_full else raw.scope.resolve(ref)
             if full is None and ref in all_names:
                 full = ref  # a full dotted name such as 'layer1.0.relu'
             if full is None:
