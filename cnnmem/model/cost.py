@@ -169,3 +169,23 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
         lower_bound_bytes=np.array(rows["lb"], dtype=float),
         buffer_need_bytes=np.array(rows["need"], dtype=float),
         tile=np.array(rows["tile"], dtype=np.int64), **parts)
+
+
+def compulsory_bytes(net: Network, hw: Hardware, batch: int | np.ndarray, *,
+                     training: bool = True) -> np.ndarray:
+    """A lower bound on DRAM bytes for ANY schedule of the whole network (cross-layer too).
+
+    Every schedule must read the network input and every weight at least once and write the
+    network outputs (inference) or every weight gradient (training) at least once. Unlike the
+    per-layer bound (which assumes each layer reads its inputs from DRAM, true for layer-by-layer
+    schedules only), this holds for MBS, fusion and OCCAM schedules as well; it does not depend on
+    the buffer capacity.
+    """
+    n = np.asarray(batch, dtype=float)
+    prec = Precision.of(hw)
+    weights = float(net.weight_elems.sum())
+    inputs = n * net.input_elems * prec.activation
+    if training:
+        return inputs + weights * (prec.weight + prec.gradient)
+    outputs = n * float(sum(net.layers[i].out_elems for i in net.outputs)) * prec.activation
+    return inputs + weights * prec.weight + outputs
