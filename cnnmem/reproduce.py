@@ -670,6 +670,14 @@ def reproduce(scenarios: list[Scenario], *, cache: RunCache | None = None,
 # Reporting
 
 
+def _display_path(file: str) -> str:
+    """Relative to the current directory when below it (stable output), else as given."""
+    try:
+        return str(Path(file).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return file
+
+
 def _tolerance_text(s: Scenario) -> str:
     text = s.tolerance.describe()
     return f"{text} of {s.target.scenario}" if s.target is not None else text
@@ -692,7 +700,7 @@ def outcome_table(outcomes: list[Outcome], *, detail: bool = False) -> pd.DataFr
                           + (f" ({s.average})" if s.kind == "schedule" else ""),
                 "target": o.target,
                 "per_network": "; ".join(f"{k} {v:.4g}" for k, v in o.per_network.items()),
-                "file": s.file,
+                "file": _display_path(s.file),
             }
         rows.append(row)
     return pd.DataFrame(rows)

@@ -40,6 +40,8 @@ def reproduce_cmd(names: tuple[str, ...], directory: str | None, markdown_file: 
     """
     if "all" in names and len(names) > 1:
         raise InputError("give 'all' alone or scenario names", field="NAMES")
+    if markdown_file and not Path(markdown_file).resolve().parent.is_dir():
+        raise InputError("directory not found", file=markdown_file, field="--markdown")
     scenarios = select_scenarios(names, directory or SCENARIO_DIR)
     total = sum(len(runs_of(s)) for s in scenarios)
     show = not quiet and sys.stderr.isatty()
