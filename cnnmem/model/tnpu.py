@@ -1,0 +1,519 @@
+"""TNPU: concurrent conv (CVL) and FC (FCL) work in CNN training, and its two baselines.
+
+TNPU (ASP-DAC 2019, papers.md section 4) splits a computing unit into a conv unit (P_c PEs) and a
+small FC unit (P_f PEs) and, with a simplified out-of-order scheduler, runs conv work of the next
+sample of the mini-batch while the FC work of the current sample runs. Strategies:
+
+* ``tnpu``: conv unit and FC unit busy concurrently, out-of-order across samples;
+* ``dnpu-like``: the same two units, but a sample's phases run one after another and the next
+  sample starts when the previous one is done (no overlap across the dependency);
+* ``dadiannao-like``: one unit of all ``mac_units`` PEs, time-multiplexed between conv and FC
+  work, sequential.
+
+Model [reconstruction; the paper's text gives the idea, not the equations]:
+
+* Work per sample. The network splits at its first FC layer: layers before it are conv work
+  (CVL), the rest FC work (FCL). Each part has three phases, the paper's FP, BP and GD
+  (= the cost core's ``forward``, ``dgrad`` and ``wgrad`` passes); WU is ignored as in the
+  paper. MACs and DRAM bytes of each layer-pass come from the shared cost core
+  (:func:`cnnmem.model.cost.layer_pass_costs`) evaluated at batch 1, because all three
+  strategies process the mini-batch sample by sample: FC weights are streamed per sample
+  (read in FP and BP, dW written in GD). When a part's weights and weight gradients fit in the
+  buffer (option ``resident=auto``; for the conv part: with the FC weights as well), they stay
+  on chip for the whole mini-batch: their per-sample weight traffic is replaced by one load of W
+  and one store of dW per mini-batch, amortised over the samples.
+* Time of one (sample, part, phase) item = sum over its layer-passes of the roofline
+  max(MACs / (P x clock x utilization), DRAM bytes / bandwidth), P = the PEs of the unit that
+  runs it. Element-wise layers are fused into their producers by default (no time, no traffic,
+  as papers.md's t_C / t_F); ``elementwise=stream`` adds the cost core's streaming traffic and
+  vector operations.
+* Event schedule of one mini-batch: per sample six events (conv FP, FC FP, FC BP, FC GD,
+  conv BP, conv GD; samples x phases x 2 events), chained by the bidirectional dependency
+  (conv FP -> FC FP -> FC BP -> FC GD -> conv BP -> conv GD). Samples are independent (WU
+  ignored). Each unit runs its events in a fixed order; an event starts when its predecessor in
+  the chain and its unit are both free. TNPU's conv unit looks ``lookahead`` samples ahead
+  (default 1, "the next sample", as the paper describes): its order is FP(0..k), then per sample s
+  BP(s), GD(s), FP(s+k+1). The FC unit takes samples in order. With batch 1 there is nothing to
+  overlap: TNPU equals DNPU-like exactly.
+* Steady state (papers.md): TNPU ~ N x max(t_C, t_F) + fill; DNPU-like = N x (t_C + t_F);
+  DaDianNao-like = N x (t_C(all PEs) + t_F(all PEs)). Speedup over a sequential baseline <= 2.
+* The two units share the DRAM bandwidth; the paper's timing model (and papers.md) ignore the
+  conv unit's traffic while FC work streams. ``bandwidth_floor=on`` makes the makespan at least
+  all DRAM bytes / bandwidth (off by default: the reconstruction as published in papers.md).
+* Energy (pJ) = static power x makespan (time-proportional power) + MACs x pJ/MAC + DRAM and
+  buffer accesses x pJ/byte. The paper sets memory energy to zero: hw/tnpu.yaml and the
+  baseline presets have zero memory energies, and ``memory_energy=off`` zeroes them for any
+  hardware (the scenario switch). With equal power and zero memory energy the energy reduction
+  is exactly 1 - 1/speedup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cnnmem.errors import InputError
+from cnnmem.hardware import Hardware
+from cnnmem.model.cost import layer_pass_costs
+from cnnmem.model.gconv import PASSES
+from cnnmem.model.schedule import (
+    TRAINING,
+    PointCosts,
+    ScheduleRequest,
+    ScheduleResult,
+    SweepRequest,
+    register,
+    register_sweep,
+)
+from cnnmem.workload.layers import FC
+from cnnmem.workload.network import Network
+
+CONV, FCP = "conv", "fc"  # the two parts (and the two units of tnpu / dnpu-like)
+PARTS = (CONV, FCP)
+PHASES = PASSES  # forward, dgrad, wgrad
+PHASE_LABEL = {"forward": "FP", "dgrad": "BP", "wgrad": "GD"}
+#: one sample's events in dependency order (part, phase)
+CHAIN = ((CONV, "forward"), (FCP, "forward"), (FCP, "dgrad"), (FCP, "wgrad"),
+         (CONV, "dgrad"), (CONV, "wgrad"))
+STRATEGIES = ("tnpu", "dnpu-like", "dadiannao-like")
+SHARED = "shared"  # the single time-multiplexed unit of dadiannao-like
+
+_DEFAULTS: dict[str, Any] = {"lookahead": 1, "resident": "auto", "elementwise": "fused",
+                             "memory_energy": "on", "bandwidth_floor": "off",
+                             "timeline_samples": 4}
+_CHOICES = {"resident": ("auto", "never"), "elementwise": ("fused", "stream"),
+            "memory_energy": ("on", "off"), "bandwidth_floor": ("on", "off")}
+
+
+def parse_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``-O`` options (strings from the CLI or YAML values) against the defaults."""
+    out = dict(_DEFAULTS)
+    for key, raw in options.items():
+        if key not in _DEFAULTS:
+            raise InputError(f"unknown option (known: {', '.join(_DEFAULTS)})", field=key)
+        if key in ("lookahead", "timeline_samples"):
+            try:
+                value = int(str(raw))
+            except ValueError:
+                raise InputError(f"expected a whole number, got {raw!r}", field=key) from None
+            if value < (0 if key == "lookahead" else 1):
+                raise InputError(f"too small: {value}", field=key)
+            out[key] = value
+        else:
+            value = {True: "on", False: "off"}.get(raw, str(raw).lower()) if isinstance(
+                raw, bool) else str(raw).lower()
+            value = {"true": "on", "false": "off", "yes": "on", "no": "off"}.get(value, value)
+            if value not in _CHOICES[key]:
+                raise InputError(f"expected one of {', '.join(_CHOICES[key])}, got {raw!r}",
+                                 field=key)
+            out[key] = value
+    return out
+
+
+def unit_pes(hw: Hardware) -> tuple[float, float]:
+    """(conv PEs, FC PEs) of a split-unit hardware; one missing count is the rest of mac_units."""
+    conv, fc = hw.conv_mac_units, hw.fc_mac_units
+    if conv is None and fc is None:
+        raise InputError(f"hardware '{hw.name}' has no conv/FC unit split: give conv_mac_units "
+                         "and fc_mac_units (or use --strategy dadiannao-like)",
+                         field="conv_mac_units")
+    if conv is None:
+        conv = hw.mac_units - fc
+    if fc is None:
+        fc = hw.mac_units - conv
+    if conv <= 0 or fc <= 0:
+        raise InputError(f"conv_mac_units + fc_mac_units must leave both positive, got "
+                         f"{conv:g} + {fc:g}", field="conv_mac_units")
+    return float(conv), float(fc)
+
+
+def part_of_layers(net: Network) -> np.ndarray:
+    """Part of every layer: 0 = conv (before the first FC layer), 1 = FC (from it on)."""
+    fams = [layer.family for layer in net.layers]
+    first_fc = fams.index(FC) if FC in fams else len(fams)
+    return (np.arange(len(fams)) >= first_fc).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class SampleWork:
+    """Per-sample work of each (part, phase) item, vectorized over buffer capacities.
+
+    ``macs[item]``, ``vector_ops[item]``: (n_layer_passes,); ``dram_bytes[item]``:
+    (n_layer_passes, n_capacity). ``resident[part]``: (n_capacity,) whether that part's weights
+    stay on chip over the mini-batch. ``buffer_need_bytes``: (n_capacity,).
+    """
+
+    macs: dict[tuple[str, str], np.ndarray]
+    vector_ops: dict[tuple[str, str], np.ndarray]
+    dram_bytes: dict[tuple[str, str], np.ndarray]
+    operand_buffer_bytes: dict[tuple[str, str], np.ndarray]  # (n_layer_passes,) per sample
+    resident: dict[str, np.ndarray]
+    buffer_need_bytes: np.ndarray
+    capacity_bytes: np.ndarray
+
+
+def sample_work(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarray | None = None,
+                *, resident: str = "auto", elementwise: str = "fused") -> SampleWork:
+    """Per-sample MACs and DRAM bytes of every (part, phase), from the cost core at batch 1."""
+    cap = np.atleast_1d(np.asarray([hw.buffer_bytes] if capacity_bytes is None
+                                   else capacity_bytes, float))
+    costs = layer_pass_costs(net, hw, [1], cap, training=True,
+                             include_streaming=elementwise == "stream")
+    part = part_of_layers(net)[costs.layer_index]
+    w_elems = net.weight_elems.astype(float)
+    wbytes_layer = {  # weight traffic of one pass of one sample, per layer
+        "forward": w_elems * hw.bytes_per_weight, "dgrad": w_elems * hw.bytes_per_weight,
+        "wgrad": w_elems * hw.bytes_per_gradient}
+    part_w = np.array([w_elems[part_of_layers(net) == p].sum() for p in (0, 1)])
+    # W + dW of a part kept on chip for the whole mini-batch [reconstruction]
+    keep = part_w * (hw.bytes_per_weight + hw.bytes_per_gradient)
+    if resident == "auto":
+        res_fc = keep[1] <= cap
+        res_conv = keep[0] + np.where(res_fc, keep[1], 0.0) <= cap
+    else:
+        res_fc = res_conv = np.zeros(cap.size, bool)
+    res = {CONV: res_conv, FCP: res_fc}
+    pass_names = np.array(costs.pass_name)
+    dram = costs.dram_bytes[:, 0, :]  # (n_items, n_cap)
+    opnd = costs.buffer_access_bytes[:, 0, 0] - 2.0 * np.nan_to_num(costs.dram_bytes[:, 0, 0],
+                                                                    posinf=0.0)
+    macs, vec, byts, ob = {}, {}, {}, {}
+    for p_idx, p in enumerate(PARTS):
+        for ph in PHASES:
+            sel = (part == p_idx) & (pass_names == ph)
+            wb = wbytes_layer[ph][costs.layer_index[sel]][:, None]
+            per_sample = dram[sel]
+            amortised = np.maximum(per_sample - wb, 0.0) + wb / batch
+            byts[(p, ph)] = np.where(res[p][None, :], amortised, per_sample)
+            macs[(p, ph)] = costs.macs[sel, 0]
+            vec[(p, ph)] = (np.zeros(int(sel.sum())) if elementwise == "fused"
+                            else _vector_ops(costs.compute_s[sel, 0, 0], costs.macs[sel, 0], hw))
+            ob[(p, ph)] = opnd[sel]
+    need = np.where(np.isfinite(costs.buffer_need_bytes[:, 0, :]),
+                    costs.buffer_need_bytes[:, 0, :], 0.0).max(axis=0, initial=0.0)
+    need = need + np.where(res_fc, keep[1], 0.0) + np.where(res_conv, keep[0], 0.0)
+    return SampleWork(macs, vec, byts, ob, res, need, cap)
+
+
+def _vector_ops(compute_s: np.ndarray, macs: np.ndarray, hw: Hardware) -> np.ndarray:
+    """Recover the cost core's element-wise operation counts from its compute time."""
+    return np.maximum(compute_s - macs / hw.effective_macs_per_s, 0.0) * hw.mac_units * hw.clock_hz
+
+
+def item_seconds(macs: np.ndarray, vector_ops: np.ndarray, dram_bytes: np.ndarray, pes: float,
+                 hw: Hardware, bandwidth_bytes_per_s: np.ndarray) -> np.ndarray:
+    """Time of one work item: sum over its layer-passes of max(compute, memory) time.
+
+    ``dram_bytes`` (n, n_capacity), ``bandwidth_bytes_per_s`` (n_bw,) -> (n_capacity, n_bw).
+    """
+    compute_s = macs / (pes * hw.clock_hz * hw.utilization) + vector_ops / (pes * hw.clock_hz)
+    memory_s = dram_bytes[:, :, None] / np.asarray(bandwidth_bytes_per_s, float)[None, None, :]
+    return np.maximum(compute_s[:, None, None], memory_s).sum(axis=0)
+
+
+@dataclass(frozen=True)
+class Event:
+    sample: int
+    part: str  # conv or fc work
+    phase: str  # forward, dgrad, wgrad
+    unit: str  # the unit that runs it: conv, fc or shared
+
+
+def unit_orders(strategy: str, batch: int, lookahead: int = 1) -> dict[str, list[Event]]:
+    """Each unit's static event order for one mini-batch (the out-of-order policy of TNPU)."""
+    if strategy == "dadiannao-like":
+        return {SHARED: [Event(s, p, ph, SHARED) for s in range(batch) for p, ph in CHAIN]}
+    fc = [Event(s, FCP, ph, FCP) for s in range(batch) for ph in PHASES]
+    if strategy == "dnpu-like":
+        lookahead = 0
+    conv = [Event(s, CONV, "forward", CONV) for s in range(min(lookahead + 1, batch))]
+    for s in range(batch):
+        conv += [Event(s, CONV, "dgrad", CONV), Event(s, CONV, "wgrad", CONV)]
+        if s + lookahead + 1 < batch:
+            conv.append(Event(s + lookahead + 1, CONV, "forward", CONV))
+    return {CONV: conv, FCP: fc}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Start and finish times (s) of every event; arrays of the design-point shape."""
+
+    events: list[Event]
+    start_s: list[np.ndarray]
+    finish_s: list[np.ndarray]
+    serial: bool  # dnpu-like / dadiannao-like: next sample waits for the previous one
+
+    @property
+    def makespan_s(self) -> np.ndarray:
+        return np.max(np.stack(self.finish_s), axis=0)
+
+    def busy_s(self, unit: str) -> np.ndarray:
+        parts = [f - s for e, s, f in zip(self.events, self.start_s, self.finish_s, strict=True)
+                 if e.unit == unit or (unit in PARTS and e.unit == SHARED and e.part == unit)]
+        return np.sum(np.stack(parts), axis=0) if parts else np.zeros_like(self.makespan_s)
+
+    def intervals(self, index: tuple[int, ...] = ()) -> pd.DataFrame:
+        """One row per event at one design point: unit, sample, phase, start_s, finish_s."""
+        return pd.DataFrame([{
+            "unit": e.unit, "part": e.part, "phase": PHASE_LABEL[e.phase], "sample": e.sample,
+            "start_s": float(np.asarray(s)[index]), "finish_s": float(np.asarray(f)[index])}
+            for e, s, f in zip(self.events, self.start_s, self.finish_s, strict=True)])
+
+
+def simulate(strategy: str, batch: int, durations: dict[tuple[str, str], np.ndarray],
+             lookahead: int = 1) -> Timeline:
+    """Event schedule of one mini-batch, vectorized over design points.
+
+    ``durations[(part, phase)]`` is the time of that item on the unit that runs it (any array
+    shape, the same for all items). Events start when their chain predecessor and their unit are
+    done; the dnpu-like and dadiannao-like baselines also wait for the previous sample.
+    """
+    orders = unit_orders(strategy, batch, lookahead)
+    serial = strategy != "tnpu"
+    shape = np.broadcast(*durations.values()).shape
+    zero = np.zeros(shape)
+    position = {CHAIN[i]: i for i in range(len(CHAIN))}
+    unit_free = {u: zero for u in orders}
+    cursor = {u: 0 for u in orders}
+    events, starts, finishes = [], [], []
+    chain_done: dict[tuple[int, int], np.ndarray] = {}  # (sample, chain position) -> finish
+    remaining = sum(len(o) for o in orders.values())
+    while remaining:
+        progressed = False
+        for u, order in orders.items():
+            while cursor[u] < len(order):
+                e = order[cursor[u]]
+                k = position[(e.part, e.phase)]
+                if k > 0:
+                    dep = chain_done.get((e.sample, k - 1))
+                elif serial and e.sample > 0:
+                    dep = chain_done.get((e.sample - 1, len(CHAIN) - 1))
+                else:
+                    dep = zero
+                if dep is None:
+                    break
+                start = np.maximum(dep, unit_free[u])
+                end = start + durations[(e.part, e.phase)]
+                chain_done[(e.sample, k)] = end
+                unit_free[u] = end
+                events.append(e)
+                starts.append(start)
+                finishes.append(end)
+                cursor[u] += 1
+                remaining -= 1
+                progressed = True
+        if not progressed:  # cannot happen with the orders above; guards against edits
+            raise RuntimeError("event schedule deadlocked")
+    return Timeline(events, starts, finishes, serial)
+
+
+# ------------------------------------------------------------------------------------------
+# Costs of one strategy over a grid (capacities x bandwidths)
+
+
+@dataclass(frozen=True)
+class StrategyCosts:
+    """Mini-batch totals of one strategy, arrays (n_capacity, n_bw)."""
+
+    strategy: str
+    timeline: Timeline
+    latency_s: np.ndarray
+    dram_bytes: np.ndarray
+    macs: float
+    energy_dram_pj: np.ndarray
+    energy_buffer_pj: np.ndarray
+    energy_compute_pj: np.ndarray
+    energy_static_pj: np.ndarray
+    item_s: dict[tuple[str, str], np.ndarray]  # per-sample time of each item
+    unit_pes: dict[str, float]
+    conv_busy_s: np.ndarray
+    fc_busy_s: np.ndarray
+
+    @property
+    def energy_pj(self) -> np.ndarray:
+        return (self.energy_dram_pj + self.energy_buffer_pj + self.energy_compute_pj
+                + self.energy_static_pj)
+
+
+def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
+                   capacity_bytes: np.ndarray | None = None,
+                   bandwidth_bytes_per_s: np.ndarray | None = None,
+                   options: dict[str, Any] | None = None,
+                   work: SampleWork | None = None) -> StrategyCosts:
+    """Simulate one strategy on all capacities x bandwidths at once."""
+    opts = parse_options(options or {})
+    if strategy not in STRATEGIES:
+        raise InputError(f"unknown TNPU strategy '{strategy}'", field="strategy")
+    if work is None:
+        work = sample_work(net, hw, batch, capacity_bytes, resident=opts["resident"],
+                           elementwise=opts["elementwise"])
+    bw = np.atleast_1d(np.asarray([hw.dram_bandwidth_bytes_per_s] if bandwidth_bytes_per_s
+                                  is None else bandwidth_bytes_per_s, float))
+    if strategy == "dadiannao-like":
+        pes = {CONV: float(hw.mac_units), FCP: float(hw.mac_units)}
+    else:
+        pes = dict(zip(PARTS, unit_pes(hw), strict=True))
+    item_s = {k: item_seconds(work.macs[k], work.vector_ops[k], work.dram_bytes[k], pes[k[0]],
+                              hw, bw) for k in work.macs}
+    tl = simulate(strategy, batch, item_s, opts["lookahead"])
+    dram = sum(work.dram_bytes[k].sum(axis=0) for k in work.dram_bytes) * batch  # (n_cap,)
+    dram = np.broadcast_to(dram[:, None], tl.makespan_s.shape)
+    latency = tl.makespan_s
+    if opts["bandwidth_floor"] == "on":
+        latency = np.maximum(latency, dram / bw[None, :])
+    macs = float(sum(m.sum() for m in work.macs.values())) * batch
+    operand = float(sum(o.sum() for o in work.operand_buffer_bytes.values())) * batch
+    mem_on = opts["memory_energy"] == "on"
+
+    def scaled(x: np.ndarray, per: float) -> np.ndarray:
+        return np.where(np.isfinite(x), np.nan_to_num(x, posinf=0.0) * per, np.inf)
+
+    e_dram = scaled(dram, hw.dram_energy_pj_per_byte if mem_on else 0.0)
+    e_buf = scaled(2.0 * dram + operand, hw.buffer_energy_pj_per_byte if mem_on else 0.0)
+    reg = macs * (hw.register_energy_pj_per_byte if hw.register_bytes > 0 and mem_on else 0.0)
+    e_comp = np.full(latency.shape, macs * hw.mac_energy_pj + reg)
+    e_static = scaled(latency, hw.static_power_w * 1e12)
+    return StrategyCosts(strategy, tl, latency, dram, macs, e_dram, e_buf, e_comp, e_static,
+                         item_s, pes, tl.busy_s(CONV), tl.busy_s(FCP))
+
+
+# ------------------------------------------------------------------------------------------
+# Registry: schedule (one design point, with a timeline) and sweep (capacities)
+
+
+def _check_request(request: ScheduleRequest) -> None:
+    if request.chips != 1:
+        raise InputError("TNPU strategies model one chip", field="chips")
+    if request.sub_batch is not None:
+        raise InputError("TNPU strategies process the mini-batch sample by sample; "
+                         "--sub-batch does not apply", field="sub_batch")
+
+
+def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
+    _check_request(request)
+    net, hw, n = request.network, request.hardware, request.batch
+    opts = parse_options(request.options)
+    c = strategy_costs(strategy, net, hw, n, options=request.options)
+    work = sample_work(net, hw, n, resident=opts["resident"], elementwise=opts["elementwise"])
+    at = (0, 0)
+    latency = float(c.latency_s[at])
+    rows = []
+    for part, ph in CHAIN:
+        unit = SHARED if strategy == "dadiannao-like" else part
+        t = float(c.item_s[(part, ph)][at])
+        mem = float((work.dram_bytes[(part, ph)][:, 0] / hw.dram_bandwidth_bytes_per_s).sum())
+        rows.append({
+            "group": f"{part} {PHASE_LABEL[ph]}", "unit": unit, "unit_pes": c.unit_pes[part],
+            "layer_passes": int(work.macs[(part, ph)].size),
+            "macs_per_sample": float(work.macs[(part, ph)].sum()),
+            "dram_bytes_per_sample": float(work.dram_bytes[(part, ph)][:, 0].sum()),
+            "latency_s_per_sample": t,
+            "bound": "memory" if t > 0 and mem >= 0.5 * t else ("compute" if t > 0 else "-"),
+        })
+    t_conv = sum(float(c.item_s[(CONV, ph)][at]) for ph in PHASES)
+    t_fc = sum(float(c.item_s[(FCP, ph)][at]) for ph in PHASES)
+    total_pes = c.unit_pes[CONV] if strategy == "dadiannao-like" else sum(c.unit_pes.values())
+    totals: dict[str, Any] = {
+        "dram_bytes": float(c.dram_bytes[at]), "energy_pj": float(c.energy_pj[at]),
+        "energy_dram_pj": float(c.energy_dram_pj[at]),
+        "energy_buffer_pj": float(c.energy_buffer_pj[at]),
+        "energy_compute_pj": float(c.energy_compute_pj[at]),
+        "energy_static_pj": float(c.energy_static_pj[at]), "latency_s": latency,
+        "macs": c.macs, "throughput_per_s": n / latency,
+        "conv_s_per_sample": t_conv, "fc_s_per_sample": t_fc,
+        "conv_unit_utilization": float(c.conv_busy_s[at]) / latency,
+        "fc_unit_utilization": float(c.fc_busy_s[at]) / latency,
+        "mac_utilization": c.macs / (total_pes * hw.clock_hz * latency),
+    }
+    notes = [
+        "per-sample work: cost core at batch 1; conv part = layers before the first FC layer",
+        "FC weights " + ("stay on chip over the mini-batch (they fit the buffer)"
+                         if bool(work.resident[FCP][0]) else "are streamed per sample"),
+    ]
+    if strategy == "dadiannao-like":
+        notes.append("one shared unit: conv/fc_unit_utilization = share of time on conv/FC work")
+    if opts["memory_energy"] == "off":
+        notes.append("memory energy off (the TNPU paper's assumption)")
+    k = opts["timeline_samples"]
+    title = f"{net.name} on {hw.name}: {strategy}, batch {n} (first {min(k, n)} samples)"
+
+    def write(path: Path) -> None:
+        from cnnmem.report.timeline import plot_timeline
+
+        plot_timeline(c.timeline.intervals(at), path, title=title, samples=k)
+
+    return ScheduleResult(strategy, pd.DataFrame(rows), totals, tuple(notes), write)
+
+
+def _points(strategy: str, req: SweepRequest) -> PointCosts:
+    if req.mode != TRAINING:
+        raise InputError(f"strategy '{strategy}' models training only", field="mode")
+    opts = parse_options(req.options)
+    cap = np.atleast_1d(np.asarray(req.capacity_bytes, float))
+    work = sample_work(req.network, req.hardware, req.batch, cap, resident=opts["resident"],
+                       elementwise=opts["elementwise"])
+    c = strategy_costs(strategy, req.network, req.hardware, req.batch, cap, options=req.options,
+                       work=work)
+    # busy time of the bottleneck unit (the shared unit's total busy time for dadiannao-like)
+    compute = (c.conv_busy_s + c.fc_busy_s if strategy == "dadiannao-like"
+               else np.maximum(c.conv_busy_s, c.fc_busy_s))
+    return PointCosts(
+        dram_bytes=c.dram_bytes, buffer_need_bytes=work.buffer_need_bytes[:, None],
+        energy_dram_pj=c.energy_dram_pj, energy_buffer_pj=c.energy_buffer_pj,
+        energy_compute_pj=c.energy_compute_pj, energy_static_pj=c.energy_static_pj,
+        latency_s=c.latency_s, compute_s=compute,
+        memory_s=c.dram_bytes / req.hardware.dram_bandwidth_bytes_per_s, cuts=())
+
+
+def _make(strategy: str, description: str) -> None:
+    def run(request: ScheduleRequest) -> ScheduleResult:
+        return _run(strategy, request)
+
+    def points(req: SweepRequest) -> PointCosts:
+        return _points(strategy, req)
+
+    register(strategy, (TRAINING,), description)(run)
+    register_sweep(strategy)(points)
+
+
+_make("tnpu", "TNPU: conv unit and FC unit busy concurrently, out-of-order across the samples "
+      "of a mini-batch (training)")
+_make("dnpu-like", "separate conv and FC units, a sample's conv and FC work not overlapped "
+      "(TNPU's DNPU baseline)")
+_make("dadiannao-like", "all PEs time-multiplexed between conv and FC work, sequential "
+      "(TNPU's DaDianNao baseline)")
+
+
+# ------------------------------------------------------------------------------------------
+# Bandwidth sweep: the paper's scalability figure
+
+
+def bandwidth_speedups(net: Network, hw: Hardware, bandwidth_bytes_per_s: np.ndarray | list[float],
+                       batch: int = 50, options: dict[str, Any] | None = None,
+                       baseline_hw: dict[str, Hardware] | None = None) -> pd.DataFrame:
+    """Speedup of ``tnpu`` over both baselines at each DRAM bandwidth (one vectorized call each).
+
+    ``baseline_hw`` maps a baseline strategy to its hardware (default: ``hw`` for both, the
+    iso-resource comparison).
+    """
+    bw = np.atleast_1d(np.asarray(bandwidth_bytes_per_s, float))
+    if not (bw > 0).all() or not np.isfinite(bw).all():
+        raise InputError("bandwidths must be positive", field="bandwidths")
+    opts = parse_options(options or {})
+    hws = {"tnpu": hw, **{s: (baseline_hw or {}).get(s, hw) for s in STRATEGIES[1:]}}
+    lat = {}
+    for s in STRATEGIES:
+        work = sample_work(net, hws[s], batch, None, resident=opts["resident"],
+                           elementwise=opts["elementwise"])
+        lat[s] = strategy_costs(s, net, hws[s], batch, None, bw, options, work).latency_s[0]
+    return pd.DataFrame({
+        "network": net.name, "dram_bandwidth_gb_per_s": bw / 1e9,
+        "tnpu_latency_s": lat["tnpu"], "dadiannao_like_latency_s": lat["dadiannao-like"],
+        "dnpu_like_latency_s": lat["dnpu-like"],
+        "speedup_vs_dadiannao_like_x": lat["dadiannao-like"] / lat["tnpu"],
+        "speedup_vs_dnpu_like_x": lat["dnpu-like"] / lat["tnpu"],
+    })
