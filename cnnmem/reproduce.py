@@ -98,10 +98,16 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class Target:
-    """Check the tolerance around another scenario's modeled value (transformed)."""
+    """Check the tolerance around another scenario's modeled value (transformed).
+
+    ``per_network``: transform the other scenario's per-network values and average them with
+    this scenario's ``average`` (an identity that holds per network, such as energy = 1 -
+    1/speedup, survives averaging only this way); else transform its averaged value.
+    """
 
     scenario: str
     transform: str = "identity"
+    per_network: bool = False
 
     def apply(self, value: float) -> float:
         if self.transform == "inverse":
@@ -109,6 +115,10 @@ class Target:
         if self.transform == "one_minus_inverse":
             return 1.0 - 1.0 / value if value else -math.inf
         return value
+
+    def describe(self) -> str:
+        what = f"{self.scenario} per network" if self.per_network else self.scenario
+        return what if self.transform == "identity" else f"{self.transform}({what})"
 
 
 @dataclass(frozen=True)
@@ -278,17 +288,18 @@ def _target(f: _Fields) -> Target | None:
     v = f.data.get("target")
     if v is None:
         return None
-    if (not isinstance(v, dict) or set(v) - {"scenario", "transform"}
-            or not isinstance(v.get("scenario"), str)):
+    if (not isinstance(v, dict) or set(v) - {"scenario", "transform", "per_network"}
+            or not isinstance(v.get("scenario"), str)
+            or not isinstance(v.get("per_network", False), bool)):
         raise f.error("target", "expected {scenario: NAME, transform: "
-                      f"{'|'.join(TRANSFORMS)}}}, got {v!r}")
+                      f"{'|'.join(TRANSFORMS)}, per_network: true|false}}, got {v!r}")
     transform = v.get("transform", "identity")
     if transform not in TRANSFORMS:
         raise f.error("target", f"transform must be one of {', '.join(TRANSFORMS)}, "
                       f"got {transform!r}")
     if v["scenario"] == f.data.get("name"):
         raise f.error("target", "a scenario cannot target itself")
-    return Target(v["scenario"], transform)
+    return Target(v["scenario"], transform, bool(v.get("per_network", False)))
 
 
 def _schedule_runs(f: _Fields, metric: str) -> tuple[Run, Run | None]:
@@ -653,13 +664,21 @@ def reproduce(scenarios: list[Scenario], *, cache: RunCache | None = None,
             if ref is None or ref.reason or not math.isfinite(ref.modeled):
                 out.reason = f"target scenario '{s.target.scenario}' has no modeled value"
                 continue
-            out.target = s.target.apply(ref.modeled)
+            if s.target.per_network:
+                missing = [n for n in s.networks if n not in ref.per_network]
+                if missing:
+                    out.reason = (f"target scenario '{s.target.scenario}' has no value for "
+                                  f"{', '.join(missing)}")
+                    continue
+                out.target = average([s.target.apply(ref.per_network[n]) for n in s.networks],
+                                     s.average)
+            else:
+                out.target = s.target.apply(ref.modeled)
         out.status = status_of(out.modeled, out.target, s.tolerance, s.expected_miss)
         if out.status == EXPECTED_MISS:
             out.reason = s.expected_miss or ""
         elif s.target is not None:
-            out.reason = (f"checked against {s.target.transform}({s.target.scenario}) = "
-                          f"{out.target:.4g}")
+            out.reason = f"checked against {s.target.describe()} = {out.target:.4g}"
     for out in outcomes.values():
         if out.status == ERROR and out.scenario.expected_miss:
             out.reason = f"{out.reason} (expected miss: {out.scenario.expected_miss})"
@@ -680,7 +699,7 @@ def _display_path(file: str) -> str:
 
 def _tolerance_text(s: Scenario) -> str:
     text = s.tolerance.describe()
-    return f"{text} of {s.target.scenario}" if s.target is not None else text
+    return f"{text} of {s.target.describe()}" if s.target is not None else text
 
 
 def outcome_table(outcomes: list[Outcome], *, detail: bool = False) -> pd.DataFrame:

@@ -179,6 +179,26 @@ def test_target_checks_around_another_scenario(sdir: Path) -> None:
     assert energy.gap == pytest.approx(-0.357)
 
 
+def test_target_per_network_identity(sdir: Path) -> None:
+    """energy = 1 - 1/speedup per network survives averaging only with per_network."""
+    (sdir / "data" / "h2.yaml").write_text(HW.replace("10 GB/s", "1 GB/s"))
+    (sdir / "data" / "wide.yaml").write_text(NET.replace("out: 8", "out: 64"))
+    both = ["data/tiny.yaml", "data/wide.yaml"]
+    common = dict(networks=both, baseline_hw="data/h2.yaml", baseline_buffer="64 KiB")
+    write(sdir, "speed", schedule_yaml("speed", metric="ratio", quantity="latency_s",
+                                       published=1.0, tolerance={"min": 0}, **common))
+    write(sdir, "time", schedule_yaml(
+        "time", quantity="latency_s", published=0.0, tolerance={"abs": 1e-9},
+        target={"scenario": "speed", "transform": "one_minus_inverse", "per_network": True},
+        **common))
+    outs = {o.scenario.name: o for o in reproduce(select_scenarios(["all"], sdir))}
+    speed, time = outs["speed"], outs["time"]
+    per = list(speed.per_network.values())
+    assert per[0] != pytest.approx(per[1])  # the two networks differ, so averaging matters
+    assert time.status == PASS and time.target == pytest.approx(time.modeled)
+    assert time.modeled != pytest.approx(1 - 1 / speed.modeled, abs=1e-9)
+
+
 def test_bound_kind(sdir: Path) -> None:
     text = textwrap.dedent("""\
         name: b
