@@ -752,17 +752,18 @@ def markdown(outcomes: list[Outcome]) -> str:
         "figure's unit), the tolerance stated in the scenario, and the status.",
         "",
         "Only the abstracts of the four papers (Chen et al. HPCA 2020, Lym et al. SysML 2019, "
-        "Gondimalla et al. OCCAM, the TNPU ASP-DAC 2019 paper) and the Layer Fusion numbers are "
-        "public. The lower-bound formula and dataflow, the MBS traffic rules and grouping, the "
-        "OCCAM closure memory, partitioning and pipeline, and the TNPU timing model are "
-        "**reconstructions** consistent with the published text (see "
-        "`../shared/reference/papers.md`), not the papers' own models; hardware constants "
-        "that the papers do not publish are marked as reconstructions in `hw/*.yaml`. "
-        "Rows whose provenance is *reconstruction* check the project's own hand-computed "
-        "values, not a published number.",
+        "Gondimalla et al. OCCAM 2021/2022, TNPU ASP-DAC 2019) are publicly readable; the "
+        "published numbers below come from those abstracts and the secondary sources named in "
+        "each row. The lower-bound formula and dataflow, the MBS traffic rules and grouping, "
+        "the OCCAM closure memory, partitioning and pipeline, the Layer Fusion traffic "
+        "accounting and the TNPU timing model are **reconstructions** consistent with the "
+        "published text (see `../shared/reference/papers.md`), not the papers' own models; "
+        "hardware constants that the papers do not publish are marked as reconstructions in "
+        "`hw/*.yaml`. Rows whose provenance is *reconstruction* check the project's own "
+        "hand-computed values of those reconstructions, not a number printed in a paper.",
         "",
-        "| figure | source | provenance | published | modeled | gap | tolerance | unit "
-        "| status | note |",
+        "| figure | source | provenance | published (or reference) | modeled | gap | tolerance "
+        "| unit | status | note |",
         "|---|---|---|---:|---:|---:|---|---|---|---|",
     ]
     for o in outcomes:
