@@ -1,0 +1,45 @@
+"""`cnnmem sweep` (evaluate a sweep file) and `cnnmem report` (figures and report.md of a run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cnnmem import __version__
+from cnnmem.sweep.engine import DEFAULT_CHUNK_POINTS, run_sweep
+from cnnmem.sweep.spec import load_sweep
+
+
+@click.command("sweep")
+@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_dir", default=None,
+              help="output directory [default: out/<sweep name>]")
+@click.option("--quiet", is_flag=True, help="no progress bar and no summary line")
+@click.option("--chunk-points", type=click.IntRange(min=1), default=DEFAULT_CHUNK_POINTS,
+              show_default=True, help="design points per evaluator call (bounds memory)")
+def sweep_cmd(sweep_file: str, out_dir: str | None, quiet: bool, chunk_points: int) -> None:
+    """Evaluate every design point of SWEEP_FILE; write results.csv, pareto.csv and run.json."""
+    spec = load_sweep(sweep_file)
+    out = Path(out_dir) if out_dir else Path("out") / spec.name
+    summary = run_sweep(spec, out, quiet=quiet, chunk_points=chunk_points, version=__version__)
+    if not quiet:
+        click.echo(f"{spec.name}: {summary.points:,} points evaluated in {summary.wall_s:.2f} s "
+                   f"({summary.points_per_s:,.0f} points/s; model {summary.model_s:.2f} s, "
+                   f"writing {summary.write_s:.2f} s); Pareto front {summary.pareto_points:,} "
+                   f"points -> {out}/")
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--quiet", is_flag=True, help="no summary line")
+def report_cmd(run_dir: str, quiet: bool) -> None:
+    """Write figures (PNG + SVG) and report.md for the sweep results in RUN_DIR."""
+    from cnnmem.report.runreport import write_report
+
+    path = write_report(Path(run_dir))
+    if not quiet:
+        click.echo(f"report: {path}")
+
+
+COMMANDS = [sweep_cmd, report_cmd]

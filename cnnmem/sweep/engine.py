@@ -1,0 +1,476 @@
+"""Expand a sweep into evaluator calls and evaluate them in bounded chunks.
+
+The design space is networks x hardware (x swept hardware fields) x strategies x groupings
+(Python loops: each is one precomputed structure) times capacities x sub-batch sizes (arrays:
+each evaluator call covers a block of capacities and every sub-batch size at once). Capacities
+are split into chunks of at most ``chunk_points`` design points, so memory stays bounded for any
+sweep size. Rows stream to ``results.csv`` as they are produced; the Pareto front per network is
+kept incrementally (front of the union = front of (old front + new chunk)).
+
+Hardware-field axes (bandwidth, energies, precision ...) are evaluated exactly: the strategy is
+re-run on each modified hardware, never rescaled at whole-network level.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cnnmem.errors import InputError
+from cnnmem.hardware import Hardware
+from cnnmem.model.schedule import POINT_FIELDS, SweepRequest, sweep_evaluators
+from cnnmem.sweep.output import AtomicOutputs, Column, csv_header, csv_rows, dataframe_csv
+from cnnmem.sweep.pareto import pareto_mask
+from cnnmem.sweep.spec import (
+    EXHAUSTIVE_MAX_LAYERS,
+    GroupingSpec,
+    SweepSpec,
+    apply_hardware,
+)
+from cnnmem.workload.network import Network
+
+#: strategies whose evaluator takes an explicit grouping (others get grouping=None); an
+#: evaluator may also say so itself with a ``takes_grouping`` attribute
+GROUPING_STRATEGIES = frozenset({"mbs", "mbs-fs", "fusion"})
+#: strategies that run the whole batch at once (no sub-batch axis): their rows get sub_batch =
+#: batch; other strategies that return one column get an empty sub_batch (chosen internally)
+WHOLE_BATCH_STRATEGIES = frozenset({"layerwise"})
+METRICS = ("dram_bytes", "buffer_need_bytes", "energy_pj", "energy_dram_pj", "energy_buffer_pj",
+           "energy_compute_pj", "energy_static_pj", "latency_s", "compute_s", "memory_s")
+KEY_COLUMNS = ("network", "hardware", "strategy", "grouping", "cuts")
+DEFAULT_CHUNK_POINTS = 1 << 16
+
+
+# ------------------------------------------------------------------------------------------
+# groupings
+
+
+def format_cuts(cuts: Any, n_layers: int | None = None) -> str:
+    """Compact cut list: ``"3;7..9;12"`` (a group ends after each layer index; ranges with ..).
+
+    The end of the network is implicit and dropped; ``""`` is one group of all layers.
+    """
+    c = sorted({int(x) for x in cuts})
+    if n_layers is not None:
+        c = [x for x in c if x < n_layers - 1]
+    parts = []
+    i = 0
+    while i < len(c):
+        j = i
+        while j + 1 < len(c) and c[j + 1] == c[j] + 1:
+            j += 1
+        parts.append(str(c[i]) if i == j else f"{c[i]}..{c[j]}")
+        i = j + 1
+    return ";".join(parts)
+
+
+def parse_cuts(text: str) -> tuple[int, ...]:
+    """Inverse of :func:`format_cuts`."""
+    out: list[int] = []
+    for part in str(text).split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if ".." in part:
+            a, b = part.split("..")
+            out.extend(range(int(a), int(b) + 1))
+        else:
+            out.append(int(part))
+    return tuple(out)
+
+
+def _keys_cuts(keys: list[str]) -> tuple[int, ...]:
+    return tuple(i for i in range(len(keys) - 1) if keys[i] != keys[i + 1])
+
+
+def _block_key(name: str) -> str:
+    parts = name.split(".")
+    if len(parts) >= 3 and parts[1].isdigit():
+        return ".".join(parts[:2])  # resnet: layer1.0.conv1 -> layer1.0
+    return parts[0]  # inception: Mixed_5b.branch1x1.conv -> Mixed_5b
+
+
+def structure_cuts(net: Network, policy: str) -> tuple[int, ...]:
+    """Cuts for "layer" (every layer alone), "block", "stage" or "all" (one group)."""
+    n = len(net)
+    if policy == "layer":
+        return tuple(range(n - 1))
+    if policy == "all":
+        return ()
+    names = [layer.name for layer in net.layers]
+    keys = [_block_key(s) for s in names] if policy == "block" else [s.split(".")[0]
+                                                                       for s in names]
+    return _keys_cuts(keys)
+
+
+def _limit_depth(cutmat: np.ndarray, max_depth: int | None) -> np.ndarray:
+    """Rows of a (g, n-1) cut matrix whose groups are all at most ``max_depth`` layers."""
+    if max_depth is None or cutmat.shape[0] == 0:
+        return cutmat
+    run = np.ones(cutmat.shape[0], np.int64)
+    ok = np.ones(cutmat.shape[0], bool)
+    for j in range(cutmat.shape[1]):  # a loop over layer positions
+        run = np.where(cutmat[:, j], 1, run + 1)
+        ok &= run <= max_depth
+    return cutmat[ok]
+
+
+Grouping = str | tuple[int, ...] | None
+
+
+def expand_grouping(net: Network, g: GroupingSpec) -> list[tuple[str, Grouping]]:
+    """(label, grouping for the SweepRequest) pairs of one grouping-axis entry."""
+    n = len(net)
+    if g.kind == "default":
+        return [("default", None)]
+    if g.kind == "policy":
+        if g.value in ("greedy", "optimal"):
+            return [(g.value, g.value)]
+        return [(g.value, structure_cuts(net, g.value))]
+    if g.kind == "depth":
+        return [(g.label, tuple(range(g.value - 1, n - 1, g.value)))]
+    if g.kind == "exhaustive":
+        if n > EXHAUSTIVE_MAX_LAYERS:
+            raise InputError(f"exhaustive groupings need a network of at most "
+                             f"{EXHAUSTIVE_MAX_LAYERS} layers; {net.name} has {n} (use "
+                             "{random: N, seed: S} instead)", line=g.line, field="axes.grouping")
+        codes = np.arange(1 << (n - 1), dtype=np.int64)
+        cutmat = ((codes[:, None] >> np.arange(n - 1)) & 1).astype(bool)
+    else:
+        rng = np.random.default_rng(g.seed)
+        p = rng.uniform(0.05, 0.5, size=(g.value, 1))
+        cutmat = rng.random((g.value, max(n - 1, 0))) < p
+        if g.max_depth is not None:  # force a cut where a group would grow too deep
+            run = np.zeros(g.value, np.int64)
+            for j in range(n - 1):
+                run = run + 1
+                cutmat[:, j] |= run >= g.max_depth
+                run = np.where(cutmat[:, j], 0, run)
+        cutmat = np.unique(cutmat, axis=0)[::-1]
+    cutmat = _limit_depth(cutmat, g.max_depth)
+    return [(f"{g.label}#{i}", tuple(int(x) for x in np.flatnonzero(row)))
+            for i, row in enumerate(cutmat)]
+
+
+# ------------------------------------------------------------------------------------------
+# planning
+
+
+@dataclass(frozen=True)
+class Task:
+    """One evaluator setup: everything but capacities and sub-batch sizes fixed."""
+
+    network: str
+    net: Network
+    hardware: str
+    hw: Hardware
+    hw_values: tuple[float, ...]
+    strategy: str
+    grouping_label: str
+    grouping: str | tuple[int, ...] | None
+    capacity_bytes: np.ndarray
+    sub_batch: np.ndarray | None
+    whole_batch: bool
+
+    @property
+    def n_points(self) -> int:
+        ns = 1 if self.sub_batch is None or self.whole_batch else self.sub_batch.size
+        return self.capacity_bytes.size * ns
+
+
+def _takes_grouping(name: str, evaluator: Callable[..., Any]) -> bool:
+    flag = getattr(evaluator, "takes_grouping", None)
+    return bool(flag) if flag is not None else name in GROUPING_STRATEGIES
+
+
+def plan(spec: SweepSpec) -> list[Task]:
+    """Every evaluator setup of the sweep, in a fixed order (validates all hardware values)."""
+    evaluators = sweep_evaluators()
+    tasks = []
+    for net_name, net in spec.networks:
+        groupings_all = [pair for g in spec.groupings for pair in expand_grouping(net, g)]
+        for hw_name, base_hw in spec.hardware:
+            for values in itertools.product(*(a.values for a in spec.hw_axes)):
+                try:
+                    hw = apply_hardware(base_hw, spec.hw_axes, values)
+                except InputError as exc:
+                    raise InputError(f"{hw_name}: {exc.message}", file=spec.file,
+                                     field=exc.field) from None
+                caps = (np.array([hw.buffer_bytes]) if spec.capacity_bytes is None
+                        else spec.capacity_bytes)
+                for strat in spec.strategies:
+                    ev = evaluators[strat]
+                    groupings = (groupings_all if _takes_grouping(strat, ev)
+                                 else [("default", None)])
+                    whole = bool(getattr(ev, "takes_sub_batch", True) is False
+                                 or strat in WHOLE_BATCH_STRATEGIES)
+                    for label, grouping in groupings:
+                        tasks.append(Task(net_name, net, hw_name, hw, tuple(values), strat,
+                                          label, grouping, caps, spec.sub_batch, whole))
+    return tasks
+
+
+# ------------------------------------------------------------------------------------------
+# evaluation
+
+
+@dataclass
+class Chunk:
+    """Rows of one evaluator call, as arrays (one value per design point)."""
+
+    task: Task
+    capacity_bytes: np.ndarray
+    sub_batch: np.ndarray
+    metrics: dict[str, np.ndarray]
+    cut_codes: np.ndarray  # index into cut_labels
+    cut_labels: list[str]
+
+    def __len__(self) -> int:
+        return self.capacity_bytes.size
+
+
+def _cuts_column(cuts: Any, n_cap: int, n_layers: int) -> tuple[np.ndarray, list[str]]:
+    """Per-capacity cut strings as codes + labels (one string per distinct grouping)."""
+    if isinstance(cuts, np.ndarray) and cuts.dtype == object:
+        seen: dict[tuple[int, ...], int] = {}
+        codes = np.empty(n_cap, np.int64)
+        for i, c in enumerate(cuts.ravel()[:n_cap]):  # per capacity, memoized per grouping
+            key = tuple(int(x) for x in c)
+            codes[i] = seen.setdefault(key, len(seen))
+        return codes, [format_cuts(k, n_layers) for k in seen]
+    return np.zeros(n_cap, np.int64), [format_cuts(tuple(cuts), n_layers)]
+
+
+def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest], Any],
+                  chunk_points: int) -> Iterator[Chunk]:
+    """Evaluate one task over its capacities in chunks of at most ``chunk_points`` points."""
+    sub = task.sub_batch
+    n_sub = 1 if sub is None else sub.size
+    per = max(1, chunk_points // n_sub)
+    caps_all = task.capacity_bytes
+    for lo in range(0, caps_all.size, per):  # a loop over chunks of capacities
+        caps = caps_all[lo:lo + per]
+        req = SweepRequest(network=task.net, hardware=task.hw, mode=spec.mode, batch=spec.batch,
+                           capacity_bytes=caps, sub_batch=None if task.whole_batch else sub,
+                           grouping=task.grouping, chips=spec.chips, options=dict(spec.options))
+        try:
+            pc = evaluator(req)
+        except InputError as exc:
+            raise InputError(f"{task.strategy} on {task.network}/{task.hardware}: {exc.message}",
+                             file=spec.file, field=exc.field) from None
+        arrays = {f: np.asarray(getattr(pc, f), dtype=float) for f in POINT_FIELDS}
+        shape = arrays["dram_bytes"].shape
+        if len(shape) != 2 or shape[0] != caps.size:
+            raise RuntimeError(f"strategy {task.strategy} returned shape {shape} for "
+                               f"{caps.size} capacities")
+        ncol = shape[1]
+        if task.whole_batch:
+            sb = np.full(ncol, float(spec.batch))
+        elif sub is not None and ncol == n_sub:
+            sb = sub.astype(float)
+        else:
+            sb = np.full(ncol, np.nan)  # the strategy chose sub-batch sizes itself
+        metrics = {f: np.broadcast_to(arrays[f], shape).ravel() for f in POINT_FIELDS}
+        metrics["energy_pj"] = (metrics["energy_dram_pj"] + metrics["energy_buffer_pj"]
+                                + metrics["energy_compute_pj"] + metrics["energy_static_pj"])
+        codes, labels = _cuts_column(pc.cuts, caps.size, len(task.net))
+        yield Chunk(task, np.repeat(caps, ncol), np.tile(sb, caps.size),
+                    {m: metrics[m] for m in METRICS}, np.repeat(codes, ncol), labels)
+
+
+def result_columns(spec: SweepSpec) -> list[str]:
+    return (list(KEY_COLUMNS) + [a.column for a in spec.hw_axes]
+            + ["capacity_bytes", "sub_batch"] + list(METRICS))
+
+
+def _chunk_csv(spec: SweepSpec, ch: Chunk) -> bytes:
+    t = ch.task
+    n = len(ch)
+    cols: list[Column] = [
+        ("text", np.zeros(n, np.int64), [t.network]),
+        ("text", np.zeros(n, np.int64), [t.hardware]),
+        ("text", np.zeros(n, np.int64), [t.strategy]),
+        ("text", np.zeros(n, np.int64), [t.grouping_label]),
+        ("text", ch.cut_codes, ch.cut_labels),
+    ]
+    cols += [("num", np.full(n, v)) for v in t.hw_values]
+    cols += [("num", ch.capacity_bytes), ("num", ch.sub_batch)]
+    cols += [("num", ch.metrics[m]) for m in METRICS]
+    return csv_rows(cols, n)
+
+
+def _chunk_frame(spec: SweepSpec, ch: Chunk, rows: np.ndarray) -> pd.DataFrame:
+    t = ch.task
+    data: dict[str, Any] = {
+        "network": t.network, "hardware": t.hardware, "strategy": t.strategy,
+        "grouping": t.grouping_label,
+        "cuts": np.asarray(ch.cut_labels, dtype=object)[ch.cut_codes[rows]],
+    }
+    for a, v in zip(spec.hw_axes, t.hw_values, strict=True):
+        data[a.column] = v
+    data["capacity_bytes"] = ch.capacity_bytes[rows]
+    data["sub_batch"] = ch.sub_batch[rows]
+    for m in METRICS:
+        data[m] = ch.metrics[m][rows]
+    return pd.DataFrame(data, index=np.arange(rows.size))
+
+
+@dataclass
+class RunSummary:
+    points: int
+    pareto_points: int
+    wall_s: float
+    model_s: float
+    write_s: float
+    files: list[Path]
+
+    @property
+    def points_per_s(self) -> float:
+        return self.points / self.wall_s if self.wall_s > 0 else float("inf")
+
+
+class _Front:
+    """Incremental Pareto front per network."""
+
+    def __init__(self, objectives: tuple[str, ...]) -> None:
+        self.objectives = list(objectives)
+        self.fronts: dict[str, pd.DataFrame] = {}
+
+    def add(self, spec: SweepSpec, ch: Chunk) -> None:
+        vals = np.column_stack([ch.capacity_bytes if o == "capacity_bytes" else ch.metrics[o]
+                                for o in self.objectives])
+        rows = np.flatnonzero(pareto_mask(vals))
+        if rows.size == 0:
+            return
+        new = _chunk_frame(spec, ch, rows)
+        old = self.fronts.get(ch.task.network)
+        both = new if old is None else pd.concat([old, new], ignore_index=True)
+        keep = pareto_mask(both[self.objectives].to_numpy(dtype=float))
+        self.fronts[ch.task.network] = both[keep].reset_index(drop=True)
+
+    def frame(self, spec: SweepSpec) -> pd.DataFrame:
+        parts = [self.fronts[n] for n, _ in spec.networks if n in self.fronts]
+        if not parts:
+            return pd.DataFrame(columns=result_columns(spec))
+        df = pd.concat(parts, ignore_index=True)
+        order = {n: i for i, (n, _) in enumerate(spec.networks)}
+        df["_net"] = df["network"].map(order)
+        df = df.sort_values(["_net"] + self.objectives + ["strategy", "grouping", "sub_batch"],
+                            kind="mergesort").drop(columns="_net")
+        return df[result_columns(spec)].reset_index(drop=True)
+
+
+def _progress(total: int, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="pt", unit_scale=True, desc="sweep", leave=False,
+                disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
+
+
+def _parquet_writer(path: Path, frame: pd.DataFrame) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.ParquetWriter(str(path), pa.Table.from_pandas(frame, preserve_index=False).schema)
+
+
+def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
+              chunk_points: int = DEFAULT_CHUNK_POINTS, write_results: bool = True,
+              version: str = "") -> RunSummary:
+    """Evaluate the sweep and write results.csv, pareto.csv, run.json (and results.parquet)."""
+    t0 = time.perf_counter()
+    tasks = plan(spec)
+    evaluators = sweep_evaluators()
+    total = sum(t.n_points for t in tasks)
+    front = _Front(spec.objectives)
+    out = AtomicOutputs(out_dir)
+    model_s = write_s = 0.0
+    points = 0
+    try:
+        try:
+            import pyarrow  # noqa: F401
+
+            have_parquet = write_results
+        except ImportError:
+            have_parquet = False
+        pq_writer = None
+        pq_tmp = None
+        fh = out.open("results.csv") if write_results else None
+        if fh is not None:
+            fh.write(csv_header(result_columns(spec)))
+        with _progress(total, quiet) as bar:
+            for task in tasks:
+                gen = evaluate_task(spec, task, evaluators[task.strategy], chunk_points)
+                while True:
+                    tm = time.perf_counter()
+                    ch = next(gen, None)
+                    model_s += time.perf_counter() - tm
+                    if ch is None:
+                        break
+                    tw = time.perf_counter()
+                    if fh is not None:
+                        fh.write(_chunk_csv(spec, ch))
+                    if have_parquet:
+                        frame = _chunk_frame(spec, ch, np.arange(len(ch)))
+                        if pq_writer is None:
+                            pq_tmp = out.open("results.parquet")
+                            pq_writer = _parquet_writer(Path(pq_tmp.name), frame)
+                        import pyarrow as pa
+
+                        pq_writer.write_table(pa.Table.from_pandas(frame, preserve_index=False,
+                                                                   schema=pq_writer.schema))
+                    write_s += time.perf_counter() - tw
+                    tm = time.perf_counter()
+                    front.add(spec, ch)
+                    model_s += time.perf_counter() - tm
+                    points += len(ch)
+                    bar.update(len(ch))
+        if pq_writer is not None:
+            pq_writer.close()
+        tw = time.perf_counter()
+        pareto = front.frame(spec)
+        out.write("pareto.csv", dataframe_csv(pareto))
+        wall = time.perf_counter() - t0
+        info = run_info(spec, version, points, len(pareto))
+        info["timings"] = {"wall_s": round(wall, 3), "model_s": round(model_s, 3),
+                           "write_s": round(write_s + time.perf_counter() - tw, 3),
+                           "points_per_s": round(points / wall) if wall > 0 else None}
+        out.write("run.json", (json.dumps(info, indent=2) + "\n").encode("utf-8"))
+        files = out.commit()
+    except BaseException:
+        out.abort()
+        raise
+    wall = time.perf_counter() - t0
+    return RunSummary(points, len(pareto), wall, model_s, write_s, files)
+
+
+def run_info(spec: SweepSpec, version: str, points: int, pareto_points: int) -> dict[str, Any]:
+    """run.json contents: everything needed to re-run and read the results (timings added)."""
+    return {
+        "cnnmem_version": version,
+        "sweep": spec.name,
+        "sweep_file": spec.file,
+        "sweep_sha256": spec.sha256,
+        "sweep_text": spec.text,
+        "mode": spec.mode,
+        "batch": spec.batch,
+        "chips": spec.chips,
+        "networks": [n for n, _ in spec.networks],
+        "hardware": [h for h, _ in spec.hardware],
+        "strategies": list(spec.strategies),
+        "objectives": list(spec.objectives),
+        "hardware_axes": {a.column: list(a.values) for a in spec.hw_axes},
+        "columns": result_columns(spec),
+        "points": points,
+        "pareto_points": pareto_points,
+        "deterministic_files": ["results.csv", "pareto.csv"],
+    }

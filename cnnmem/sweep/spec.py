@@ -1,0 +1,464 @@
+"""Sweep files: parse and validate a design-space description (``sweeps/*.yaml``).
+
+A sweep file looks like::
+
+    sweep: quickstart                  # the sweep's name (required)
+    description: "..."
+    networks: [resnet50]               # built-in names or YAML paths (one or more)
+    hardware: [wavecore]               # built-in names or YAML paths (one or more)
+    mode: training                     # training | inference
+    batch: 32                          # mini-batch (training) or images in flight (inference)
+    strategies: [layerwise, mbs-greedy]
+    objectives: [dram_bytes, capacity_bytes, energy_pj, latency_s]   # all minimized (default)
+    options: {}                        # passed to every strategy's evaluator
+    axes:
+      capacity: {from: 512 KiB, to: 64 MiB, steps: 64, scale: log}   # or a list: [1 MiB, 2 MiB]
+      sub_batch: {from: 1, to: 256}    # or a list, or {from, to, steps, scale: log}
+      grouping: [layer, block, stage, greedy, optimal, {depth: 4},
+                 {exhaustive: true, max_depth: 6}, {random: 100, seed: 1}]
+      dram_bandwidth: [100 GB/s, 300 GB/s]    # any hardware field by its YAML (dotted) name
+      bytes_per_element: [1, 2]
+
+Every problem raises :class:`~cnnmem.errors.InputError` naming the file, line and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnmem.errors import InputError
+from cnnmem.hardware import FIELD_ALIASES, Hardware, load_hardware
+from cnnmem.model.schedule import INFERENCE, TRAINING, get_strategy, sweep_evaluators
+from cnnmem.units import parse_quantity
+from cnnmem.workload import load_network
+from cnnmem.workload.network import Network
+from cnnmem.yamlio import line_of, line_of_key, load_yaml_file
+
+TOP_FIELDS = ("sweep", "description", "networks", "network", "hardware", "mode", "batch",
+              "chips", "strategies", "strategy", "objectives", "options", "axes")
+#: result columns an objective may name (all minimized); "buffer_bytes" means capacity_bytes
+OBJECTIVE_COLUMNS = ("dram_bytes", "capacity_bytes", "buffer_need_bytes", "energy_pj",
+                     "energy_dram_pj", "energy_buffer_pj", "energy_compute_pj",
+                     "energy_static_pj", "latency_s", "compute_s", "memory_s")
+OBJECTIVE_ALIASES = {"buffer_bytes": "capacity_bytes", "energy": "energy_pj",
+                     "latency": "latency_s", "dram": "dram_bytes"}
+DEFAULT_OBJECTIVES = ("dram_bytes", "capacity_bytes", "energy_pj", "latency_s")
+#: grouping policies passed to the strategy by name (it computes the cuts itself)
+STRATEGY_POLICIES = ("greedy", "optimal")
+#: grouping policies the sweep computes from the network's layer names
+STRUCTURE_POLICIES = ("layer", "block", "stage", "all")
+EXHAUSTIVE_MAX_LAYERS = 16
+
+# dimension of each hardware field a sweep axis may set (None: a plain number)
+_HW_DIMENSIONS: dict[str, str | None] = {
+    "buffer_bytes": "bytes", "register_bytes": "bytes", "mac_units": "count",
+    "clock_hz": "frequency", "utilization": None, "dram_bandwidth_bytes_per_s": "bandwidth",
+    "dram_energy_pj_per_byte": "energy_per_byte", "buffer_energy_pj_per_byte": "energy_per_byte",
+    "register_energy_pj_per_byte": "energy_per_byte", "mac_energy_pj": "energy",
+    "static_power_w": "power", "chips": None, "chip_bandwidth_bytes_per_s": "bandwidth",
+    "conv_mac_units": "count", "fc_mac_units": "count", "bytes_per_element": None,
+    "bytes_per_activation": None, "bytes_per_weight": None, "bytes_per_gradient": None,
+}
+
+
+@dataclass(frozen=True)
+class GroupingSpec:
+    """One entry of the grouping axis.
+
+    ``kind`` is "default" (the strategy's own), "policy" (``value`` a name passed to or computed
+    for the strategy), "depth" (groups of ``value`` consecutive layers), "exhaustive" (every
+    grouping, groups of at most ``max_depth`` layers) or "random" (``value`` seeded groupings).
+    """
+
+    kind: str
+    value: Any = None
+    max_depth: int | None = None
+    seed: int = 0
+    line: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "default":
+            return "default"
+        if self.kind == "policy":
+            return str(self.value)
+        if self.kind == "depth":
+            return f"depth{self.value}"
+        if self.kind == "exhaustive":
+            return "exhaustive" + (f"-d{self.max_depth}" if self.max_depth else "")
+        return f"random-s{self.seed}" + (f"-d{self.max_depth}" if self.max_depth else "")
+
+
+@dataclass(frozen=True)
+class HardwareAxis:
+    """A hardware field swept over values; ``column`` is the result column (unit in name)."""
+
+    key: str  # as written in the sweep file, e.g. "dram_bandwidth", "precision.weight"
+    attr: str  # Hardware field ("bytes_per_element" sets the three precisions)
+    values: tuple[float, ...]
+
+    @property
+    def column(self) -> str:
+        return self.attr
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    file: str
+    text: str
+    description: str
+    networks: tuple[tuple[str, Network], ...]
+    hardware: tuple[tuple[str, Hardware], ...]
+    mode: str
+    batch: int
+    chips: int
+    strategies: tuple[str, ...]
+    objectives: tuple[str, ...]
+    capacity_bytes: np.ndarray | None  # None: each hardware's own buffer
+    sub_batch: np.ndarray | None
+    groupings: tuple[GroupingSpec, ...]
+    hw_axes: tuple[HardwareAxis, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+class _Ctx:
+    def __init__(self, file: str, data: Any) -> None:
+        self.file = file
+        self.data = data
+
+    def error(self, message: str, field: str | None = None, mapping: Any = None,
+              line: int | None = None) -> InputError:
+        mapping = self.data if mapping is None else mapping
+        if line is None:
+            key = field.split(".")[-1] if field else None
+            line = line_of_key(mapping, key) if key is not None else line_of(mapping)
+        return InputError(message, file=self.file, line=line, field=field)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _int(ctx: _Ctx, value: Any, fld: str, mapping: Any = None, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise ctx.error(f"expected a whole number, got {value!r}", fld, mapping)
+    if value < minimum:
+        raise ctx.error(f"must be >= {minimum}, got {value!r}", fld, mapping)
+    return int(value)
+
+
+def _range_values(ctx: _Ctx, spec: Any, fld: str, dimension: str | None,
+                  integer: bool) -> np.ndarray:
+    """A list of quantities, one quantity, or {from, to, steps|step, scale, unit}."""
+
+    def qty(v: Any, unit: str | None = None) -> float:
+        if unit is not None and isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = f"{v} {unit}"
+        try:
+            if dimension is None:
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise InputError(f"expected a number, got {v!r}", field=fld)
+                return float(v)
+            return parse_quantity(v, dimension, field=fld)
+        except InputError as exc:
+            raise ctx.error(exc.message, fld, spec if isinstance(spec, dict) else None,
+                            line=line_of(spec)) from None
+
+    if isinstance(spec, dict):
+        allowed = {"from", "to", "steps", "step", "scale", "unit"}
+        bad = sorted(set(spec) - allowed, key=str)
+        if bad:
+            raise ctx.error(f"unknown key '{bad[0]}' (allowed: {', '.join(sorted(allowed))})",
+                            fld, spec, line=line_of_key(spec, bad[0]))
+        for k in ("from", "to"):
+            if k not in spec:
+                raise ctx.error(f"a range needs '{k}'", fld, spec, line=line_of(spec))
+        unit = spec.get("unit")
+        lo, hi = qty(spec["from"], unit), qty(spec["to"], unit)
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi < lo:
+            raise ctx.error(f"'to' ({spec['to']}) must not be below 'from' ({spec['from']})",
+                            fld, spec, line=line_of(spec))
+        scale = spec.get("scale", "linear")
+        if scale not in ("linear", "log"):
+            raise ctx.error(f"scale must be 'linear' or 'log', got {scale!r}", fld, spec,
+                            line=line_of_key(spec, "scale"))
+        if "steps" in spec and "step" in spec:
+            raise ctx.error("give 'steps' (a count) or 'step' (an increment), not both", fld,
+                            spec, line=line_of(spec))
+        if "step" in spec:
+            if scale == "log":
+                raise ctx.error("'step' is for linear ranges; use 'steps' with scale: log", fld,
+                                spec, line=line_of_key(spec, "step"))
+            step = qty(spec["step"], unit)
+            if not step > 0:
+                raise ctx.error("'step' must be positive", fld, spec,
+                                line=line_of_key(spec, "step"))
+            n = int(np.floor((hi - lo) / step + 1e-9)) + 1
+            if n > 100_000_000:
+                raise ctx.error(f"range has {n:,} values (at most 100,000,000)", fld, spec,
+                                line=line_of(spec))
+            values = lo + step * np.arange(n)
+        elif "steps" in spec:
+            n = _int(ctx, spec["steps"], fld, spec)
+            if scale == "log":
+                if not lo > 0:
+                    raise ctx.error("a log range needs 'from' > 0", fld, spec,
+                                    line=line_of_key(spec, "from"))
+                values = np.geomspace(lo, hi, n)
+            else:
+                values = np.linspace(lo, hi, n)
+        elif integer and scale == "linear":
+            values = np.arange(lo, hi + 1)
+        else:
+            raise ctx.error("a range needs 'steps' (or 'step')", fld, spec, line=line_of(spec))
+    else:
+        items = _as_list(spec)
+        if not items:
+            raise ctx.error("needs at least one value", fld)
+        values = np.array([qty(v) for v in items], dtype=float)
+    if integer:
+        values = np.rint(values)
+    if not np.all(np.isfinite(values)) or np.any(values <= 0) and dimension == "bytes":
+        raise ctx.error("values must be positive and finite", fld)
+    return np.unique(values)
+
+
+def _groupings(ctx: _Ctx, spec: Any, axes: Any) -> tuple[GroupingSpec, ...]:
+    out = []
+    line = line_of(spec) or line_of_key(axes, "grouping")
+    for item in _as_list(spec):
+        if isinstance(item, str):
+            if item == "default":
+                out.append(GroupingSpec("default", line=line))
+            elif item in STRATEGY_POLICIES + STRUCTURE_POLICIES:
+                out.append(GroupingSpec("policy", item, line=line))
+            else:
+                known = ", ".join(("default",) + STRATEGY_POLICIES + STRUCTURE_POLICIES)
+                raise ctx.error(f"unknown grouping policy '{item}' (known: {known}; or "
+                                "{depth: K}, {exhaustive: true}, {random: N, seed: S})",
+                                "axes.grouping", line=line)
+        elif isinstance(item, dict):
+            iline = line_of(item) or line
+            keys = set(item)
+            if keys - {"depth", "exhaustive", "random", "seed", "max_depth"}:
+                bad = sorted(keys - {"depth", "exhaustive", "random", "seed", "max_depth"},
+                             key=str)[0]
+                raise ctx.error(f"unknown grouping key '{bad}' (allowed: depth, exhaustive, "
+                                "random, seed, max_depth)", "axes.grouping", line=iline)
+            kinds = keys & {"depth", "exhaustive", "random"}
+            if len(kinds) != 1:
+                raise ctx.error("a grouping entry needs exactly one of depth, exhaustive, random",
+                                "axes.grouping", line=iline)
+            max_depth = (_int(ctx, item["max_depth"], "axes.grouping.max_depth", item)
+                         if "max_depth" in item else None)
+            kind = kinds.pop()
+            if kind == "depth":
+                out.append(GroupingSpec("depth", _int(ctx, item["depth"], "axes.grouping.depth",
+                                                      item), line=iline))
+            elif kind == "exhaustive":
+                if item["exhaustive"] is not True:
+                    raise ctx.error("exhaustive must be true", "axes.grouping", line=iline)
+                out.append(GroupingSpec("exhaustive", max_depth=max_depth, line=iline))
+            else:
+                n = _int(ctx, item["random"], "axes.grouping.random", item)
+                seed = _int(ctx, item.get("seed", 0), "axes.grouping.seed", item, minimum=0)
+                out.append(GroupingSpec("random", n, max_depth=max_depth, seed=seed, line=iline))
+        else:
+            raise ctx.error(f"expected a policy name or a mapping, got {item!r}",
+                            "axes.grouping", line=line)
+    return tuple(out)
+
+
+def _resolve(name: str, base: Path) -> str:
+    """A path relative to the sweep file when it is not found relative to the working dir."""
+    p = Path(name)
+    if (p.suffix in (".yaml", ".yml") or "/" in name) and not p.exists() and not p.is_absolute():
+        alt = base / p
+        if alt.exists():
+            return str(alt)
+    return name
+
+
+def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
+    """Validate parsed sweep YAML into a :class:`SweepSpec` (loads networks and hardware)."""
+    if text is None:
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+    ctx = _Ctx(file, data)
+    if not isinstance(data, dict):
+        raise InputError("a sweep file must be a mapping", file=file)
+    unknown = sorted(set(data) - set(TOP_FIELDS), key=str)
+    if unknown:
+        raise ctx.error(f"unknown field (allowed: {', '.join(TOP_FIELDS)})", str(unknown[0]))
+    if "sweep" not in data:
+        raise ctx.error("missing required field 'sweep' (the sweep's name)", "sweep")
+    name = data["sweep"]
+    if not isinstance(name, str) or not name.strip():
+        raise ctx.error(f"expected the sweep's name, got {name!r}", "sweep")
+    base = Path(file).parent
+
+    def names(key: str, alias: str) -> tuple[str, list[str]]:
+        if key != alias and key in data and alias in data:
+            raise ctx.error(f"give '{key}' or '{alias}', not both", alias)
+        k = key if key in data else alias
+        if k not in data:
+            raise ctx.error(f"missing required field '{key}'", key)
+        items = _as_list(data[k])
+        if not items or not all(isinstance(x, str) and x for x in items):
+            raise ctx.error("expected a name or a list of names", k)
+        if len(set(items)) != len(items):
+            raise ctx.error("lists a name twice", k)
+        return k, items
+
+    nkey, net_names = names("networks", "network")
+    networks = []
+    for n in net_names:
+        try:
+            networks.append((Path(n).stem if n.endswith((".yaml", ".yml")) else n,
+                             load_network(_resolve(n, base))))
+        except InputError as exc:
+            if exc.file:  # an error inside the network file itself
+                raise
+            raise ctx.error(exc.message, nkey) from None
+    if "hardware" not in data:
+        raise ctx.error("missing required field 'hardware'", "hardware")
+    _, hw_names = names("hardware", "hardware")
+    hardware = []
+    for h in hw_names:
+        try:
+            hw = load_hardware(_resolve(h, base))
+        except InputError as exc:
+            if exc.file:
+                raise
+            raise ctx.error(exc.message, "hardware") from None
+        hardware.append((hw.name, hw))
+    if len({h for h, _ in hardware}) != len(hardware):
+        raise ctx.error("two hardware entries have the same name", "hardware")
+
+    mode = data.get("mode", TRAINING)
+    if mode not in (TRAINING, INFERENCE):
+        raise ctx.error(f"must be 'training' or 'inference', got {mode!r}", "mode")
+    batch = _int(ctx, data.get("batch", 1), "batch")
+    chips = _int(ctx, data.get("chips", 1), "chips")
+
+    if "strategies" in data and "strategy" in data:
+        raise ctx.error("give 'strategies' or 'strategy', not both", "strategy")
+    skey = "strategies" if "strategies" in data else "strategy"
+    strategies = _as_list(data.get(skey, ["layerwise"]))
+    if not strategies or not all(isinstance(s, str) for s in strategies):
+        raise ctx.error("expected a strategy name or a list of names", skey)
+    if len(set(strategies)) != len(strategies):
+        raise ctx.error("lists a strategy twice", skey)
+    evaluators = sweep_evaluators()
+    for s in strategies:
+        if s not in evaluators:
+            raise ctx.error(f"strategy '{s}' has no sweep evaluator in this version (sweepable: "
+                            f"{', '.join(evaluators) or 'none'})", skey)
+        try:
+            strat = get_strategy(s)
+        except InputError:
+            continue  # sweep-only evaluator: no mode information
+        if mode not in strat.modes:
+            raise ctx.error(f"strategy '{s}' does not support {mode} "
+                            f"(it supports: {', '.join(strat.modes)})", skey)
+
+    objectives = []
+    for o in _as_list(data.get("objectives", list(DEFAULT_OBJECTIVES))):
+        col = OBJECTIVE_ALIASES.get(o, o) if isinstance(o, str) else o
+        if col not in OBJECTIVE_COLUMNS:
+            raise ctx.error(f"unknown objective {o!r} (known: {', '.join(OBJECTIVE_COLUMNS)}; "
+                            "all are minimized)", "objectives")
+        if col in objectives:
+            raise ctx.error(f"objective {o!r} listed twice", "objectives")
+        objectives.append(col)
+    if not objectives:
+        raise ctx.error("needs at least one objective", "objectives")
+
+    options = data.get("options", {})
+    if not isinstance(options, dict):
+        raise ctx.error("expected a mapping of strategy options", "options")
+
+    axes = data.get("axes", {})
+    if axes is None:
+        axes = {}
+    if not isinstance(axes, dict):
+        raise ctx.error("expected a mapping of axis: values", "axes")
+    capacity = sub_batch = None
+    groupings: tuple[GroupingSpec, ...] = (GroupingSpec("default"),)
+    hw_axes = []
+    seen_attrs: set[str] = set()
+    for key, spec in axes.items():
+        actx = _Ctx(file, axes)
+        fld = f"axes.{key}"
+        if key in ("capacity", "buffer", "capacity_bytes"):
+            if capacity is not None:
+                raise actx.error("capacity given twice", fld)
+            capacity = _range_values(actx, spec, fld, "bytes", integer=True)
+        elif key == "sub_batch":
+            sub_batch = _range_values(actx, spec, fld, None, integer=True).astype(np.int64)
+            if sub_batch[0] < 1 or sub_batch[-1] > batch:
+                raise actx.error(f"sub-batch sizes must be in 1..batch ({batch}), got "
+                                 f"{sub_batch[0]}..{sub_batch[-1]}", fld)
+        elif key == "grouping":
+            groupings = _groupings(actx, spec, axes)
+        elif isinstance(key, str) and key in FIELD_ALIASES:
+            attr = FIELD_ALIASES[key]
+            if attr in seen_attrs:
+                raise actx.error("hardware field swept twice", fld)
+            seen_attrs.add(attr)
+            dim = _HW_DIMENSIONS.get(attr)
+            vals = _range_values(actx, spec, fld, dim, integer=attr == "chips")
+            for v in vals:  # validate every value now, not half-way through the sweep
+                try:
+                    _apply_hw(hardware[0][1], attr, float(v))
+                except InputError as exc:
+                    raise actx.error(f"{v:g}: {exc.message}", fld) from None
+            hw_axes.append(HardwareAxis(key, attr, tuple(float(v) for v in vals)))
+        else:
+            known = ["capacity", "sub_batch", "grouping"] + sorted(FIELD_ALIASES)
+            raise actx.error(f"unknown axis (known: {', '.join(known)})", fld)
+    if "precision" in {a.key.split(".")[0] for a in hw_axes} and "bytes_per_element" in seen_attrs:
+        raise ctx.error("sweep bytes_per_element or precision.*, not both", "axes")
+    desc = data.get("description", "")
+    return SweepSpec(
+        name=name.strip(), file=file, text=text, description=str(desc or ""),
+        networks=tuple(networks), hardware=tuple(hardware), mode=mode, batch=batch,
+        chips=chips, strategies=tuple(strategies), objectives=tuple(objectives),
+        capacity_bytes=capacity, sub_batch=sub_batch, groupings=groupings,
+        hw_axes=tuple(hw_axes), options=dict(options))
+
+
+def _apply_hw(hw: Hardware, attr: str, value: float) -> Hardware:
+    if attr == "bytes_per_element":
+        return hw.replace(bytes_per_activation=value, bytes_per_weight=value,
+                          bytes_per_gradient=value)
+    if attr == "chips":
+        return hw.replace(chips=int(value))
+    return hw.replace(**{attr: value})
+
+
+def apply_hardware(hw: Hardware, axes: tuple[HardwareAxis, ...],
+                   values: tuple[float, ...]) -> Hardware:
+    """``hw`` with each swept field set to its value (a new, validated Hardware)."""
+    for axis, v in zip(axes, values, strict=True):
+        hw = _apply_hw(hw, axis.attr, v)
+    return hw
+
+
+def load_sweep(path: str) -> SweepSpec:
+    """Read, parse and validate a sweep file."""
+    data = load_yaml_file(path)
+    return parse_sweep(data, file=str(path), text=Path(path).read_text(encoding="utf-8"))
