@@ -539,14 +539,11 @@ def _total(result: ScheduleResult, quantity: str, run: Run) -> float:
     return float(result.totals[quantity])
 
 
-def runs_of(s: Scenario) -> list[tuple[Run, str]]:
-    """The (run, network) pairs a scenario needs (for progress counting)."""
+def run_count(s: Scenario) -> int:
+    """How many model runs (cached or not) the scenario asks for: the progress-bar total."""
     if s.kind != "schedule":
-        return [(None, n) for n in s.networks]  # type: ignore[list-item]
-    pairs = [(s.run, n) for n in s.networks]
-    if s.baseline is not None:
-        pairs += [(s.baseline, n) for n in s.networks]
-    return pairs  # type: ignore[return-value]
+        return len(s.networks)
+    return len(s.networks) * (2 if s.baseline is not None else 1)
 
 
 def evaluate_schedule(s: Scenario, cache: RunCache, tick: Callable[[], None] = lambda: None

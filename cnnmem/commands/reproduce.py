@@ -14,7 +14,7 @@ from cnnmem.reproduce import (
     markdown,
     outcome_table,
     reproduce,
-    runs_of,
+    run_count,
     select_scenarios,
     summary,
 )
@@ -43,7 +43,7 @@ def reproduce_cmd(names: tuple[str, ...], directory: str | None, markdown_file: 
     if markdown_file and not Path(markdown_file).resolve().parent.is_dir():
         raise InputError("directory not found", file=markdown_file, field="--markdown")
     scenarios = select_scenarios(names, directory or SCENARIO_DIR)
-    total = sum(len(runs_of(s)) for s in scenarios)
+    total = sum(run_count(s) for s in scenarios)
     show = not quiet and sys.stderr.isatty()
     if show:
         from tqdm import tqdm
