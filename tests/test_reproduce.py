@@ -129,6 +129,15 @@ def test_layerwise_vs_layerwise_passes_and_caches(sdir: Path) -> None:
     assert cache.hits == 4
 
 
+def test_cache_key_separates_runs_that_differ(sdir: Path) -> None:
+    write(sdir, "a", schedule_yaml("a", buffer="32 KiB"))
+    write(sdir, "b", schedule_yaml("b", baseline_options={"x": 1}, baseline_batch=2))
+    cache = RunCache()
+    outs = reproduce(select_scenarios(["all"], sdir), cache=cache)
+    assert len(cache) == 3  # (32 KiB, batch 4) shared by a's two sides; b: default / batch 2
+    assert outs[0].modeled == pytest.approx(0.0) and outs[1].status == MISS
+
+
 def test_value_scale_and_per_network(sdir: Path) -> None:
     (sdir / "data" / "tiny2.yaml").write_text(NET.replace("out: 8", "out: 16"))
     nets = ["data/tiny.yaml", "data/tiny2.yaml"]
