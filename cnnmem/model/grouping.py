@@ -1,0 +1,113 @@
+"""Generic helpers for partitioning a topological layer order into consecutive groups.
+
+A grouping of ``L`` layers is a list of cut positions: a group ends after each listed index and
+the last group ends at ``L - 1``. Internally a grouping of many independent *problems* (e.g. one
+per buffer capacity) is a ``path`` array of shape ``(L, P)``: ``path[e, p]`` is the first layer
+of the group that ends at ``e`` in problem ``p``, or -1 when no group ends at ``e``.
+
+:func:`consecutive_dp` is the O(L^2) dynamic program over cut points: ``T[e+1] = min over s of
+T[s] + cost(s, e)``, with the cost of every group ``[s..e]`` supplied as an array over starts and
+problems so that all problems (capacities, sub-batch sizes) are solved in one pass. The same
+machinery serves MBS (:mod:`cnnmem.model.mbs`) and any other consecutive partition (OCCAM).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DPResult:
+    """Optimal consecutive grouping per problem."""
+
+    total: np.ndarray  # (P,) optimal summed cost (inf where infeasible)
+    path: np.ndarray  # (L, P) group start for each group end, -1 elsewhere
+    choice: np.ndarray  # (L, P) the cost function's candidate index of the group ending there
+
+
+def consecutive_dp(n_items: int, group_cost: Callable[[int], tuple[np.ndarray, np.ndarray]],
+                   n_problems: int) -> DPResult:
+    """Minimize the summed cost over all partitions of ``n_items`` into consecutive groups.
+
+    ``group_cost(e)`` returns ``(cost, choice)``, both of shape ``(e + 1, n_problems)``: the
+    cost of group ``[s..e]`` for every start ``s`` and problem, and an integer the caller wants
+    back for the chosen group (e.g. the sub-batch candidate). Ties go to the smallest ``s``
+    (fewer, larger groups). Loops run over items only.
+    """
+    best = np.zeros((n_items + 1, n_problems))
+    start = np.zeros((n_items, n_problems), dtype=np.int64)
+    choice_at = np.zeros((n_items, n_problems), dtype=np.int64)
+    cols = np.arange(n_problems)
+    for e in range(n_items):
+        cost, choice = group_cost(e)
+        tot = best[: e + 1] + cost
+        s = np.argmin(tot, axis=0)
+        best[e + 1] = tot[s, cols]
+        start[e] = s
+        choice_at[e] = choice[s, cols]
+    path = backtrack(start)
+    return DPResult(best[n_items], path, np.where(path >= 0, choice_at, -1))
+
+
+def backtrack(start: np.ndarray) -> np.ndarray:
+    """From ``start[e, p]`` (best start of a group ending at e) to the path of the optimum."""
+    n_items, n_problems = start.shape
+    path = np.full((n_items, n_problems), -1, dtype=np.int64)
+    cur = np.full(n_problems, n_items - 1, dtype=np.int64)
+    cols = np.arange(n_problems)
+    while (cur >= 0).any():
+        live = cur >= 0
+        s = start[np.maximum(cur, 0), cols]
+        path[cur[live], cols[live]] = s[live]
+        cur = np.where(live, s - 1, -1)
+    return path
+
+
+def path_from_cuts(cuts: tuple[int, ...] | list[int], n_items: int, n_problems: int = 1
+                   ) -> np.ndarray:
+    """The ``(L, P)`` path of one explicit grouping, repeated for every problem."""
+    ends = sorted(set(int(c) for c in cuts) | {n_items - 1})
+    path = np.full(n_items, -1, dtype=np.int64)
+    s = 0
+    for e in ends:
+        path[e] = s
+        s = e + 1
+    return np.repeat(path[:, None], n_problems, axis=1)
+
+
+def cuts_of_path(path: np.ndarray) -> list[tuple[int, ...]]:
+    """Cut tuples (group ends except the last layer) of each problem of a path."""
+    n_items = path.shape[0]
+    return [tuple(int(e) for e in np.flatnonzero(path[:, p] >= 0) if e != n_items - 1)
+            for p in range(path.shape[1])]
+
+
+def groups_of_path(path: np.ndarray, problem: int = 0) -> list[tuple[int, int]]:
+    """``[(start, end), ...]`` of one problem, in order."""
+    return [(int(path[e, problem]), int(e)) for e in np.flatnonzero(path[:, problem] >= 0)]
+
+
+def interval_events_cumsum(events: np.ndarray) -> np.ndarray:
+    """Turn an event matrix ``D[s, e]`` (changes when a group starting at s grows to end at e)
+    into the running value ``V[s, e] = sum_{e' <= e} D[s, e']``; entries with e < s are 0."""
+    v = np.cumsum(events, axis=1)
+    return np.triu(v)
+
+
+def range_max(values: np.ndarray) -> np.ndarray:
+    """``M[s, e] = max(values[s..e])`` for e >= s (0 below the diagonal), in O(L^2)."""
+    n = values.size
+    out = np.zeros((n, n))
+    for e in range(n):
+        prev = out[: e + 1, e - 1] if e > 0 else 0.0  # out[e, e-1] is 0 (below the diagonal)
+        out[: e + 1, e] = np.maximum(prev, values[e])
+    return np.triu(out)
+
+
+def range_sum(values: np.ndarray) -> np.ndarray:
+    """``S[s, e] = sum(values[s..e])`` for e >= s (0 below the diagonal)."""
+    c = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
+    return np.triu(c[None, 1:] - c[:-1, None])

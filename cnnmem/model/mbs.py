@@ -1,0 +1,766 @@
+"""Mini-batch serialization (MBS, Lym et al., SysML 2019; papers.md section 2).
+
+Layers, in the network's topological order, are cut into consecutive groups; group g runs its
+sub-batch of n_g samples through all its layers before the next sub-batch, so tensors inside the
+group stay on chip. Strategies registered here (both ``@register`` and ``@register_sweep``):
+
+* ``mbs-greedy``  the published greedy grouping: a group is extended by the next layer while its
+  largest feasible sub-batch does not shrink [reconstruction of "extend the group while the next
+  layer's largest feasible sub-batch is not smaller than the group's"];
+* ``mbs-optimal`` dynamic programming over cut points and per-group sub-batch sizes: minimal DRAM
+  traffic for this model (:func:`cnnmem.model.grouping.consecutive_dp`);
+* ``mbs-fs``      fully serialized: every group uses sub-batch 1 (cuts chosen by the DP);
+* ``mbs``         an explicit grouping: ``-O cuts=3,7,12`` (a group ends after each listed layer
+  index) or ``-O grouping=layer|block|stage|all|optimal|greedy``; ``--sub-batch`` fixes n.
+
+The conventional baseline is :mod:`cnnmem.model.layerwise` (reused, not re-implemented).
+
+Group cost model [reconstruction of papers.md section 2; per sample sizes in elements, N the
+mini-batch, S = ceil(N / n) sub-batches, e_a/e_w/e_g bytes per activation/weight/gradient]:
+
+* forward: each distinct tensor entering the group is read once (N x, "activations"); each tensor
+  produced in the group and read after it (or a network output) is written once
+  ("activations"); tensors backward needs that are produced inside the group and not already
+  written as outputs are written once ("stash"); all group weights are read S times.
+* data gradient: dY of each group output read once, dX of each group input written once
+  ("gradients"); inner gradients stay on chip; every stashed or boundary tensor backward needs
+  is read once ("stash"; booked to the weight-gradient pass when a conv/FC layer needs it, else
+  to the data-gradient pass); weights read S times.
+* weight gradient: dW accumulated on chip and written once when all the group's dW fit next to
+  the working set, else read-modify-written per sub-batch (S writes + S-1 reads) ("weights" =
+  parameter-sized traffic, W and dW).
+* tensors needed in backward: conv/FC, batchnorm/groupnorm, max-pool: their input; activation
+  functions, dropout (mask), softmax: their output; LRN both; add/concat/avg-pool/flatten none.
+* gradient forks follow the baseline's framework convention (:mod:`cnnmem.model.streaming`): a
+  tensor with k consumers outside its producer's group costs (k - 1) DRAM accumulations of
+  (read 2, write 1) gradient tensors, charged to the producer group; a group holding m > 1 of
+  those consumers sums their contributions on chip and is credited the (m - 1) accumulations
+  it saves (so a group total can be lower than its dX writes alone).
+* buffer need = n x peak live per-sample footprint + weight working set. The footprint at step
+  l counts every tensor live there: produced and still awaited by a later layer of the group,
+  entering the group and still awaited, branch tensors held until their add/concat; backward at
+  step l holds the same tensors as gradients plus the activations layer l reloads. The weight
+  working set is the largest layer's weights (and its dW in training), or with
+  ``-O weight_tile=channel`` one output channel's weights (weights stream by channel).
+* normalization: MBS needs per-sample statistics (the paper uses GroupNorm), so batchnorm inside
+  an MBS group is modelled as per-sample norm: statistics and normalization in one pass over a
+  sample that is on chip. A single-layer group run over the whole batch (n = N) is exactly the
+  conventional layer of the baseline, with its intra-layer spill, and so is a single-layer group
+  whose sub-batch does not fit; that makes the all-single-layer, full-batch grouping reproduce
+  ``layerwise`` exactly.
+* energy and latency from the per-layer core's :func:`cnnmem.model.cost.energy_latency` per
+  group and pass direction: latency = max(compute, memory) of the forward sweep + the same of the
+  backward sweep (a group overlaps DRAM transfers with its own compute); the same MACs as the
+  baseline. All tensors (including the network input's dX, as in the baseline) are counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cnnmem.errors import InputError
+from cnnmem.hardware import Hardware
+from cnnmem.model.cost import energy_latency, layer_pass_costs
+from cnnmem.model.gconv import PASSES, layer_gconvs
+from cnnmem.model.grouping import (
+    consecutive_dp,
+    cuts_of_path,
+    interval_events_cumsum,
+    path_from_cuts,
+    range_max,
+    range_sum,
+)
+from cnnmem.model.precision import Precision
+from cnnmem.model.schedule import (
+    INFERENCE,
+    TRAINING,
+    PointCosts,
+    ScheduleRequest,
+    ScheduleResult,
+    SweepRequest,
+    register,
+    register_sweep,
+)
+from cnnmem.model.streaming import streaming_bytes, streaming_elementwise_ops
+from cnnmem.workload.network import Network
+
+KINDS = ("activations", "stash", "weights", "gradients")
+CELLS = tuple((p, k) for p in PASSES for k in KINDS)
+OPTIONS = ("cuts", "grouping", "weight_tile")
+GROUPINGS = ("optimal", "greedy", "fs", "layer", "block", "stage", "all")
+NOTE_NORM = ("batchnorm inside an MBS group is modelled as per-sample norm (GroupNorm-like "
+             "statistics, one pass over an on-chip sample); single-layer full-batch groups run "
+             "it as conventional batchnorm")
+
+_NEEDS_INPUT = {"batchnorm", "groupnorm", "maxpool", "globalmaxpool", "lrn"}
+_NEEDS_NOTHING = {"add", "concat", "avgpool", "globalavgpool", "flatten"}
+
+
+def cell_key(pass_name: str, kind: str) -> str:
+    return f"dram_{pass_name}_{kind}_bytes"
+
+
+# ------------------------------------------------------------------------------------------
+# Per-(start, end) tables of a network, per sample
+
+
+@dataclass(frozen=True)
+class GroupTables:
+    """Per-sample quantities of every group [s..e] (arrays (L, L), valid for e >= s)."""
+
+    in_elems: np.ndarray  # distinct tensors entering the group
+    out_elems: np.ndarray  # tensors leaving the group (or network outputs)
+    stash_write_elems: np.ndarray
+    stash_read_dgrad_elems: np.ndarray
+    stash_read_wgrad_elems: np.ndarray
+    fork_elems: np.ndarray  # signed gradient-accumulation elements (x 3 already)
+    peak_sample_bytes: np.ndarray  # peak live bytes per sample
+    weight_elems: np.ndarray  # sum of the group's parameters
+    weight_ws_bytes: np.ndarray  # weight working set, dW re-read per sub-batch
+    weight_acc_bytes: np.ndarray  # working set when all group dW accumulate on chip
+    macs: np.ndarray  # per sample, one pass
+    vec_forward: np.ndarray
+    vec_dgrad: np.ndarray
+
+
+def _needs(net: Network, training: bool) -> list[list[int]]:
+    """Tensor indices (layer index; L = network input) each layer needs in backward."""
+    n = len(net)
+    out: list[list[int]] = []
+    for i, layer in enumerate(net.layers):
+        ins = sorted({n if p < 0 else p for p in net.producers[i]})
+        if not training or layer.type in _NEEDS_NOTHING:
+            need: list[int] = []
+        elif layer.is_compute or layer.type in _NEEDS_INPUT:
+            need = list(ins) + ([i] if layer.type == "lrn" else [])
+        else:  # activation functions, dropout (mask), softmax
+            need = [i]
+        out.append(need)
+    return out
+
+
+@lru_cache(maxsize=16)
+def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str = "layer"
+                 ) -> GroupTables:
+    """Precompute every group's per-sample quantities in O(L^2) numpy work (cached)."""
+    n = len(net)
+    elems = np.append(net.out_elems.astype(float), float(net.input_elems))  # tensor L = input
+    prod = np.append(np.arange(n), -1)
+    cons_raw: list[list[int]] = [[] for _ in range(n + 1)]
+    for i in range(n):
+        for p in net.producers[i]:
+            cons_raw[n if p < 0 else p].append(i)
+    cons_raw = [sorted(c) for c in cons_raw]
+    cons = [sorted(set(c)) for c in cons_raw]
+    needs = _needs(net, training)
+    needers: list[list[int]] = [[] for _ in range(n + 1)]
+    needers_c: list[list[int]] = [[] for _ in range(n + 1)]
+    for i, ts in enumerate(needs):
+        for t in ts:
+            needers[t].append(i)
+            if net.layers[i].is_compute:
+                needers_c[t].append(i)
+
+    d_in, d_out, d_nin, d_nout, d_fork = (np.zeros((n, n)) for _ in range(5))
+    d_need = {"all": np.zeros((n, n)), "compute": np.zeros((n, n))}
+
+    def first_at_or_after(lst: list[int], rows: np.ndarray) -> np.ndarray:
+        a = np.asarray(lst)
+        return a[np.searchsorted(a, rows)]
+
+    for t in range(n + 1):
+        p, el, c = int(prod[t]), elems[t], cons[t]
+        if c:  # entering groups that start after the producer
+            rows = np.arange(p + 1, c[-1] + 1)
+            np.add.at(d_in, (rows, first_at_or_after(c, rows)), el)
+        if p >= 0:  # leaving the producer's group while a consumer is outside
+            d_out[: p + 1, p] += el
+            if c:
+                d_out[: p + 1, c[-1]] -= el
+        for key, nd in (("all", needers[t]), ("compute", needers_c[t])):
+            if not nd:
+                continue
+            nd = sorted(set(nd))
+            if p >= 0:
+                d_need[key][: p + 1, nd[0]] += el
+            rows = np.arange(p + 1, nd[-1] + 1)
+            np.add.at(d_need[key], (rows, first_at_or_after(nd, rows)), el)
+            if key == "all" and p >= 0:
+                d_nin[: p + 1, nd[0]] += el
+                if not c:
+                    d_nout[: p + 1, nd[0]] += el
+                elif nd[0] < c[-1]:
+                    d_nout[: p + 1, nd[0]] += el
+                    d_nout[: p + 1, c[-1]] -= el
+        cr = cons_raw[t]
+        if training and p >= 0 and len(cr) >= 2:
+            d_fork[: p + 1, p] += 3.0 * (len(cr) - 1) * el
+            for ci in cr[:-1]:
+                d_fork[: p + 1, ci] -= 3.0 * el
+            for j in range(1, len(cr)):
+                d_fork[p + 1: cr[j - 1] + 1, cr[j]] -= 3.0 * el
+
+    in_e, out_e = interval_events_cumsum(d_in), interval_events_cumsum(d_out)
+    need_all = interval_events_cumsum(d_need["all"])
+    need_c = interval_events_cumsum(d_need["compute"])
+    stash_w = interval_events_cumsum(d_nin) - interval_events_cumsum(d_nout)
+
+    # peak live footprint per sample, incrementally over the group end e
+    ea, eg = prec.activation, prec.gradient
+    need_col = np.array([sum(elems[t] for t in ts) for ts in needs])
+    live = np.zeros((n, n))
+    peak = np.zeros((n, n))
+    last_use = {t: int(prod[t]) for t in range(n + 1)}
+    for e in range(n):
+        live[: e + 1, e] += elems[e]
+        lo = e
+        for t in sorted({n if p < 0 else p for p in net.producers[e]}):
+            pc = last_use[t]
+            if pc >= 0:
+                live[: pc + 1, pc + 1: e + 1] += elems[t]
+            live[pc + 1: e + 1, e] += elems[t]
+            lo = min(lo, pc + 1)
+            last_use[t] = e
+        sub = live[: e + 1, lo: e + 1]
+        vals = sub * ea
+        if training:
+            mask = np.arange(lo, e + 1)[None, :] >= np.arange(e + 1)[:, None]
+            vals = np.maximum(vals, sub * eg + mask * need_col[None, lo: e + 1] * ea)
+        best = vals.max(axis=1)
+        peak[: e + 1, e] = np.maximum(peak[: e + 1, e - 1], best) if e > 0 else best
+
+    w = net.weight_elems.astype(float)
+    if weight_tile == "channel":
+        ws = np.array([lay.weight_elems / max(1, lay.out_channels) if lay.weight_elems else 0.0
+                       for lay in net.layers])
+    else:
+        ws = w
+    ws_bytes = ws * (prec.weight + (prec.gradient if training else 0.0))
+    macs = np.array([layer_gconvs(lay, i, ("forward",))[0].macs_per_sample if lay.is_compute
+                     else 0 for i, lay in enumerate(net.layers)], dtype=float)
+    vec_f = np.array([streaming_elementwise_ops(lay, "forward") for lay in net.layers], float)
+    vec_d = np.array([streaming_elementwise_ops(lay, "dgrad") for lay in net.layers], float)
+    wsum = range_sum(w)
+    return GroupTables(
+        in_elems=in_e, out_elems=out_e, stash_write_elems=stash_w,
+        stash_read_dgrad_elems=need_all - need_c, stash_read_wgrad_elems=need_c,
+        fork_elems=interval_events_cumsum(d_fork), peak_sample_bytes=peak, weight_elems=wsum,
+        weight_ws_bytes=range_max(ws_bytes),
+        weight_acc_bytes=range_max(ws * prec.weight) + (wsum * prec.gradient if training
+                                                        else 0.0),
+        macs=range_sum(macs), vec_forward=range_sum(vec_f), vec_dgrad=range_sum(vec_d))
+
+
+# ------------------------------------------------------------------------------------------
+# The baseline's per-layer costs, used by single-layer full-batch groups
+
+
+@dataclass(frozen=True)
+class LayerFallback:
+    """Per layer (L, n_capacity) arrays of the conventional layer: cells and energy/time."""
+
+    cells: dict[tuple[str, str], np.ndarray]
+    fields: dict[str, np.ndarray]  # energy_*_pj, latency_s, compute_s, memory_s, need
+
+
+def _split_layer_pass(net: Network, costs: Any, item: int, prec: Precision, batch: int
+                      ) -> dict[str, np.ndarray]:
+    """Split one layer-pass's DRAM bytes (n_capacity,) by tensor kind."""
+    i, p = int(costs.layer_index[item]), costs.pass_name[item]
+    layer = net.layers[i]
+    dram = costs.dram_bytes[item, 0]
+    zero = np.zeros_like(dram)
+    if not layer.is_compute:
+        if p != "dgrad":
+            return {"activations": dram}
+        caps, k = costs.capacity_bytes, len(net.consumers[i])
+        f1, f2 = (streaming_bytes(layer, p, [batch], caps, Precision(prec.activation,
+                                                                      prec.weight, g),
+                                  consumers=k)[0] for g in (1.0, 2.0))
+        stash = f1 - (f2 - f1)  # the part not proportional to the gradient precision
+        return {"stash": stash, "gradients": dram - stash}
+    g = layer_gconvs(layer, i, (p,))[0]
+    tile = costs.tile[item, 0].astype(float)  # (n_capacity, 4)
+    ok = tile[:, 0] > 0
+    t = np.where(ok[:, None], tile, 1.0)
+    ew, eg = prec.weight, prec.gradient
+    if p == "wgrad":
+        dy = eg * np.ceil(g.red_c / t[:, 0]) * g.out_c * g.groups * g.out_h * g.out_w * batch
+        dw = eg * g.out_elems + zero
+        parts = {"gradients": dy, "weights": dw, "stash": dram - dy - dw}
+        rest = "stash"
+    else:
+        wts = ew * np.ceil(batch / t[:, 0]) * np.ceil(g.out_h / t[:, 1]) * np.ceil(
+            g.out_w / t[:, 2]) * g.b_elems
+        rest = "activations" if p == "forward" else "gradients"
+        parts = {"weights": wts, rest: dram - wts}
+    return {k: np.where(ok, v, np.inf if k == rest else 0.0) for k, v in parts.items()}
+
+
+def layer_fallback(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarray,
+                   training: bool) -> LayerFallback:
+    """The baseline's cost of every layer alone over the whole batch, by pass and kind."""
+    costs = layer_pass_costs(net, hw, [batch], capacity_bytes, training=training)
+    prec = Precision.of(hw)
+    n, ncap = len(net), capacity_bytes.size
+    cells = {c: np.zeros((n, ncap)) for c in CELLS}
+    for item in range(costs.layer_index.size):
+        i, p = int(costs.layer_index[item]), costs.pass_name[item]
+        for kind, v in _split_layer_pass(net, costs, item, prec, batch).items():
+            cells[(p, kind)][i] += v
+    fields = {}
+    for key in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
+                "latency_s", "compute_s", "memory_s"):
+        acc = np.zeros((n, ncap))
+        np.add.at(acc, costs.layer_index, getattr(costs, key)[:, 0])
+        fields[key] = acc
+    need = np.zeros((n, ncap))
+    np.maximum.at(need, costs.layer_index, np.nan_to_num(costs.buffer_need_bytes[:, 0], nan=0.0))
+    fields["buffer_need_bytes"] = need
+    dram = np.zeros((n, ncap))
+    np.add.at(dram, costs.layer_index, costs.dram_bytes[:, 0])
+    fields["dram_bytes"] = dram
+    return LayerFallback(cells, fields)
+
+
+# ------------------------------------------------------------------------------------------
+# Group costs
+
+
+@dataclass(frozen=True)
+class Model:
+    """Everything needed to cost groups of one (network, hardware, mode, batch, capacities)."""
+
+    net: Network
+    hw: Hardware
+    prec: Precision
+    batch: int
+    training: bool
+    caps: np.ndarray  # (C,)
+    tables: GroupTables
+    fallback: LayerFallback
+
+
+def build_model(net: Network, hw: Hardware, batch: int, capacity_bytes: Any, training: bool,
+                weight_tile: str = "layer") -> Model:
+    caps = np.atleast_1d(np.asarray(capacity_bytes, dtype=float))
+    prec = Precision.of(hw)
+    return Model(net, hw, prec, int(batch), training, caps,
+                 group_tables(net, prec, training, weight_tile),
+                 layer_fallback(net, hw, int(batch), caps, training))
+
+
+def sub_batch_candidates(batch: int) -> np.ndarray:
+    """Sub-batch sizes worth trying, descending: the smallest n for each count S = ceil(N/n)
+    (traffic depends on n only through S, the buffer need grows with n)."""
+    s = np.arange(1, batch + 1)
+    return np.unique(-(-batch // s))[::-1].astype(np.int64)
+
+
+def mbs_cells(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap: np.ndarray
+              ) -> tuple[dict[tuple[str, str], np.ndarray], np.ndarray, np.ndarray]:
+    """MBS-formula DRAM bytes of groups [s..e] at sub-batch n and capacity cap (broadcast).
+
+    Returns (cells, buffer need bytes, feasible). Single-layer fallback is not applied here."""
+    t, N = m.tables, float(m.batch)
+    ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
+    n = np.asarray(n, dtype=float)
+    S = np.ceil(N / n)
+    g = (s, e)
+    wsum = t.weight_elems[g]
+    peak = t.peak_sample_bytes[g] * n
+    need = peak + t.weight_ws_bytes[g]
+    need_acc = peak + t.weight_acc_bytes[g]
+    acc = need_acc <= cap
+    feasible = need <= cap
+    z = np.zeros(np.broadcast_shapes(np.shape(s), n.shape, np.shape(cap)))
+    cells = {c: z for c in CELLS}
+    cells[("forward", "activations")] = z + N * (t.in_elems[g] + t.out_elems[g]) * ea
+    cells[("forward", "stash")] = z + N * t.stash_write_elems[g] * ea
+    cells[("forward", "weights")] = z + S * wsum * ew
+    if m.training:
+        cells[("dgrad", "gradients")] = z + N * (t.in_elems[g] + t.out_elems[g]
+                                                 + t.fork_elems[g]) * eg
+        cells[("dgrad", "stash")] = z + N * t.stash_read_dgrad_elems[g] * ea
+        cells[("dgrad", "weights")] = z + S * wsum * ew
+        cells[("wgrad", "stash")] = z + N * t.stash_read_wgrad_elems[g] * ea
+        cells[("wgrad", "weights")] = z + np.where(acc, 1.0, 2.0 * S - 1.0) * wsum * eg
+    return cells, np.where(acc, need_acc, need) + z, np.broadcast_to(feasible, z.shape)
+
+
+def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
+               ) -> np.ndarray:
+    """DRAM bytes of groups [s..e] at sub-batch n, capacity index cap_idx, with the rule that a
+    single-layer group at n = N, or whose sub-batch does not fit, is the baseline layer."""
+    cells, _, ok = mbs_cells(m, s, e, n, m.caps[cap_idx])
+    dram = sum(cells.values())
+    dram = np.where(ok, dram, np.inf)
+    single = (np.asarray(s) == e) & ((np.asarray(n) >= m.batch) | ~ok)
+    return np.where(single, m.fallback.fields["dram_bytes"][e, cap_idx], dram)
+
+
+def _cost_table(m: Model, s: np.ndarray, e: int, cands: np.ndarray) -> np.ndarray:
+    """DRAM bytes (len(s), len(cands), C) of groups [s..e] for every candidate and capacity."""
+    return group_dram(m, s[:, None, None], e, cands[None, :, None],
+                      np.arange(m.caps.size)[None, None, :])
+
+
+# ------------------------------------------------------------------------------------------
+# Groupings -> (path, sub-batch) per problem. Problems are (capacity, sub-batch) pairs,
+# flattened capacity-major: p = c * n_sub + k.
+
+
+@dataclass(frozen=True)
+class Plan:
+    path: np.ndarray  # (L, P) group start at each group end, -1 elsewhere
+    sub_batch: np.ndarray  # (L, P) sub-batch of the group ending there (0 elsewhere)
+    cap_idx: np.ndarray  # (P,)
+    n_sub: int
+
+
+def _problems(m: Model, fixed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """(cap_idx (P,), fixed sub-batch per problem (P,) or None, n_sub)."""
+    ncap = m.caps.size
+    if fixed is None:
+        return np.arange(ncap), None, 1
+    k = fixed.size
+    return np.repeat(np.arange(ncap), k), np.tile(fixed, ncap), k
+
+
+def plan_optimal(m: Model, fixed: np.ndarray | None, cands: np.ndarray | None = None) -> Plan:
+    """The DP: per capacity the grouping and sub-batches of least DRAM traffic (``fixed``: one
+    DP per listed sub-batch size)."""
+    L = len(m.net)
+    cap_idx, fix, k = _problems(m, fixed)
+    cands = sub_batch_candidates(m.batch) if cands is None else cands
+    cand_axis = cands if fix is None else fixed
+
+    def cost(e: int) -> tuple[np.ndarray, np.ndarray]:
+        c3 = _cost_table(m, np.arange(e + 1), e, cand_axis)  # (e+1, K, C)
+        if fix is None:
+            ch = np.argmin(c3, axis=1)
+            return np.take_along_axis(c3, ch[:, None, :], axis=1)[:, 0, :], ch
+        flat = c3.transpose(0, 2, 1).reshape(e + 1, -1)
+        return flat, np.broadcast_to(np.tile(np.arange(k), m.caps.size), flat.shape)
+
+    res = consecutive_dp(L, cost, cap_idx.size)
+    n = np.where(res.path >= 0, cand_axis[np.maximum(res.choice, 0)], 0)
+    return Plan(res.path, n, cap_idx, k)
+
+
+def plan_greedy(m: Model, fixed: np.ndarray | None) -> Plan:
+    """The paper's greedy: extend the group while its largest feasible sub-batch stays."""
+    L = len(m.net)
+    cap_idx, fix, k = _problems(m, fixed)
+    P = cap_idx.size
+    cands = (sub_batch_candidates(m.batch)[None, :].repeat(P, 0) if fix is None
+             else fix[:, None])
+    cap = m.caps[cap_idx]
+    t = m.tables
+
+    def nmax(s: np.ndarray, e: int) -> np.ndarray:
+        """Largest feasible candidate (as index into cands; -1 = none) of group [s..e]."""
+        need = cands * t.peak_sample_bytes[s, e][:, None] + t.weight_ws_bytes[s, e][:, None]
+        ok = need <= cap[:, None]
+        return np.where(ok.any(axis=1), np.argmax(ok, axis=1), -1)
+
+    path = np.full((L, P), -1, dtype=np.int64)
+    nsub = np.zeros((L, P), dtype=np.int64)
+    cols = np.arange(P)
+    start = np.zeros(P, dtype=np.int64)
+    gk = nmax(start, 0)
+
+    def close(mask: np.ndarray, e: int) -> None:
+        path[e, mask] = start[mask]
+        n = np.where(gk >= 0, cands[cols, np.maximum(gk, 0)], m.batch)
+        nsub[e, mask] = n[mask]
+
+    for e in range(1, L):
+        ext = nmax(start, e)
+        extend = (gk >= 0) & (ext == gk)
+        close(~extend, e - 1)
+        new = np.full(P, e, dtype=np.int64)
+        gk = np.where(extend, gk, nmax(new, e))
+        start = np.where(extend, start, new)
+    close(np.ones(P, bool), L - 1)
+    return Plan(path, nsub, cap_idx, k)
+
+
+def plan_cuts(m: Model, cuts: tuple[int, ...], fixed: np.ndarray | None) -> Plan:
+    """An explicit grouping; sub-batch fixed, or per group the best for each capacity."""
+    L = len(m.net)
+    cap_idx, fix, k = _problems(m, fixed)
+    path = path_from_cuts(cuts, L, cap_idx.size)
+    nsub = np.zeros(path.shape, dtype=np.int64)
+    cands = sub_batch_candidates(m.batch)
+    for e in np.flatnonzero(path[:, 0] >= 0):
+        if fix is not None:
+            nsub[e] = fix
+            continue
+        c3 = _cost_table(m, np.array([path[e, 0]]), int(e), cands)[0]  # (K, C)
+        nsub[e] = cands[np.argmin(c3, axis=0)][cap_idx]
+    return Plan(path, nsub, cap_idx, k)
+
+
+def named_cuts(net: Network, grouping: str) -> tuple[int, ...]:
+    """Cuts of the structural groupings: every layer, one group, or by layer-name prefix."""
+    L = len(net)
+    if grouping == "layer":
+        return tuple(range(L - 1))
+    if grouping == "all":
+        return ()
+
+    def key(name: str) -> str:
+        if "." not in name:
+            return name
+        return name.rsplit(".", 1)[0] if grouping == "block" else name.split(".", 1)[0]
+
+    keys = [key(lay.name) for lay in net.layers]
+    return tuple(i for i in range(L - 1) if keys[i] != keys[i + 1])
+
+
+# ------------------------------------------------------------------------------------------
+# Evaluating a plan
+
+
+TOTAL_FIELDS = ("dram_bytes", "energy_dram_pj", "energy_buffer_pj", "energy_compute_pj",
+                "energy_static_pj", "latency_s", "compute_s", "memory_s", "macs")
+
+
+def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
+                 ) -> dict[str, np.ndarray]:
+    """Full terms (cells, energy, times, need) of groups [s..e] per problem (arrays (P,))."""
+    cells, need, ok = mbs_cells(m, s, e, n, m.caps[cap_idx])
+    t = m.tables
+    N = float(m.batch)
+    ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
+    g = (s, e)
+    fwd = sum(cells[("forward", k)] for k in KINDS)
+    bwd = sum(cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
+    macs_f = N * t.macs[g]
+    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g])
+    out = {cell_key(*c): v for c, v in cells.items()}
+    if m.training:
+        eb = energy_latency(m.hw, bwd, 2 * macs_f, (2 * eg + ew + ea) / 2, N * t.vec_dgrad[g])
+    else:
+        eb = {k: np.zeros_like(v) for k, v in ef.items()}
+    for key in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
+                "latency_s", "compute_s", "memory_s"):
+        out[key] = ef[key] + eb[key]
+    out["dram_bytes"] = fwd + bwd
+    out["macs"] = macs_f * (3 if m.training else 1)
+    out["buffer_need_bytes"] = need
+    single = (s == e) & ((n >= m.batch) | ~ok)
+    fb = m.fallback
+    for c in CELLS:
+        key = cell_key(*c)
+        out[key] = np.where(single, fb.cells[c][e, cap_idx], out[key])
+    for key in TOTAL_FIELDS + ("buffer_need_bytes",):
+        if key == "macs":
+            continue
+        out[key] = np.where(single, fb.fields[key][e, cap_idx], out[key])
+    infeasible = ~ok & ~single
+    for key in out:
+        if key not in ("macs", "buffer_need_bytes"):
+            out[key] = np.where(infeasible, np.inf, out[key])
+    out["layerwise_group"] = single
+    return out
+
+
+def evaluate(m: Model, plan: Plan, with_groups: bool = False
+             ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Totals per problem (arrays (P,)) and, optionally, per-group rows of problem 0."""
+    P = plan.cap_idx.size
+    tot: dict[str, np.ndarray] = {}
+    rows: list[dict[str, Any]] = []
+    for e in np.flatnonzero((plan.path >= 0).any(axis=1)):
+        e = int(e)
+        mask = plan.path[e] >= 0
+        s = np.where(mask, plan.path[e], e)
+        n = np.where(mask, plan.sub_batch[e], m.batch)
+        terms = _group_terms(m, s, e, n, plan.cap_idx)
+        for key, v in terms.items():
+            if key == "layerwise_group":
+                continue
+            v = np.where(mask, v, 0.0)
+            if key == "buffer_need_bytes":
+                tot[key] = np.maximum(tot.get(key, np.zeros(P)), v)
+            else:
+                tot[key] = tot.get(key, np.zeros(P)) + v
+        tot["groups"] = tot.get("groups", np.zeros(P)) + mask
+        if with_groups and mask[0]:
+            s0 = int(s[0])
+            names = [lay.name for lay in m.net.layers[s0: e + 1]]
+            row: dict[str, Any] = {
+                "group": len(rows), "first": s0, "last": e,
+                "layers": names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}",
+                "n_layers": len(names),
+                "sub_batch": int(n[0]),
+                "run": "layerwise" if terms["layerwise_group"][0] else "mbs",
+                "buffer_need_bytes": float(terms["buffer_need_bytes"][0]),
+                "dram_bytes": float(terms["dram_bytes"][0]),
+            }
+            for kind in KINDS:
+                row[f"dram_{kind}_bytes"] = float(sum(terms[cell_key(p, kind)][0]
+                                                      for p in PASSES))
+            row["energy_pj"] = float(sum(terms[k][0] for k in TOTAL_FIELDS
+                                         if k.startswith("energy_")))
+            row["latency_s"] = float(terms["latency_s"][0])
+            rows.append(row)
+    tot["energy_pj"] = (tot["energy_dram_pj"] + tot["energy_buffer_pj"]
+                        + tot["energy_compute_pj"] + tot["energy_static_pj"])
+    for p in PASSES:
+        tot[f"dram_{p}_bytes"] = sum(tot[cell_key(p, k)] for k in KINDS)
+    for k in KINDS:
+        tot[f"dram_{k}_bytes"] = sum(tot[cell_key(p, k)] for p in PASSES)
+    return tot, rows
+
+
+# ------------------------------------------------------------------------------------------
+# Options, strategies
+
+
+def _parse_cuts(value: Any, n_layers: int) -> tuple[int, ...]:
+    items = value if isinstance(value, (list, tuple)) else str(value).replace(" ", "").split(",")
+    try:
+        cuts = tuple(int(v) for v in items if str(v) != "")
+    except (TypeError, ValueError):
+        raise InputError(f"cuts must be layer indices like 3,7,12, got {value!r}",
+                         field="cuts") from None
+    bad = [c for c in cuts if not 0 <= c < n_layers - 1]
+    if bad:
+        raise InputError(f"cut {bad[0]} outside 0..{n_layers - 2}", field="cuts")
+    if list(cuts) != sorted(set(cuts)):
+        raise InputError("cuts must be strictly increasing", field="cuts")
+    return cuts
+
+
+def _resolve(strategy: str, net: Network, options: dict[str, Any],
+             grouping: str | tuple[int, ...] | None) -> tuple[str | tuple[int, ...], str]:
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise InputError(f"unknown option '{unknown[0]}' for {strategy} (known: "
+                         f"{', '.join(OPTIONS)})", field="options")
+    tile = str(options.get("weight_tile", "layer"))
+    if tile not in ("layer", "channel"):
+        raise InputError(f"weight_tile must be layer or channel, got {tile!r}",
+                         field="weight_tile")
+    if "cuts" in options:
+        if strategy != "mbs":
+            raise InputError("cuts applies to strategy 'mbs' only", field="cuts")
+        return _parse_cuts(options["cuts"], len(net)), tile
+    if "grouping" in options:
+        grouping = str(options["grouping"])
+    if grouping is None:
+        grouping = {"mbs-greedy": "greedy", "mbs-optimal": "optimal", "mbs-fs": "fs",
+                    "mbs": "block"}[strategy]
+    if isinstance(grouping, str) and grouping not in GROUPINGS:
+        raise InputError(f"unknown grouping '{grouping}' (known: {', '.join(GROUPINGS)})",
+                         field="grouping")
+    if isinstance(grouping, (list, tuple)):
+        grouping = _parse_cuts(grouping, len(net))
+    return grouping, tile
+
+
+def plan(m: Model, grouping: str | tuple[int, ...], fixed: np.ndarray | None) -> Plan:
+    if grouping == "optimal":
+        return plan_optimal(m, fixed)
+    if grouping == "fs":
+        return plan_optimal(m, np.array([1]) if fixed is None else fixed)
+    if grouping == "greedy":
+        return plan_greedy(m, fixed)
+    cuts = named_cuts(m.net, grouping) if isinstance(grouping, str) else grouping
+    return plan_cuts(m, cuts, fixed)
+
+
+def _check_sub_batch(sub: Any, batch: int) -> np.ndarray | None:
+    if sub is None:
+        return None
+    arr = np.atleast_1d(np.asarray(sub, dtype=np.int64))
+    if (arr < 1).any() or (arr > batch).any():
+        raise InputError(f"sub-batch must be in 1..{batch} (the batch)", field="sub_batch")
+    return arr
+
+
+def run_schedule(name: str, request: ScheduleRequest) -> ScheduleResult:
+    net, hw = request.network, request.hardware
+    grouping, tile = _resolve(name, net, request.options, None)
+    training = request.mode == TRAINING
+    fixed = _check_sub_batch(request.sub_batch, request.batch)
+    m = build_model(net, hw, request.batch, [hw.buffer_bytes], training, tile)
+    p = plan(m, grouping, fixed)
+    tot, rows = evaluate(m, p, with_groups=True)
+    first = ("dram_bytes", "energy_pj", "latency_s", "energy_dram_pj", "energy_buffer_pj",
+             "energy_compute_pj", "energy_static_pj", "compute_s", "memory_s", "macs",
+             "buffer_need_bytes")
+    keys = first + tuple(f"dram_{x}_bytes" for x in PASSES + KINDS) + tuple(
+        cell_key(*c) for c in CELLS)
+    totals: dict[str, Any] = {k: float(tot[k][0]) for k in keys}
+    totals["groups"] = int(tot["groups"][0])
+    totals["throughput_per_s"] = request.batch / totals["latency_s"]
+    totals["cuts"] = ",".join(str(c) for c in cuts_of_path(p.path)[0])
+    notes = [NOTE_NORM,
+             "MBS group traffic, buffer need and greedy rule are cnnmem's reconstruction of "
+             "Lym et al. 2019 (papers.md section 2)"]
+    if request.chips > 1:
+        notes.append("MBS is modelled on one chip; --chips is ignored")
+    if not np.isfinite(totals["dram_bytes"]):
+        notes.append("some group does not fit the buffer: infeasible")
+    return ScheduleResult(name, pd.DataFrame(rows), totals, tuple(notes))
+
+
+def run_sweep(name: str, req: SweepRequest) -> PointCosts:
+    grouping, tile = _resolve(name, req.network, req.options, req.grouping)
+    fixed = _check_sub_batch(req.sub_batch, req.batch)
+    m = build_model(req.network, req.hardware, req.batch, req.capacity_bytes,
+                    req.mode == TRAINING, tile)
+    p = plan(m, grouping, fixed)
+    tot, _ = evaluate(m, p)
+    shape = (m.caps.size, p.n_sub)
+
+    def arr(key: str) -> np.ndarray:
+        return tot[key].reshape(shape)
+
+    if isinstance(grouping, tuple) or grouping in ("layer", "block", "stage", "all"):
+        cuts: Any = cuts_of_path(p.path[:, :1])[0]
+    else:
+        cuts = np.empty(p.cap_idx.size, dtype=object)
+        for i, c in enumerate(cuts_of_path(p.path)):
+            cuts[i] = c
+        cuts = cuts.reshape(shape)
+        if p.n_sub == 1:
+            cuts = cuts[:, 0]
+    return PointCosts(
+        dram_bytes=arr("dram_bytes"), buffer_need_bytes=arr("buffer_need_bytes"),
+        energy_dram_pj=arr("energy_dram_pj"), energy_buffer_pj=arr("energy_buffer_pj"),
+        energy_compute_pj=arr("energy_compute_pj"), energy_static_pj=arr("energy_static_pj"),
+        latency_s=arr("latency_s"), compute_s=arr("compute_s"), memory_s=arr("memory_s"),
+        cuts=cuts)
+
+
+_DESCRIPTIONS = {
+    "mbs-greedy": "MBS, the paper's greedy grouping (extend while the sub-batch holds)",
+    "mbs-optimal": "MBS, DP-optimal grouping and per-group sub-batches (least DRAM traffic)",
+    "mbs-fs": "MBS fully serialized: sub-batch 1 in every group, DP grouping",
+    "mbs": "MBS with an explicit grouping (-O cuts=3,7,12 or -O grouping=block) and --sub-batch",
+}
+
+
+def _make(name: str) -> None:
+    def schedule(request: ScheduleRequest) -> ScheduleResult:
+        return run_schedule(name, request)
+
+    def sweep(req: SweepRequest) -> PointCosts:
+        return run_sweep(name, req)
+
+    register(name, (TRAINING, INFERENCE), _DESCRIPTIONS[name])(schedule)
+    register_sweep(name)(sweep)
+
+
+for _name in _DESCRIPTIONS:
+    _make(_name)
