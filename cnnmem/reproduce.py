@@ -658,7 +658,8 @@ def reproduce(scenarios: list[Scenario], *, cache: RunCache | None = None,
                 except InputError as exc:
                     out.reason = f"target: {_one_line(exc)}"
                     continue
-            if ref is None or ref.reason or not math.isfinite(ref.modeled):
+            # ref.reason is also set for an EXPECTED-MISS, whose modeled value is usable
+            if ref is None or not math.isfinite(ref.modeled):
                 out.reason = f"target scenario '{s.target.scenario}' has no modeled value"
                 continue
             if s.target.per_network:
