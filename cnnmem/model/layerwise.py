@@ -76,6 +76,7 @@ def layerwise(request: ScheduleRequest) -> ScheduleResult:
     groups = pd.DataFrame(rows)
     totals = {k: float(per[k][:, 0, 0].sum()) for k in TOTAL_KEYS}
     totals["throughput_per_s"] = request.batch / totals["latency_s"]
+    totals["chip_s_per_image"] = totals["latency_s"] / request.batch  # one chip
     notes = []
     if not np.isfinite(totals["dram_bytes"]):
         notes.append("some layer's smallest tile does not fit the buffer: infeasible")

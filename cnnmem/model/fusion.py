@@ -1,0 +1,695 @@
+"""Cross-layer fusion for inference: Layer Fusion (Alwani et al., MICRO 2016) and OCCAM
+(Gondimalla et al., arXiv 2106.14138), papers.md section 3.
+
+Both keep intermediate feature maps on chip by streaming rows through a group of consecutive
+layers (in the network's topological order); only tensors that cross a group boundary go to DRAM.
+Everything below the abstracts of the two papers is this project's **reconstruction**.
+
+Units and cuts
+    Element-wise, norm and reshape layers are applied on the fly by their producer (no cut
+    between them). ``pool=fold``: a pooling layer is folded into its producer (the producer
+    writes the pooled map); ``pool=separate``: the pool is applied on the fly by its consumer
+    (the producer writes the unpooled map, the consumer pools while reading it; this is the
+    accounting of papers.md's exact Layer Fusion reproduction). Layers that cannot be separated
+    form a *unit*; groups (partitions) are runs of consecutive units.
+
+Boundary traffic of a group [i..j] (bytes per image)
+    every tensor produced before the group (or the network input) that a layer of the group
+    reads, read once; every tensor produced in the group that a later group reads or that is a
+    network output, written once. A branch tensor live across a cut therefore counts at the
+    boundary (DAG networks: residual, inception).
+
+OCCAM dependence-closure memory of a partition (bytes, the exact accounting)
+    sum of the partition's filters (``filters=resident``; ``streamed``: none, and the filters
+    are re-read per image instead) + for each window layer (conv, pooling) the last K rows of its
+    input (``window=k``) or K + s - 1 rows (``window=k+s-1``), x input width x channels; an FC
+    layer keeps its whole input + for each add/concat input produced inside the partition a
+    delay buffer of 1 + sum(K - 1 of the window layers between producer and join) rows + one
+    output staging row of every tensor the partition writes.
+    A partition's filters and closure stay on its chip while images stream through: the filters
+    are loaded once (``filter_load_once_bytes``), not per image.
+
+OCCAM DP
+    T(0) = 0, T(j) = min over i of T(i-1) + traffic(i..j) with Mem(i..j) <= capacity, O(U^2),
+    vectorized over an array of capacities. A unit whose closure alone exceeds the capacity falls
+    back to the tiled per-layer traffic of :mod:`cnnmem.model.cost` (the layerwise dataflow).
+
+Pipeline (OCCAM)
+    one partition per chip; stage time = max(compute, memory) (``stage_time=sum``: their sum);
+    throughput = 1 / max_s(t_s / r_s); latency per image = sum of stage times; STAP gives one more
+    replica to the current bottleneck stage until the chip budget (``--chips``) is spent. When the
+    partitions outnumber the chips, the chips cannot hold every partition's filters: each chip
+    runs the whole partitioned network on its own images (data parallel), re-reading filters per
+    image. Comparisons are iso-chip-count: ``chip_s_per_image`` = chips used / throughput, the
+    same quantity the layerwise base case reports for one chip.
+
+Layer Fusion
+    one accelerator runs the fused groups one after another, image by image, so each group's
+    filters are read once per image (``filters=streamed``, the default; ``resident`` keeps them
+    in the group's storage, still loaded once per image). Storage of a fused group,
+    ``variant=reuse``: overlap buffers (K - s rows x width x channels of every fused intermediate
+    map, i.e. every window layer whose producer is in the group) + one pyramid step of fresh data
+    (S x S x channels at each layer's input, S = product of the strides from that layer to the
+    group's end) + one output staging row. ``variant=recompute``: no overlap buffers; a pyramid
+    tile of ``tile`` x ``tile`` output pixels of the group's last layer needs R x R x channels at
+    each layer (receptive arithmetic, :mod:`cnnmem.model.receptive`); overlapping tiles recompute
+    the shared region, which multiplies each layer's MACs by tiles x R_out^2 / (H_out x W_out).
+    The DSE picks the grouping of least traffic whose groups fit the buffer (same DP as OCCAM).
+
+Energy comes from :func:`cnnmem.model.cost.energy_latency` (DRAM bytes, MACs, element-wise ops)
+plus one buffer write and one buffer read of every intermediate map kept on chip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cnnmem.errors import InputError
+from cnnmem.hardware import Hardware
+from cnnmem.model.cost import energy_latency, layer_pass_costs
+from cnnmem.model.layerwise import per_layer_totals
+from cnnmem.model.receptive import effective_kernel, overlap_rows, window_rows
+from cnnmem.model.schedule import (
+    INFERENCE,
+    PointCosts,
+    ScheduleRequest,
+    ScheduleResult,
+    SweepRequest,
+    register,
+    register_sweep,
+)
+from cnnmem.model.streaming import streaming_elementwise_ops
+from cnnmem.workload.layers import ADD, CONCAT, CONV, ELTWISE, FC, NORM, POOL, RESHAPE
+from cnnmem.workload.network import Network
+
+OCCAM, FUSION = "occam", "fusion"
+
+#: -O switches: name -> allowed values (first = default per strategy in DEFAULTS)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "window": ("k", "k+s-1"),
+    "filters": ("resident", "streamed"),
+    "pool": ("fold", "separate"),
+    "stage_time": ("max", "sum"),
+    "variant": ("reuse", "recompute"),
+    "grouping": ("optimal", "layer", "all"),
+}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    OCCAM: {"window": "k", "filters": "resident", "pool": "fold", "stage_time": "max",
+            "grouping": "optimal"},
+    FUSION: {"filters": "streamed", "pool": "fold", "stage_time": "max", "variant": "reuse",
+             "grouping": "optimal", "tile": 1},
+}
+
+
+def parse_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``-O`` switches of ``kind`` ('occam' or 'fusion') and fill in defaults."""
+    out = dict(DEFAULTS[kind])
+    for key, value in options.items():
+        if key not in out:
+            raise InputError(f"unknown option for {kind} (known: {', '.join(sorted(out))})",
+                             field=f"-O {key}")
+        if key == "tile":
+            try:
+                out[key] = int(value)
+            except (TypeError, ValueError):
+                raise InputError(f"expected a whole number, got {value!r}",
+                                 field="-O tile") from None
+            if out[key] < 1:
+                raise InputError(f"must be >= 1, got {value!r}", field="-O tile")
+            continue
+        if str(value) not in CHOICES[key]:
+            raise InputError(f"expected one of {'|'.join(CHOICES[key])}, got {value!r}",
+                             field=f"-O {key}")
+        out[key] = str(value)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Units: the layers no cut may separate
+
+
+def cut_allowed(net: Network, pool: str = "fold") -> np.ndarray:
+    """Boolean (L,): may a group end after layer c? (The last layer always ends one.)"""
+    n = len(net)
+    ok = np.ones(n, dtype=bool)
+    for c in range(n - 1):
+        nxt = net.layers[c + 1]
+        attached = nxt.family in (ELTWISE, NORM, RESHAPE) or (nxt.family == POOL
+                                                              and pool == "fold")
+        if attached and net.producers[c + 1] == (c,):
+            ok[c] = False
+        if (pool == "separate" and net.layers[c].family == POOL
+                and net.consumers[c] == (c + 1,)):
+            ok[c] = False
+    ok[n - 1] = True
+    return ok
+
+
+def units_of(net: Network, pool: str = "fold") -> tuple[np.ndarray, np.ndarray]:
+    """First and last layer index of every unit, arrays (U,)."""
+    ends = np.flatnonzero(cut_allowed(net, pool))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    return starts, ends
+
+
+# ------------------------------------------------------------------------------------------
+# Per-layer geometry (arrays over layers)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    k_eff: np.ndarray  # window span in input rows (1 for non-window layers)
+    stride: np.ndarray
+    in_c: np.ndarray
+    in_h: np.ndarray
+    in_w: np.ndarray
+    out_c: np.ndarray
+    out_h: np.ndarray
+    out_w: np.ndarray
+    is_window: np.ndarray  # conv and pooling layers
+    is_fc: np.ndarray
+    in_elems: np.ndarray
+
+
+def geometry(net: Network) -> Geometry:
+    rows = []
+    for lay in net.layers:
+        c, h, w = lay.in_shapes[0]
+        oc, oh, ow = lay.out_shape
+        win = lay.family in (CONV, POOL)
+        k = int(effective_kernel(lay.kernel[0], lay.dilation[0])) if win else 1
+        rows.append((k, lay.stride[0] if win else 1, c, h, w, oc, oh, ow, win,
+                     lay.family == FC, lay.in_elems))
+    a = np.array(rows, dtype=np.int64).T
+    return Geometry(*(a[i] for i in range(9)), a[9].astype(bool), a[10])
+
+
+# ------------------------------------------------------------------------------------------
+# Group matrices over (first unit i, last unit j), i <= j
+
+
+def _grid(n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    i, j = np.meshgrid(np.arange(n_units), np.arange(n_units), indexing="ij")
+    return i, j
+
+
+def unit_index(net: Network, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Unit of every layer, (L,)."""
+    return np.searchsorted(ends, np.arange(len(net)))
+
+
+def boundary_matrices(net: Network, ends: np.ndarray, act_bytes: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boundary bytes per image of every group (U, U): reads + writes; one staging row of the
+    written tensors; bytes of the intermediate maps that stay on chip."""
+    n_units = ends.size
+    uidx = unit_index(net, None, ends)  # type: ignore[arg-type]
+    gi, gj = _grid(n_units)
+    traffic = np.zeros((n_units, n_units))
+    staging = np.zeros((n_units, n_units))
+    inner = np.zeros((n_units, n_units))
+    outputs = set(net.outputs)
+    tensors = [(-1, net.input_elems, net.input_shape)] + [
+        (p, lay.out_elems, lay.out_shape) for p, lay in enumerate(net.layers)]
+    consumers_of = {-1: [j for j, prods in enumerate(net.producers) if -1 in prods]}
+    for p in range(len(net)):
+        consumers_of[p] = list(net.consumers[p])
+    for p, elems, shape in tensors:
+        cu = np.unique(uidx[consumers_of[p]]) if consumers_of[p] else np.array([], np.int64)
+        if p in outputs:
+            cu = np.append(cu, n_units)  # consumed "after the network"
+        if cu.size == 0:
+            continue
+        up = -1 if p < 0 else uidx[p]
+        nbytes = elems * act_bytes
+        nxt = np.searchsorted(cu, np.arange(n_units))  # first consumer unit >= i
+        nc = np.where(nxt < cu.size, cu[np.minimum(nxt, cu.size - 1)], n_units + 1)
+        read = (up < gi) & (nc[:, None] <= gj)
+        write = (up >= gi) & (up <= gj) & (cu.max() > gj)
+        traffic += nbytes * (read.astype(float) + write)
+        staging += write * shape[0] * shape[2] * act_bytes
+        if p >= 0:
+            inner += ((up >= gi) & (cu.min() <= gj) & (cu.min() > up)) * nbytes
+    return traffic, staging, inner
+
+
+def _add_layer_term(mat: np.ndarray, u: int, value: np.ndarray | float, first_le: int) -> None:
+    """mat[i, j] += value for groups with i <= first_le and j >= u (value may vary over j)."""
+    mat[: first_le + 1, u:] += np.broadcast_to(value, mat.shape[1:])[u:]
+
+
+def closure_matrix(net: Network, ends: np.ndarray, geo: Geometry, hw: Hardware,
+                   window: str, filters: str, staging: np.ndarray) -> np.ndarray:
+    """OCCAM dependence-closure memory (bytes) of every partition (U, U)."""
+    ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
+    n_units = ends.size
+    uidx = unit_index(net, None, ends)  # type: ignore[arg-type]
+    per_layer = np.where(geo.is_window,
+                         window_rows(geo.k_eff, geo.stride, geo.in_h, 1, window)
+                         * geo.in_w * geo.in_c, 0).astype(float)
+    per_layer = np.where(geo.is_fc, geo.in_elems, per_layer) * ea
+    if filters == "resident":
+        per_layer = per_layer + net.weight_elems * ew
+    mem = np.zeros((n_units, n_units))
+    for layer_i in range(len(net)):
+        u = uidx[layer_i]
+        _add_layer_term(mem, u, per_layer[layer_i], u)
+    for a, lay in enumerate(net.layers):  # delay buffers of joins
+        if lay.family not in (ADD, CONCAT):
+            continue
+        for p in net.producers[a]:
+            if p < 0:
+                continue
+            between = range(p + 1, a)
+            rows = 1 + sum(int(geo.k_eff[m]) - 1 for m in between if geo.is_window[m])
+            c, h, w = net.layers[p].out_shape
+            _add_layer_term(mem, uidx[a], min(rows, h) * w * c * ea, uidx[p])
+    return np.triu(mem + staging)
+
+
+def fusion_storage(net: Network, ends: np.ndarray, geo: Geometry, hw: Hardware, opts: dict,
+                   staging: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Layer Fusion storage (bytes) of every group (U, U) and the MAC multiplier (L, U) of each
+    layer when its group ends at unit j (1 for the reuse variant)."""
+    ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
+    n_units, n = ends.size, len(net)
+    uidx = unit_index(net, None, ends)  # type: ignore[arg-type]
+    mem = np.zeros((n_units, n_units))
+    mac_factor = np.ones((n, n_units))
+    if opts["filters"] == "resident":
+        for layer_i in range(n):
+            _add_layer_term(mem, uidx[layer_i], float(net.weight_elems[layer_i] * ew),
+                            uidx[layer_i])
+    if opts["variant"] == "reuse":
+        log_s = np.cumsum(np.log2(np.where(geo.is_window, geo.stride, 1)))
+        for layer_i in range(n):
+            u = uidx[layer_i]
+            prods = [p for p in net.producers[layer_i] if p >= 0]
+            if geo.is_window[layer_i] and prods:
+                ov = overlap_rows(geo.k_eff[layer_i], geo.stride[layer_i]) * geo.in_w[
+                    layer_i] * geo.in_c[layer_i] * ea
+                _add_layer_term(mem, u, float(ov), uidx[prods[0]])
+            if geo.is_fc[layer_i]:
+                fresh = np.full(n_units, geo.in_elems[layer_i] * ea, dtype=float)
+            else:
+                before = log_s[layer_i - 1] if layer_i > 0 else 0.0
+                s = np.exp2(log_s[ends] - before)
+                fresh = (np.minimum(s, geo.in_h[layer_i]) * np.minimum(s, geo.in_w[layer_i])
+                         * geo.in_c[layer_i] * ea)
+            _add_layer_term(mem, u, fresh, u)
+        return np.triu(mem + staging), mac_factor
+    tile = int(opts["tile"])
+    for j in range(n_units):  # recompute: pyramid tiles of tile x tile outputs of layer ends[j]
+        end = int(ends[j])
+        r_in = np.zeros(n)
+        r_out = np.zeros(n)
+        for layer_i in range(end, -1, -1):
+            inside = [c for c in net.consumers[layer_i] if c <= end]
+            r = max((r_in[c] for c in inside), default=0) or min(tile, geo.out_h[layer_i])
+            r_out[layer_i] = r
+            k, s = geo.k_eff[layer_i], geo.stride[layer_i]
+            r_in[layer_i] = min((r - 1) * s + k, geo.in_h[layer_i]) if not geo.is_fc[
+                layer_i] else geo.in_h[layer_i]
+        tile_bytes = (r_in * np.minimum(r_in, geo.in_w) * geo.in_c * ea)[: end + 1]
+        for layer_i in range(end + 1):
+            mem[: uidx[layer_i] + 1, j] += tile_bytes[layer_i]
+        oh, ow = geo.out_h[end], geo.out_w[end]
+        t = min(tile, oh)
+        n_tiles = -(-oh // t) * -(-ow // min(tile, ow))
+        ro = r_out[: end + 1]
+        mac_factor[: end + 1, j] = np.maximum(
+            1.0, n_tiles * ro * np.minimum(ro, geo.out_w[: end + 1])
+            / (geo.out_h[: end + 1] * geo.out_w[: end + 1]))
+    return np.triu(mem + staging), mac_factor
+
+
+# ------------------------------------------------------------------------------------------
+# The DP over cut points (vectorized over capacities)
+
+
+def partition_dp(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.ndarray,
+                 fallback: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Least-total-cost partition of U units into consecutive groups, for every capacity.
+
+    ``cost`` and ``need_bytes``: (U, U) over (first unit, last unit). A group fits when
+    need <= capacity; a single unit that does not fit costs ``fallback[u, c]`` (inf when None).
+    Returns (total (C,), start (U, C)): ``start[j, c]`` is the first unit of the group ending at
+    j in the optimum, -1 when no group ends at j. Ties go to the fewest groups (smallest start).
+    """
+    cap = np.atleast_1d(np.asarray(capacity_bytes, float))
+    n_units, n_cap = cost.shape[0], cap.size
+    cols = np.arange(n_cap)
+    best = np.zeros((n_units + 1, n_cap))
+    argbest = np.zeros((n_units, n_cap), dtype=np.int64)
+    for j in range(n_units):
+        fits = need_bytes[: j + 1, j, None] <= cap[None, :]
+        c = np.where(fits, cost[: j + 1, j, None], np.inf)
+        if fallback is not None:
+            c[j] = np.where(fits[j], c[j], fallback[j])
+        tot = best[: j + 1] + c
+        s = np.argmin(tot, axis=0)
+        best[j + 1] = tot[s, cols]
+        argbest[j] = s
+    start = np.full((n_units, n_cap), -1, dtype=np.int64)
+    cur = np.full(n_cap, n_units - 1)
+    for _ in range(n_units):
+        live = cur >= 0
+        if not live.any():
+            break
+        s = argbest[np.maximum(cur, 0), cols]
+        start[cur[live], cols[live]] = s[live]
+        cur = np.where(live, s - 1, -1)
+    return best[n_units], start
+
+
+def brute_force_partition(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: float,
+                          fallback: np.ndarray | None = None) -> float:
+    """Reference for tests: try every cut set (2^(U-1)); least total cost."""
+    n_units = cost.shape[0]
+    best = np.inf
+    for mask in range(1 << max(n_units - 1, 0)):
+        ends = [k for k in range(n_units - 1) if mask >> k & 1] + [n_units - 1]
+        total, first = 0.0, 0
+        for e in ends:
+            if need_bytes[first, e] <= capacity_bytes:
+                total += cost[first, e]
+            elif first == e and fallback is not None:
+                total += fallback[e]
+            else:
+                total = np.inf
+            first = e + 1
+        best = min(best, total)
+    return best
+
+
+def groups_of(start: np.ndarray) -> list[tuple[int, int]]:
+    """(first unit, last unit) of each group from one capacity's ``start`` column."""
+    return [(int(s), j) for j, s in enumerate(start) if s >= 0]
+
+
+def forced_start(n_units: int, grouping: str | tuple[int, ...], ends_layer: np.ndarray,
+                 n_cap: int) -> np.ndarray:
+    """``start`` array of a fixed grouping: 'layer' (every unit), 'all' (one group) or layer
+    cut positions (a group ends after each listed layer index, snapped to its unit's end)."""
+    start = np.full((n_units, n_cap), -1, dtype=np.int64)
+    if grouping == "layer":
+        group_ends = list(range(n_units))
+    elif grouping == "all":
+        group_ends = [n_units - 1]
+    else:
+        group_ends = sorted({int(np.searchsorted(ends_layer, c)) for c in grouping
+                             if 0 <= c < ends_layer[-1]} | {n_units - 1})
+    first = 0
+    for e in group_ends:
+        start[e] = first
+        first = e + 1
+    return start
+
+
+# ------------------------------------------------------------------------------------------
+# STAP
+
+
+def stap_replicas(stage_s: np.ndarray, chips: int) -> np.ndarray:
+    """Replicas per stage: one each, then one more to the current bottleneck (largest
+    t_s / r_s, lowest index on ties) until ``chips`` are used. ``stage_s``: (P,) or (P, C)
+    with non-stages marked NaN; the chip count is the budget per column."""
+    t = np.asarray(stage_s, float)
+    squeeze = t.ndim == 1
+    if squeeze:
+        t = t[:, None]
+    is_stage = np.isfinite(t)
+    r = is_stage.astype(float)
+    spare = chips - is_stage.sum(axis=0)
+    cols = np.arange(t.shape[1])
+    for k in range(int(max(spare.max(initial=0), 0))):
+        per = np.where(is_stage, np.nan_to_num(t) / np.maximum(r, 1), -np.inf)
+        arg = np.argmax(per, axis=0)
+        give = spare > k
+        r[arg[give], cols[give]] += 1
+    return r[:, 0] if squeeze else r
+
+
+def pipeline_throughput_per_s(stage_s: np.ndarray, replicas: np.ndarray) -> np.ndarray:
+    """Images per second of a pipeline: 1 / max over stages of t_s / r_s."""
+    t = np.where(np.isfinite(stage_s), stage_s, 0.0)
+    r = np.where(replicas > 0, replicas, 1.0)
+    return 1.0 / np.max(t / r, axis=0)
+
+
+# ------------------------------------------------------------------------------------------
+# Evaluation of every capacity at once
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Totals per capacity (C,) and the per-group arrays (U, C) at each group's end unit."""
+
+    kind: str
+    capacity_bytes: np.ndarray
+    unit_first_layer: np.ndarray
+    unit_last_layer: np.ndarray
+    start: np.ndarray  # (U, C)
+    group: dict[str, np.ndarray]  # per group, at its last unit; NaN where no group ends
+    totals: dict[str, np.ndarray]
+    options: dict[str, Any]
+
+
+def _layer_sums(values: np.ndarray, uidx: np.ndarray, n_units: int) -> np.ndarray:
+    out = np.zeros(n_units)
+    np.add.at(out, uidx, values)
+    return out
+
+
+def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
+             chips: int = 1, options: dict[str, Any] | None = None,
+             grouping: str | tuple[int, ...] | None = None) -> Evaluation:
+    """Run Layer Fusion (``kind='fusion'``) or OCCAM (``'occam'``) for every capacity."""
+    opts = parse_options(kind, dict(options or {}))
+    if grouping is not None:
+        opts["grouping"] = grouping
+    cap = np.atleast_1d(np.asarray(capacity_bytes, float))
+    ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
+    starts, ends = units_of(net, opts["pool"])
+    n_units, n_cap = ends.size, cap.size
+    uidx = unit_index(net, starts, ends)
+    geo = geometry(net)
+    traffic, staging, inner = boundary_matrices(net, ends, ea)
+    weights_u = _layer_sums(net.weight_elems * ew, uidx, n_units)
+    cw = np.concatenate([[0.0], np.cumsum(weights_u)])
+    gi, gj = _grid(n_units)
+    group_w = np.where(gj >= gi, cw[np.minimum(gj + 1, n_units)] - cw[gi], 0.0)  # [i..j] filters
+    if kind == OCCAM:
+        need = closure_matrix(net, ends, geo, hw, opts["window"], opts["filters"], staging)
+        mac_factor = np.ones((len(net), n_units))
+        weight_traffic = group_w * batch if opts["filters"] == "streamed" else 0.0 * group_w
+    else:
+        need = fusion_storage(net, ends, geo, hw, opts, staging)
+        need, mac_factor = need
+        weight_traffic = group_w * (batch if opts["filters"] == "streamed" else 1)
+    feature = traffic * batch
+    cost = feature + weight_traffic
+    # tiled per-layer traffic for units that alone exceed the capacity
+    lw = per_layer_totals(layer_pass_costs(net, hw, [batch], cap, training=False), len(net))
+    tiled = np.zeros((n_units, n_cap))
+    compute_layers = np.array([lay.is_compute for lay in net.layers])
+    np.add.at(tiled, uidx[compute_layers], lw["dram_bytes"][compute_layers, 0, :])
+    tiled = np.where(_layer_sums(compute_layers, uidx, n_units)[:, None] > 0, tiled,
+                     np.diag(cost)[:, None])
+    if opts["grouping"] == "optimal":
+        _, start = partition_dp(cost, need, cap, tiled)
+    else:
+        start = forced_start(n_units, opts["grouping"], ends, n_cap)
+    # per-group quantities at each group's end unit j: (U, C)
+    s_idx = np.maximum(start, 0)
+    cols = np.arange(n_cap)[None, :]
+    jj = np.arange(n_units)[:, None]
+    has = start >= 0
+    g_need = np.where(has, need[s_idx, jj], np.nan)
+    fits = g_need <= cap[None, :]
+    single = s_idx == jj
+    fallback = has & ~fits & single
+    g_feature = np.where(has, feature[s_idx, jj], np.nan)
+    g_dram = np.where(fallback, tiled[jj, cols], np.where(has, cost[s_idx, jj], np.nan))
+    g_w = np.where(has, group_w[s_idx, jj], np.nan)
+    macs_l = net.macs.astype(float) * batch
+    vec_l = np.array([streaming_elementwise_ops(lay, "forward") for lay in net.layers],
+                     float) * batch
+    cm = np.concatenate([np.zeros((1, n_units)), np.cumsum(macs_l[:, None] * mac_factor, 0)])
+    cv = np.concatenate([[0.0], np.cumsum(vec_l)])
+    first_l = starts[s_idx]
+    last_l = ends[jj] + 0 * s_idx
+    g_macs = np.where(has, cm[last_l + 1, jj] - cm[first_l, jj], np.nan)
+    g_vec = np.where(has, cv[last_l + 1] - cv[first_l], np.nan)
+    g_inner = np.where(has, inner[s_idx, jj] * batch, 0.0)
+    opb = ea + ew
+    parts = energy_latency(hw, np.nan_to_num(g_dram), np.nan_to_num(g_macs), opb,
+                           np.nan_to_num(g_vec))
+    parts["energy_buffer_pj"] = parts["energy_buffer_pj"] + (
+        2.0 * g_inner * hw.buffer_energy_pj_per_byte)
+    if opts["stage_time"] == "sum":
+        parts["latency_s"] = parts["compute_s"] + parts["memory_s"]
+        parts["energy_static_pj"] = parts["latency_s"] * hw.static_power_w * 1e12
+    stage_s = np.where(has, parts["latency_s"], np.nan)
+    n_groups = has.sum(axis=0)
+    latency_image_s = np.nansum(stage_s, axis=0) / batch
+    dram = np.nansum(g_dram, axis=0)
+    notes_filters = np.zeros(n_cap)
+    if kind == OCCAM:
+        pipelined = n_groups <= chips
+        replicas = np.where(pipelined[None, :],
+                            stap_replicas(np.where(has, stage_s / batch, np.nan), chips), 1.0)
+        replicas = np.where(has, replicas, 0.0)
+        thr = np.where(pipelined, pipeline_throughput_per_s(stage_s / batch, replicas),
+                       chips / np.maximum(latency_image_s, 1e-300))
+        # not pipelined: filters cannot stay resident, each chip re-reads them per image
+        reread = np.where(pipelined | (opts["filters"] == "streamed"), 0.0,
+                          np.nansum(np.where(fallback, 0.0, g_w), axis=0) * batch)
+        notes_filters = reread
+        dram = dram + reread
+        extra = energy_latency(hw, reread, 0.0, 0.0, 0.0)
+        parts["energy_dram_pj"] = parts["energy_dram_pj"] + np.where(
+            jj == n_units - 1, extra["energy_dram_pj"][None, :], 0.0)
+        parts["energy_buffer_pj"] = parts["energy_buffer_pj"] + np.where(
+            jj == n_units - 1, extra["energy_buffer_pj"][None, :], 0.0)
+        chips_used = np.full(n_cap, float(chips))
+        filter_once = np.where(pipelined & (opts["filters"] == "resident"),
+                               np.nansum(np.where(fallback, 0.0, g_w), axis=0), 0.0)
+    else:
+        replicas = has.astype(float)
+        thr = 1.0 / np.maximum(latency_image_s, 1e-300)
+        chips_used = np.ones(n_cap)
+        filter_once = np.zeros(n_cap)
+    energy = {k: np.nansum(np.where(has, parts[k], 0.0), axis=0)
+              for k in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj",
+                        "energy_static_pj")}
+    totals = {
+        "dram_bytes": dram,
+        "feature_map_bytes": np.nansum(g_feature, axis=0),
+        "filter_dram_bytes": dram - np.nansum(g_feature, axis=0),
+        "filter_load_once_bytes": filter_once,
+        "filter_reread_bytes": notes_filters,
+        **energy,
+        "energy_pj": sum(energy.values()),
+        "latency_s": latency_image_s * batch,
+        "throughput_per_s": thr,
+        "chip_s_per_image": chips_used / thr,
+        "compute_s": np.nansum(np.where(has, parts["compute_s"], 0.0), axis=0),
+        "memory_s": np.nansum(np.where(has, parts["memory_s"], 0.0), axis=0),
+        "macs": np.nansum(g_macs, axis=0),
+        "groups": n_groups.astype(float),
+        "chips_used": chips_used,
+        "buffer_need_bytes": np.nanmax(np.where(fallback | ~has, np.nan, g_need), axis=0,
+                                       initial=0.0),
+        "tiled_fallback_groups": fallback.sum(axis=0).astype(float),
+    }
+    group = {"need_bytes": g_need, "dram_bytes": g_dram, "feature_map_bytes": g_feature,
+             "filter_bytes": g_w, "macs": g_macs, "compute_s": parts["compute_s"],
+             "memory_s": parts["memory_s"], "stage_s": stage_s, "replicas": replicas,
+             "energy_pj": sum(np.where(has, parts[k], 0.0) for k in energy),
+             "fits": fits, "fallback": fallback}
+    return Evaluation(kind, cap, starts, ends, start, group, totals, opts)
+
+
+# ------------------------------------------------------------------------------------------
+# Strategy registrations
+
+
+def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
+    if request.mode != INFERENCE:
+        raise InputError(f"{kind} models inference only", field="mode")
+    opts = dict(request.options)
+    grouping = opts.pop("grouping", None)
+    net, hw = request.network, request.hardware
+    ev = evaluate(kind, net, hw, np.array([hw.buffer_bytes]), batch=request.batch,
+                  chips=request.chips, options=opts, grouping=grouping)
+    rows = []
+    for k, (s, j) in enumerate(groups_of(ev.start[:, 0])):
+        first, last = ev.unit_first_layer[s], ev.unit_last_layer[j]
+        g = {key: v[j, 0] for key, v in ev.group.items()}
+        rows.append({
+            "group": k,
+            "layers": f"{net.layers[first].name}..{net.layers[last].name}",
+            "n_layers": int(last - first + 1),
+            "buffer_need_bytes": float(g["need_bytes"]),
+            "fits": bool(g["fits"]),
+            "mode": "tiled per-layer" if g["fallback"] else "fused",
+            "boundary_bytes": float(g["feature_map_bytes"]),
+            "dram_bytes": float(g["dram_bytes"]),
+            "macs": float(g["macs"]),
+            "compute_s": float(g["compute_s"]),
+            "memory_s": float(g["memory_s"]),
+            "stage_s": float(g["stage_s"]),
+            **({"replicas": int(g["replicas"])} if kind == OCCAM else {}),
+            "energy_pj": float(g["energy_pj"]),
+        })
+    totals = {k: float(v[0]) for k, v in ev.totals.items()}
+    o = ev.options
+    notes = [", ".join(f"{k}={v}" for k, v in sorted(o.items()))]
+    if kind == OCCAM:
+        if totals["groups"] <= request.chips:
+            notes.append(f"pipeline: {int(totals['groups'])} partitions on {request.chips} chips "
+                         "(STAP replicas on the bottleneck stages); filters loaded once "
+                         f"({totals['filter_load_once_bytes']:.4g} B), not per image")
+        else:
+            notes.append(f"{int(totals['groups'])} partitions > {request.chips} chips: no "
+                         "pipeline; each chip runs all partitions on its own images and re-reads "
+                         "filters per image")
+        notes.append("iso-chip comparison: chip_s_per_image = chips / throughput")
+    else:
+        notes.append("one accelerator; each group's filters read once per image")
+    if not all(r["fits"] or r["mode"] != "fused" for r in rows):
+        notes.append("a forced group exceeds the buffer (its traffic assumes it fits)")
+    if totals["tiled_fallback_groups"]:
+        notes.append(f"{int(totals['tiled_fallback_groups'])} unit(s) alone exceed the buffer: "
+                     "tiled per-layer traffic")
+    return ScheduleResult(kind, pd.DataFrame(rows), totals, tuple(notes))
+
+
+def _points(kind: str, req: SweepRequest) -> PointCosts:
+    if req.mode != INFERENCE:
+        raise InputError(f"{kind} models inference only", field="mode")
+    opts = dict(req.options)
+    grouping = opts.pop("grouping", None) if req.grouping is None else req.grouping
+    ev = evaluate(kind, req.network, req.hardware, np.asarray(req.capacity_bytes, float),
+                  batch=req.batch, chips=req.chips, options=opts, grouping=grouping)
+    t = ev.totals
+    cuts = np.empty(ev.capacity_bytes.size, dtype=object)
+    for c in range(ev.capacity_bytes.size):  # report only: the grouping used per capacity
+        cuts[c] = tuple(int(ev.unit_last_layer[j]) for _, j in groups_of(ev.start[:, c]))
+
+    def col(a: np.ndarray) -> np.ndarray:
+        return np.asarray(a, float)[:, None]
+
+    return PointCosts(
+        dram_bytes=col(t["dram_bytes"]), buffer_need_bytes=col(t["buffer_need_bytes"]),
+        energy_dram_pj=col(t["energy_dram_pj"]), energy_buffer_pj=col(t["energy_buffer_pj"]),
+        energy_compute_pj=col(t["energy_compute_pj"]),
+        energy_static_pj=col(t["energy_static_pj"]), latency_s=col(t["latency_s"]),
+        compute_s=col(t["compute_s"]), memory_s=col(t["memory_s"]), cuts=cuts)
+
+
+@register(FUSION, (INFERENCE,),
+          "Layer Fusion (MICRO 2016): fused layer groups on one accelerator, DSE over groupings")
+def layer_fusion(request: ScheduleRequest) -> ScheduleResult:
+    return _schedule(FUSION, request)
+
+
+@register(OCCAM, (INFERENCE,),
+          "OCCAM: optimal DP partitioning by dependence closure, multi-chip pipeline with STAP")
+def occam(request: ScheduleRequest) -> ScheduleResult:
+    return _schedule(OCCAM, request)
+
+
+@register_sweep(FUSION)
+def layer_fusion_points(req: SweepRequest) -> PointCosts:
+    return _points(FUSION, req)
+
+
+@register_sweep(OCCAM)
+def occam_points(req: SweepRequest) -> PointCosts:
+    return _points(OCCAM, req)
