@@ -395,12 +395,36 @@ def mbs_cells(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap: np.ndarray
 
 def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
                ) -> np.ndarray:
-    """DRAM bytes of groups [s..e] at sub-batch n, capacity index cap_idx, with the rule that a
-    single-layer group at n = N, or whose sub-batch does not fit, is the baseline layer."""
-    cells, _, ok = mbs_cells(m, s, e, n, m.caps[cap_idx])
-    dram = sum(cells.values())
-    dram = np.where(ok, dram, np.inf)
-    single = (np.asarray(s) == e) & ((np.asarray(n) >= m.batch) | ~ok)
+    """DRAM bytes of groups [s..e] at sub-batch n, capacity index cap_idx (broadcast), with
+    the rule that a single-layer group at n = N, or whose sub-batch does not fit, is the
+    baseline layer. The same sum as :func:`mbs_cells`, arranged so that only the last step
+    touches the full (start, sub-batch, capacity) grid (the DP's inner loop)."""
+    t, N = m.tables, float(m.batch)
+    ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
+    s = np.asarray(s)
+    n = np.asarray(n, dtype=float)
+    g = (s, e)
+    act = t.in_elems[g] + t.out_elems[g]
+    base = N * (act + t.stash_write_elems[g]) * ea
+    wsum = t.weight_elems[g]
+    S = np.ceil(N / n)
+    if m.training:
+        base = base + N * ((act + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
+                                                            + t.stash_read_wgrad_elems[g]) * ea)
+        wts = S * wsum * (2.0 * ew)
+        dw_acc, dw_rmw = wsum * eg, (2.0 * S - 1.0) * wsum * eg
+    else:
+        wts = S * wsum * ew
+        dw_acc = dw_rmw = 0.0
+    peak = t.peak_sample_bytes[g] * n
+    need = peak + t.weight_ws_bytes[g]
+    need_acc = peak + t.weight_acc_bytes[g]
+    cap = m.caps[cap_idx]
+    dram = np.where(need_acc <= cap, base + wts + dw_acc,
+                    np.where(need <= cap, base + wts + dw_rmw, np.inf))
+    single = (s == e) & ((n >= m.batch) | ~(need <= cap))
+    if not single.any():
+        return dram
     return np.where(single, m.fallback.fields["dram_bytes"][e, cap_idx], dram)
 
 
