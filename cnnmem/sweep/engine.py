@@ -40,7 +40,7 @@ from cnnmem.workload.network import Network
 
 #: strategies whose evaluator takes an explicit grouping (others get grouping=None); an
 #: evaluator may also say so itself with a ``takes_grouping`` attribute
-GROUPING_STRATEGIES = frozenset({"mbs", "mbs-fs", "fusion"})
+GROUPING_STRATEGIES = frozenset({"mbs", "fusion"})
 #: strategies that run the whole batch at once (no sub-batch axis): their rows get sub_batch =
 #: batch; other strategies that return one column get an empty sub_batch (chosen internally)
 WHOLE_BATCH_STRATEGIES = frozenset({"layerwise"})
@@ -223,6 +223,17 @@ def plan(spec: SweepSpec) -> list[Task]:
 # evaluation
 
 
+def round_significant(x: np.ndarray, digits: int = 15) -> np.ndarray:
+    """``x`` rounded to ``digits`` significant decimal digits (non-finite values unchanged)."""
+    x = np.asarray(x, dtype=float)
+    finite = np.isfinite(x) & (x != 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        e = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
+        scale = 10.0 ** (digits - 1 - e)
+        r = np.rint(x * scale) / scale
+    return np.where(finite & np.isfinite(r), r, x)
+
+
 @dataclass
 class Chunk:
     """Rows of one evaluator call, as arrays (one value per design point)."""
@@ -238,16 +249,21 @@ class Chunk:
         return self.capacity_bytes.size
 
 
-def _cuts_column(cuts: Any, n_cap: int, n_layers: int) -> tuple[np.ndarray, list[str]]:
-    """Per-capacity cut strings as codes + labels (one string per distinct grouping)."""
+def _cuts_column(cuts: Any, n_cap: int, ncol: int, n_layers: int
+                 ) -> tuple[np.ndarray, list[str]]:
+    """Per-point cut strings as codes (n_cap * ncol,) + labels (one per distinct grouping)."""
     if isinstance(cuts, np.ndarray) and cuts.dtype == object:
+        flat = cuts.ravel()
         seen: dict[tuple[int, ...], int] = {}
-        codes = np.empty(n_cap, np.int64)
-        for i, c in enumerate(cuts.ravel()[:n_cap]):  # per capacity, memoized per grouping
+        codes = np.empty(flat.size, np.int64)
+        for i, c in enumerate(flat):  # per (capacity[, sub-batch]) cell, memoized per grouping
             key = tuple(int(x) for x in c)
             codes[i] = seen.setdefault(key, len(seen))
-        return codes, [format_cuts(k, n_layers) for k in seen]
-    return np.zeros(n_cap, np.int64), [format_cuts(tuple(cuts), n_layers)]
+        labels = [format_cuts(k, n_layers) for k in seen]
+        if flat.size == n_cap * ncol:
+            return codes, labels
+        return np.repeat(codes[:n_cap], ncol), labels
+    return np.zeros(n_cap * ncol, np.int64), [format_cuts(tuple(cuts), n_layers)]
 
 
 def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest], Any],
@@ -279,12 +295,16 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
             sb = sub.astype(float)
         else:
             sb = np.full(ncol, np.nan)  # the strategy chose sub-batch sizes itself
-        metrics = {f: np.broadcast_to(arrays[f], shape).ravel() for f in POINT_FIELDS}
-        metrics["energy_pj"] = (metrics["energy_dram_pj"] + metrics["energy_buffer_pj"]
-                                + metrics["energy_compute_pj"] + metrics["energy_static_pj"])
-        codes, labels = _cuts_column(pc.cuts, caps.size, len(task.net))
+        # 15 significant digits, as written: the front and the files then agree, and the last
+        # bits that vary with the evaluator's array sizes (chunking) cannot change the front
+        metrics = {f: round_significant(np.broadcast_to(arrays[f], shape).ravel())
+                   for f in POINT_FIELDS}
+        metrics["energy_pj"] = round_significant(
+            metrics["energy_dram_pj"] + metrics["energy_buffer_pj"]
+            + metrics["energy_compute_pj"] + metrics["energy_static_pj"])
+        codes, labels = _cuts_column(pc.cuts, caps.size, ncol, len(task.net))
         yield Chunk(task, np.repeat(caps, ncol), np.tile(sb, caps.size),
-                    {m: metrics[m] for m in METRICS}, np.repeat(codes, ncol), labels)
+                    {m: metrics[m] for m in METRICS}, codes, labels)
 
 
 def result_columns(spec: SweepSpec) -> list[str]:
