@@ -51,12 +51,15 @@ def traffic_vs_capacity(best: pd.DataFrame, bounds: dict[str, pd.DataFrame],
         fig, axes = _panels(len(nets))
         for ax, net in zip(axes, nets, strict=True):
             sub = best[best["network"] == net]
-            for strat, g in sub.groupby("strategy", sort=True):
+            styles = ("-", "--", "-.", ":")
+            markers = ("o", "s", "^", "v", "D", "x")
+            for k, (strat, g) in enumerate(sub.groupby("strategy", sort=True)):
                 g = g.sort_values("capacity_bytes")
                 y = np.minimum.accumulate(g["dram_bytes"].to_numpy())  # the front: never worse
                 ok = np.isfinite(y)
                 ax.step(g["capacity_bytes"].to_numpy()[ok] / MIB, y[ok] / GIB, where="post",
-                        marker="o", markersize=3, label=str(strat))
+                        linestyle=styles[k % 4], marker=markers[k % 6], markersize=3,
+                        label=str(strat))
             if net in bounds and len(bounds[net]):
                 b = bounds[net].sort_values("capacity_bytes")
                 ax.plot(b["capacity_bytes"] / MIB, b["lower_bound_bytes"] / GIB, "k--",
@@ -91,8 +94,8 @@ def energy_breakdown(points: pd.DataFrame, path_stem: Path) -> list[Path]:
             labels = [f"{s}\n@{c / MIB:.3g} MiB" for s, c in zip(sub["strategy"],
                                                                  sub["capacity_bytes"],
                                                                  strict=True)]
-            ax.set_xticks(x, labels, rotation=0 if len(sub) <= 4 else 30,
-                          ha="center" if len(sub) <= 4 else "right")
+            ax.set_xticks(x, labels, rotation=0 if len(sub) <= 3 else 30,
+                          ha="center" if len(sub) <= 3 else "right")
             ax.set_xlim(-0.8, max(len(sub), 3) - 0.2)
             ax.set_ylabel("energy per batch (mJ)")
             ax.set_title(f"{net}: energy of each strategy's best point")

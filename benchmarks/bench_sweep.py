@@ -1,0 +1,62 @@
+"""Sweep throughput and peak memory.
+
+    python benchmarks/bench_sweep.py                      # sweeps/resnet50-mbs.yaml
+    python benchmarks/bench_sweep.py --points 10000000    # a large synthetic sweep: peak RSS
+
+Prints design points, wall time, model/writing split, points per second and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from cnnmem.sweep.engine import DEFAULT_CHUNK_POINTS, run_sweep
+from cnnmem.sweep.spec import load_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BIG = """\
+sweep: big
+networks: [resnet50]
+hardware: [wavecore]
+mode: training
+batch: 256
+strategies: [{strategy}]
+axes:
+  capacity: {{from: 512 KiB, to: 64 MiB, steps: {n_cap}, scale: log}}
+  sub_batch: {{from: 1, to: 256}}
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sweep", nargs="?", default=str(ROOT / "sweeps" / "resnet50-mbs.yaml"))
+    ap.add_argument("--points", type=int, default=0, help="synthetic sweep of ~N points")
+    ap.add_argument("--strategy", default="mbs", help="strategy of the synthetic sweep")
+    ap.add_argument("--chunk-points", type=int, default=DEFAULT_CHUNK_POINTS)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.sweep
+        if args.points:
+            path = str(Path(tmp) / "big.yaml")
+            Path(path).write_text(BIG.format(strategy=args.strategy,
+                                             n_cap=max(1, args.points // 256)))
+        spec = load_sweep(path)
+        t0 = time.perf_counter()
+        s = run_sweep(spec, Path(tmp) / "out", quiet=True, chunk_points=args.chunk_points)
+        wall = time.perf_counter() - t0
+        size = (Path(tmp) / "out" / "results.csv").stat().st_size
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
+    print(f"{spec.name}: {s.points:,} points, wall {wall:.2f} s (model {s.model_s:.2f} s, "
+          f"writing {s.write_s:.2f} s), {s.points / wall:,.0f} points/s overall, "
+          f"{s.points / max(s.model_s, 1e-9):,.0f} points/s in the model; "
+          f"results.csv {size / 2**20:.1f} MiB; Pareto front {s.pareto_points:,}; "
+          f"peak RSS {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
