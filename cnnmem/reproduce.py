@@ -117,8 +117,9 @@ class Target:
         return value
 
     def describe(self) -> str:
-        what = f"{self.scenario} per network" if self.per_network else self.scenario
-        return what if self.transform == "identity" else f"{self.transform}({what})"
+        form = {"identity": "{}", "inverse": "1/{}", "one_minus_inverse": "1-1/{}"}
+        what = form[self.transform].format(self.scenario)
+        return f"{what} (per network)" if self.per_network else what
 
 
 @dataclass(frozen=True)
@@ -625,12 +626,52 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _target_value(s: Scenario, ref: Outcome) -> float:
+    """The value ``s`` is checked around, from its target scenario's outcome ``ref``."""
+    assert s.target is not None
+    if not math.isfinite(ref.modeled):  # an ERROR (an EXPECTED-MISS's value is usable)
+        why = f" ({ref.reason})" if ref.reason else ""
+        raise ValueError(f"target scenario '{s.target.scenario}' has no modeled value{why}")
+    if not s.target.per_network:
+        return s.target.apply(ref.modeled)
+    missing = [n for n in s.networks if n not in ref.per_network]
+    if missing:
+        raise ValueError(f"target scenario '{s.target.scenario}' has no value for "
+                         f"{', '.join(missing)}")
+    return average([s.target.apply(ref.per_network[n]) for n in s.networks], s.average)
+
+
+def _judge(out: Outcome, ref: Outcome | None = None) -> None:
+    """Set the status (tolerance only) and the reason of an outcome that has a modeled value."""
+    s = out.scenario
+    out.target = s.published
+    if s.target is not None:
+        if ref is None:
+            out.reason = f"target scenario '{s.target.scenario}' not found"
+            return
+        try:
+            out.target = _target_value(s, ref)
+        except ValueError as exc:
+            out.reason = str(exc)
+            return
+    out.status = status_of(out.modeled, out.target, s.tolerance, s.expected_miss)
+    if out.status == EXPECTED_MISS:
+        out.reason = s.expected_miss or ""
+    elif s.target is not None and ref is not None:
+        out.reason = f"target {out.target:.4g}"
+        if ref.status != PASS:
+            out.reason += f"; {s.target.scenario} itself is {ref.status}"
+
+
 def reproduce(scenarios: list[Scenario], *, cache: RunCache | None = None,
               tick: Callable[[], None] = lambda: None) -> list[Outcome]:
-    """Evaluate every scenario; a scenario that cannot run becomes an ERROR outcome."""
+    """Evaluate every scenario; a scenario that cannot run becomes an ERROR outcome.
+
+    Scenarios with a ``target`` are judged after the others, so their reason can say whether
+    the target scenario itself passed; a target outside ``scenarios`` is loaded from the same
+    directory and evaluated (sharing the run cache).
+    """
     cache = cache if cache is not None else RunCache()
-    by_name = {s.name: s for s in scenarios}
-    outcomes: dict[str, Outcome] = {}
 
     def modeled_of(s: Scenario) -> Outcome:
         out = Outcome(s)
@@ -642,41 +683,29 @@ def reproduce(scenarios: list[Scenario], *, cache: RunCache | None = None,
             out.reason = _one_line(exc)
         return out
 
-    for s in scenarios:
-        outcomes[s.name] = modeled_of(s)
-    for s in scenarios:
+    outcomes = {s.name: modeled_of(s) for s in scenarios}
+    extra: dict[str, Outcome] = {}
+
+    def ref_of(s: Scenario) -> Outcome | None:
+        assert s.target is not None
+        name = s.target.scenario
+        if name in outcomes:
+            return outcomes[name]
+        if name not in extra:
+            try:
+                ref_s = load_scenario(Path(s.file).parent / f"{name}.yaml")
+            except InputError as exc:
+                return Outcome(s, reason=f"target: {_one_line(exc)}")
+            extra[name] = modeled_of(ref_s)
+            if not extra[name].reason and ref_s.target is None:
+                _judge(extra[name])
+        return extra[name]
+
+    for s in sorted(scenarios, key=lambda x: x.target is not None):  # stable
         out = outcomes[s.name]
-        if out.reason:
+        if out.reason:  # could not run
             continue
-        out.target = s.published
-        if s.target is not None:
-            ref = outcomes.get(s.target.scenario)
-            if ref is None and s.target.scenario not in by_name:
-                try:
-                    ref_s = load_scenario(Path(s.file).parent / f"{s.target.scenario}.yaml")
-                    ref = modeled_of(ref_s)
-                except InputError as exc:
-                    out.reason = f"target: {_one_line(exc)}"
-                    continue
-            # ref.reason is also set for an EXPECTED-MISS, whose modeled value is usable
-            if ref is None or not math.isfinite(ref.modeled):
-                out.reason = f"target scenario '{s.target.scenario}' has no modeled value"
-                continue
-            if s.target.per_network:
-                missing = [n for n in s.networks if n not in ref.per_network]
-                if missing:
-                    out.reason = (f"target scenario '{s.target.scenario}' has no value for "
-                                  f"{', '.join(missing)}")
-                    continue
-                out.target = average([s.target.apply(ref.per_network[n]) for n in s.networks],
-                                     s.average)
-            else:
-                out.target = s.target.apply(ref.modeled)
-        out.status = status_of(out.modeled, out.target, s.tolerance, s.expected_miss)
-        if out.status == EXPECTED_MISS:
-            out.reason = s.expected_miss or ""
-        elif s.target is not None:
-            out.reason = f"checked against {s.target.describe()} = {out.target:.4g}"
+        _judge(out, ref_of(s) if s.target is not None else None)
     for out in outcomes.values():
         if out.status == ERROR and out.scenario.expected_miss:
             out.reason = f"{out.reason} (expected miss: {out.scenario.expected_miss})"
@@ -697,18 +726,27 @@ def _display_path(file: str) -> str:
 
 def _tolerance_text(s: Scenario) -> str:
     text = s.tolerance.describe()
-    return f"{text} of {s.target.describe()}" if s.target is not None else text
+    return f"{text} around {s.target.describe()}" if s.target is not None else text
+
+
+def shorten(text: str, width: int = 90) -> str:
+    """One line of at most ``width`` characters (cut at a word, marked with '...')."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    return text[: width - 3].rsplit(" ", 1)[0] + "..."
 
 
 def outcome_table(outcomes: list[Outcome], *, detail: bool = False) -> pd.DataFrame:
-    """One row per figure; ``detail`` adds the figure, source, metric and per-network values."""
+    """One row per figure; ``detail`` adds the figure, source, metric and per-network values
+    and keeps reasons whole (without it they are shortened to one terminal line)."""
     rows = []
     for o in outcomes:
         s = o.scenario
         row: dict[str, Any] = {
             "name": s.name, "published": s.published, "modeled": o.modeled, "gap": o.gap,
             "tolerance": _tolerance_text(s), "unit": s.unit, "status": o.status,
-            "reason": o.reason,
+            "reason": o.reason if detail else shorten(o.reason),
         }
         if detail:
             row |= {

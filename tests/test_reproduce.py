@@ -172,7 +172,7 @@ def test_unregistered_strategy_is_an_error_row(sdir: Path, capsys: pytest.Captur
     assert code == 1 and "ERROR" in out and "PASS" in out
     write(sdir, "later", schedule_yaml("later", strategy="not-written-yet",
                                        expected_miss="strategy lands in issue 3"))
-    code, out, _ = run_cli(capsys, "--dir", str(sdir), "all")
+    code, out, _ = run_cli(capsys, "--dir", str(sdir), "--detail", "all")
     assert code == 0 and "ERROR" in out and "strategy lands in issue 3" in out
 
 
@@ -186,6 +186,13 @@ def test_target_checks_around_another_scenario(sdir: Path) -> None:
     energy = outs["energy"]  # target scenario loaded from the same directory
     assert energy.target == pytest.approx(0.0) and energy.status == PASS
     assert energy.gap == pytest.approx(-0.357)
+    # a target scenario that is an EXPECTED-MISS still gives its value, and the reason says so
+    write(sdir, "speed", schedule_yaml("speed", metric="ratio", quantity="latency_s",
+                                       published=2.0, tolerance={"rel": 0.01},
+                                       expected_miss="synthetic"))
+    outs = {o.scenario.name: o for o in reproduce(select_scenarios(["energy", "speed"], sdir))}
+    assert outs["speed"].status == EXPECTED_MISS and outs["energy"].status == PASS
+    assert "speed itself is EXPECTED-MISS" in outs["energy"].reason
 
 
 def test_target_per_network_identity(sdir: Path) -> None:

@@ -56,7 +56,7 @@ def reproduce_cmd(names: tuple[str, ...], directory: str | None, markdown_file: 
     df = outcome_table(outcomes, detail=detail or fmt != "table")
     emit(df, fmt, title="Reproduced figures" if fmt == "table" else None)
     if fmt == "table":
-        click.echo(summary(outcomes))
+        click.echo(summary(outcomes) + ("" if detail else " (--detail: whole reasons, sources)"))
     if markdown_file:
         Path(markdown_file).write_text(markdown(outcomes), encoding="utf-8")
         click.echo(f"wrote {markdown_file}", err=True)
