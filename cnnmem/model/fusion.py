@@ -31,8 +31,11 @@ OCCAM dependence-closure memory of a partition (bytes, the exact accounting)
 
 OCCAM DP
     T(0) = 0, T(j) = min over i of T(i-1) + traffic(i..j) with Mem(i..j) <= capacity, O(U^2),
-    vectorized over an array of capacities. A unit whose closure alone exceeds the capacity falls
-    back to the tiled per-layer traffic of :mod:`cnnmem.model.cost` (the layerwise dataflow).
+    vectorized over an array of capacities. With resident filters the pipeline holds at most
+    ``chips`` partitions (a DP bounded in the number of groups); a partitioning with more groups
+    than chips re-reads filters per image (see Pipeline), and the cheaper of the two is taken.
+    A unit whose closure alone exceeds the capacity falls back to the tiled per-layer
+    traffic of :mod:`cnnmem.model.cost` (the layerwise dataflow).
 
 Pipeline (OCCAM)
     one partition per chip; stage time = max(compute, memory) (``stage_time=sum``: their sum);
@@ -50,9 +53,10 @@ Layer Fusion
     ``variant=reuse``: overlap buffers (K - s rows x width x channels of every fused intermediate
     map, i.e. every window layer whose producer is in the group) + one pyramid step of fresh data
     (S x S x channels at each layer's input, S = product of the strides from that layer to the
-    group's end) + one output staging row. ``variant=recompute``: no overlap buffers; a pyramid
-    tile of ``tile`` x ``tile`` output pixels of the group's last layer needs R x R x channels at
-    each layer (receptive arithmetic, :mod:`cnnmem.model.receptive`); overlapping tiles recompute
+    group's end) + one output pixel (all channels) of staging. ``variant=recompute``: no
+    overlap buffers; a pyramid tile of ``tile`` x ``tile`` output pixels of the group's last
+    layer needs R x R x channels at each layer (receptive arithmetic, see
+    :mod:`cnnmem.model.receptive`); overlapping tiles recompute
     the shared region, which multiplies each layer's MACs by tiles x R_out^2 / (H_out x W_out).
     The DSE picks the grouping of least traffic whose groups fit the buffer (same DP as OCCAM).
 
@@ -185,7 +189,7 @@ def geometry(net: Network) -> Geometry:
         rows.append((k, lay.stride[0] if win else 1, c, h, w, oc, oh, ow, win,
                      lay.family == FC, lay.in_elems))
     a = np.array(rows, dtype=np.int64).T
-    return Geometry(*(a[i] for i in range(9)), a[9].astype(bool), a[10])
+    return Geometry(*(a[i] for i in range(8)), a[8].astype(bool), a[9].astype(bool), a[10])
 
 
 # ------------------------------------------------------------------------------------------
@@ -203,14 +207,16 @@ def unit_index(net: Network, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
 
 
 def boundary_matrices(net: Network, ends: np.ndarray, act_bytes: float
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Boundary bytes per image of every group (U, U): reads + writes; one staging row of the
-    written tensors; bytes of the intermediate maps that stay on chip."""
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Boundary bytes per image of every group (U, U): reads + writes; one staging row and one
+    staging pixel (all channels) of the written tensors; bytes of the intermediate maps that
+    stay on chip."""
     n_units = ends.size
     uidx = unit_index(net, None, ends)  # type: ignore[arg-type]
     gi, gj = _grid(n_units)
     traffic = np.zeros((n_units, n_units))
     staging = np.zeros((n_units, n_units))
+    staging_px = np.zeros((n_units, n_units))
     inner = np.zeros((n_units, n_units))
     outputs = set(net.outputs)
     tensors = [(-1, net.input_elems, net.input_shape)] + [
@@ -232,9 +238,10 @@ def boundary_matrices(net: Network, ends: np.ndarray, act_bytes: float
         write = (up >= gi) & (up <= gj) & (cu.max() > gj)
         traffic += nbytes * (read.astype(float) + write)
         staging += write * shape[0] * shape[2] * act_bytes
+        staging_px += write * shape[0] * act_bytes
         if p >= 0:
             inner += ((up >= gi) & (cu.min() <= gj) & (cu.min() > up)) * nbytes
-    return traffic, staging, inner
+    return traffic, staging, staging_px, inner
 
 
 def _add_layer_term(mat: np.ndarray, u: int, value: np.ndarray | float, first_le: int) -> None:
@@ -293,6 +300,8 @@ def fusion_storage(net: Network, ends: np.ndarray, geo: Geometry, hw: Hardware, 
                 ov = overlap_rows(geo.k_eff[layer_i], geo.stride[layer_i]) * geo.in_w[
                     layer_i] * geo.in_c[layer_i] * ea
                 _add_layer_term(mem, u, float(ov), uidx[prods[0]])
+            if not (geo.is_fc[layer_i] or geo.is_window[layer_i]):
+                continue  # element-wise layers work in place on their producer's data
             if geo.is_fc[layer_i]:
                 fresh = np.full(n_units, geo.in_elems[layer_i] * ea, dtype=float)
             else:
@@ -336,7 +345,8 @@ def partition_dp(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.nd
     """Least-total-cost partition of U units into consecutive groups, for every capacity.
 
     ``cost`` and ``need_bytes``: (U, U) over (first unit, last unit). A group fits when
-    need <= capacity; a single unit that does not fit costs ``fallback[u, c]`` (inf when None).
+    need <= capacity; a single unit may instead run tiled at ``fallback[u, c]`` (the only
+    choice when it does not fit; none when ``fallback`` is None).
     Returns (total (C,), start (U, C)): ``start[j, c]`` is the first unit of the group ending at
     j in the optimum, -1 when no group ends at j. Ties go to the fewest groups (smallest start).
     """
@@ -349,7 +359,7 @@ def partition_dp(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.nd
         fits = need_bytes[: j + 1, j, None] <= cap[None, :]
         c = np.where(fits, cost[: j + 1, j, None], np.inf)
         if fallback is not None:
-            c[j] = np.where(fits[j], c[j], fallback[j])
+            c[j] = np.minimum(c[j], fallback[j])  # a unit may always run tiled
         tot = best[: j + 1] + c
         s = np.argmin(tot, axis=0)
         best[j + 1] = tot[s, cols]
@@ -366,6 +376,48 @@ def partition_dp(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.nd
     return best[n_units], start
 
 
+def partition_dp_bounded(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.ndarray,
+                         fallback: np.ndarray | None, max_groups: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`partition_dp` restricted to at most ``max_groups`` groups (one per chip of a
+    pipeline). O(U^2 x max_groups), vectorized over capacities; inf where impossible."""
+    cap = np.atleast_1d(np.asarray(capacity_bytes, float))
+    n_units, n_cap = cost.shape[0], cap.size
+    g_max = max(1, min(max_groups, n_units))
+    cols = np.arange(n_cap)
+    best = np.full((g_max + 1, n_units + 1, n_cap), np.inf)
+    best[0, 0] = 0.0
+    arg = np.zeros((g_max + 1, n_units, n_cap), dtype=np.int64)
+    group_cost = []
+    for j in range(n_units):
+        fits = need_bytes[: j + 1, j, None] <= cap[None, :]
+        c = np.where(fits, cost[: j + 1, j, None], np.inf)
+        if fallback is not None:
+            c[j] = np.minimum(c[j], fallback[j])  # a unit may always run tiled
+        group_cost.append(c)
+    for g in range(1, g_max + 1):
+        for j in range(n_units):
+            tot = best[g - 1, : j + 1] + group_cost[j]
+            s = np.argmin(tot, axis=0)
+            best[g, j + 1] = tot[s, cols]
+            arg[g, j] = s
+    g_best = np.argmin(best[:, n_units], axis=0)
+    total = best[g_best, n_units, cols]
+    start = np.full((n_units, n_cap), -1, dtype=np.int64)
+    cur = np.full(n_cap, n_units - 1)
+    g = g_best.copy()
+    live = np.isfinite(total)
+    for _ in range(g_max):
+        if not live.any():
+            break
+        s = arg[np.maximum(g, 0), np.maximum(cur, 0), cols]
+        start[cur[live], cols[live]] = s[live]
+        cur = np.where(live, s - 1, -1)
+        g = g - 1
+        live = live & (cur >= 0)
+    return total, start
+
+
 def brute_force_partition(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: float,
                           fallback: np.ndarray | None = None) -> float:
     """Reference for tests: try every cut set (2^(U-1)); least total cost."""
@@ -375,10 +427,11 @@ def brute_force_partition(cost: np.ndarray, need_bytes: np.ndarray, capacity_byt
         ends = [k for k in range(n_units - 1) if mask >> k & 1] + [n_units - 1]
         total, first = 0.0, 0
         for e in ends:
-            if need_bytes[first, e] <= capacity_bytes:
-                total += cost[first, e]
-            elif first == e and fallback is not None:
-                total += fallback[e]
+            fused = cost[first, e] if need_bytes[first, e] <= capacity_bytes else np.inf
+            if first == e and fallback is not None:
+                total += min(fused, fallback[e])
+            elif np.isfinite(fused):
+                total += fused
             else:
                 total = np.inf
             first = e + 1
@@ -478,7 +531,7 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     n_units, n_cap = ends.size, cap.size
     uidx = unit_index(net, starts, ends)
     geo = geometry(net)
-    traffic, staging, inner = boundary_matrices(net, ends, ea)
+    traffic, staging, staging_px, inner = boundary_matrices(net, ends, ea)
     weights_u = _layer_sums(net.weight_elems * ew, uidx, n_units)
     cw = np.concatenate([[0.0], np.cumsum(weights_u)])
     gi, gj = _grid(n_units)
@@ -488,8 +541,7 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
         mac_factor = np.ones((len(net), n_units))
         weight_traffic = group_w * batch if opts["filters"] == "streamed" else 0.0 * group_w
     else:
-        need = fusion_storage(net, ends, geo, hw, opts, staging)
-        need, mac_factor = need
+        need, mac_factor = fusion_storage(net, ends, geo, hw, opts, staging_px)
         weight_traffic = group_w * (batch if opts["filters"] == "streamed" else 1)
     feature = traffic * batch
     cost = feature + weight_traffic
@@ -500,8 +552,17 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     np.add.at(tiled, uidx[compute_layers], lw["dram_bytes"][compute_layers, 0, :])
     tiled = np.where(_layer_sums(compute_layers, uidx, n_units)[:, None] > 0, tiled,
                      np.diag(cost)[:, None])
+    reread_chosen = np.zeros(n_cap, dtype=bool)
     if opts["grouping"] == "optimal":
-        _, start = partition_dp(cost, need, cap, tiled)
+        total, start = partition_dp(cost, need, cap, tiled)
+        if kind == OCCAM and opts["filters"] == "resident":
+            # a pipeline holds at most `chips` partitions with resident filters; otherwise
+            # every chip re-reads filters per image: take the cheaper of the two per capacity
+            reread_cost = cost + group_w * batch
+            tot_rr, start_rr = partition_dp(reread_cost, need, cap, tiled)
+            tot_pl, start_pl = partition_dp_bounded(cost, need, cap, tiled, chips)
+            reread_chosen = tot_pl > tot_rr
+            start = np.where(reread_chosen[None, :], start_rr, start_pl)
     else:
         start = forced_start(n_units, opts["grouping"], ends, n_cap)
     # per-group quantities at each group's end unit j: (U, C)
@@ -512,7 +573,8 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     g_need = np.where(has, need[s_idx, jj], np.nan)
     fits = g_need <= cap[None, :]
     single = s_idx == jj
-    fallback = has & ~fits & single
+    objective = cost[s_idx, jj] + np.where(reread_chosen[None, :], group_w[s_idx, jj] * batch, 0)
+    fallback = has & single & (~fits | (tiled[jj, cols] < objective))
     g_feature = np.where(has, feature[s_idx, jj], np.nan)
     g_dram = np.where(fallback, tiled[jj, cols], np.where(has, cost[s_idx, jj], np.nan))
     g_w = np.where(has, group_w[s_idx, jj], np.nan)
@@ -540,7 +602,7 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     dram = np.nansum(g_dram, axis=0)
     notes_filters = np.zeros(n_cap)
     if kind == OCCAM:
-        pipelined = n_groups <= chips
+        pipelined = (n_groups <= chips) & ~reread_chosen
         replicas = np.where(pipelined[None, :],
                             stap_replicas(np.where(has, stage_s / batch, np.nan), chips), 1.0)
         replicas = np.where(has, replicas, 0.0)
