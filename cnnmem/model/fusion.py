@@ -75,6 +75,7 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.cost import energy_latency, layer_pass_costs
+from cnnmem.model.grouping import consecutive_dp
 from cnnmem.model.layerwise import per_layer_totals
 from cnnmem.model.receptive import effective_kernel, overlap_rows, window_rows
 from cnnmem.model.schedule import (
@@ -340,6 +341,16 @@ def fusion_storage(net: Network, ends: np.ndarray, geo: Geometry, hw: Hardware, 
 # The DP over cut points (vectorized over capacities)
 
 
+def _group_costs(cost: np.ndarray, need_bytes: np.ndarray, cap: np.ndarray,
+                 fallback: np.ndarray | None, j: int) -> np.ndarray:
+    """Cost of every group ending at unit j, (j + 1, C): inf where it does not fit."""
+    fits = need_bytes[: j + 1, j, None] <= cap[None, :]
+    c = np.where(fits, cost[: j + 1, j, None], np.inf)
+    if fallback is not None:
+        c[j] = np.minimum(c[j], fallback[j])  # a unit may always run tiled
+    return c
+
+
 def partition_dp(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.ndarray,
                  fallback: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Least-total-cost partition of U units into consecutive groups, for every capacity.
@@ -349,31 +360,16 @@ def partition_dp(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.nd
     choice when it does not fit; none when ``fallback`` is None).
     Returns (total (C,), start (U, C)): ``start[j, c]`` is the first unit of the group ending at
     j in the optimum, -1 when no group ends at j. Ties go to the fewest groups (smallest start).
+    The DP itself is the shared :func:`cnnmem.model.grouping.consecutive_dp`.
     """
     cap = np.atleast_1d(np.asarray(capacity_bytes, float))
-    n_units, n_cap = cost.shape[0], cap.size
-    cols = np.arange(n_cap)
-    best = np.zeros((n_units + 1, n_cap))
-    argbest = np.zeros((n_units, n_cap), dtype=np.int64)
-    for j in range(n_units):
-        fits = need_bytes[: j + 1, j, None] <= cap[None, :]
-        c = np.where(fits, cost[: j + 1, j, None], np.inf)
-        if fallback is not None:
-            c[j] = np.minimum(c[j], fallback[j])  # a unit may always run tiled
-        tot = best[: j + 1] + c
-        s = np.argmin(tot, axis=0)
-        best[j + 1] = tot[s, cols]
-        argbest[j] = s
-    start = np.full((n_units, n_cap), -1, dtype=np.int64)
-    cur = np.full(n_cap, n_units - 1)
-    for _ in range(n_units):
-        live = cur >= 0
-        if not live.any():
-            break
-        s = argbest[np.maximum(cur, 0), cols]
-        start[cur[live], cols[live]] = s[live]
-        cur = np.where(live, s - 1, -1)
-    return best[n_units], start
+
+    def group_cost(j: int) -> tuple[np.ndarray, np.ndarray]:
+        c = _group_costs(cost, need_bytes, cap, fallback, j)
+        return c, np.zeros(c.shape, dtype=np.int64)
+
+    result = consecutive_dp(cost.shape[0], group_cost, cap.size)
+    return result.total, result.path
 
 
 def partition_dp_bounded(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.ndarray,
@@ -388,13 +384,7 @@ def partition_dp_bounded(cost: np.ndarray, need_bytes: np.ndarray, capacity_byte
     best = np.full((g_max + 1, n_units + 1, n_cap), np.inf)
     best[0, 0] = 0.0
     arg = np.zeros((g_max + 1, n_units, n_cap), dtype=np.int64)
-    group_cost = []
-    for j in range(n_units):
-        fits = need_bytes[: j + 1, j, None] <= cap[None, :]
-        c = np.where(fits, cost[: j + 1, j, None], np.inf)
-        if fallback is not None:
-            c[j] = np.minimum(c[j], fallback[j])  # a unit may always run tiled
-        group_cost.append(c)
+    group_cost = [_group_costs(cost, need_bytes, cap, fallback, j) for j in range(n_units)]
     for g in range(1, g_max + 1):
         for j in range(n_units):
             tot = best[g - 1, : j + 1] + group_cost[j]
