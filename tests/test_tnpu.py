@@ -1,5 +1,6 @@
-"""TNPU and its baselines: event schedule properties, papers.md hand values, energy identity,
-sweep and bandwidth consistency, CLI (schedule --timeline, tnpu-bandwidth)."""
+"""TNPU and its baselines: event schedule properties (static split and dynamic PE sharing), the
+contract's property on random networks, papers.md hand values, energy identity, sweep and
+bandwidth consistency, CLI (schedule --timeline, tnpu-bandwidth)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from cnnmem.model.tnpu import (
     bandwidth_speedups,
     parse_options,
     simulate,
+    simulate_shared_pu,
     strategy_costs,
 )
 from cnnmem.workload import load_network, load_network_text
@@ -44,7 +46,7 @@ def _sum(d: dict[tuple[str, str], np.ndarray], part: str) -> float:
 
 @settings(max_examples=300, deadline=None)
 @given(durations_st, st.integers(1, 12), st.integers(0, 3))
-def test_tnpu_never_slower_than_dnpu_and_speedup_at_most_2(values: list[float], batch: int,
+def test_static_tnpu_never_slower_than_dnpu_and_speedup_at_most_2(values: list[float], batch: int,
                                                            lookahead: int) -> None:
     d = _durations(values)
     tnpu = float(simulate("tnpu", batch, d, lookahead).makespan_s)
@@ -87,8 +89,8 @@ def test_events_respect_units_and_dependencies(values: list[float], batch: int) 
 
 @given(durations_st)
 @settings(max_examples=100, deadline=None)
-def test_batch_one_has_no_overlap(values: list[float]) -> None:
-    """One sample: nothing to interleave, TNPU = DNPU-like and no two events overlap."""
+def test_static_batch_one_has_no_overlap(values: list[float]) -> None:
+    """One sample: nothing to interleave, static TNPU = DNPU-like and no two events overlap."""
     d = _durations(values)
     tl = simulate("tnpu", 1, d)
     assert float(tl.makespan_s) == pytest.approx(float(simulate("dnpu-like", 1, d).makespan_s))
@@ -106,17 +108,98 @@ def test_cross_sample_overlap_happens_with_two_samples() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(durations_st, st.integers(2, 12), st.floats(0.5, 0.99))
-def test_tnpu_not_slower_than_dadiannao_when_fc_memory_bound(values: list[float], batch: int,
-                                                             conv_share: float) -> None:
+def test_static_tnpu_not_slower_than_dadiannao_when_fc_memory_bound(
+        values: list[float], batch: int, conv_share: float) -> None:
     """DaDianNao-like gives conv work all PEs (conv time x r, r = P_c / P_all) and FC work the
-    same memory-bound time. TNPU's makespan <= N max(C, F) + C + F, so TNPU is not slower when
-    F >= C (1 - r + 1/N) [a sufficient condition; the tests below show where it fails]."""
+    same memory-bound time. Static TNPU's makespan <= N max(C, F) + C + F, so it is not slower
+    when F >= C (1 - r + 1/N) [a sufficient condition; the tests below show where it fails]."""
     d = _durations(values)
     tc, tf = _sum(d, CONV), _sum(d, FCP)
     assume(tf >= tc * (1 - conv_share + 1 / batch))
     dd = {k: (v * conv_share if k[0] == CONV else v) for k, v in d.items()}
     tnpu = float(simulate("tnpu", batch, d).makespan_s)
     assert tnpu <= float(simulate("dadiannao-like", batch, dd).makespan_s) * (1 + 1e-12) + 1e-12
+
+
+# ------------------------------------------------------------------------------------------
+# Dynamic PE sharing (the default) on random items built like the model's: each item is a few
+# layer-passes with a compute time on the whole PU and a memory time; on a share of P PEs the
+# compute time scales by P_all / P (the roofline of item_seconds)
+
+layer_pass_st = st.tuples(st.floats(0.0, 10.0), st.floats(0.0, 10.0))  # (compute on all, memory)
+items_st = st.lists(st.lists(layer_pass_st, min_size=0, max_size=3), min_size=6, max_size=6)
+
+
+def _shared(items: list[list[tuple[float, float]]], fc_pes: float, all_pes: float = 272.0
+            ) -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], np.ndarray]]:
+    """(split durations: conv on all - fc_pes, FC on fc_pes PEs; durations on all PEs)."""
+    share = {CONV: (all_pes - fc_pes) / all_pes, FCP: fc_pes / all_pes}
+    split = {k: np.asarray(sum(max(c / share[k[0]], m) for c, m in lp)) for k, lp
+             in zip(CHAIN, items, strict=True)}
+    whole = {k: np.asarray(sum(max(c, m) for c, m in lp)) for k, lp
+             in zip(CHAIN, items, strict=True)}
+    return split, whole
+
+
+def _le(a: float, b: float) -> bool:
+    return a <= b * (1 + 1e-9) + 1e-12
+
+
+@settings(max_examples=300, deadline=None)
+@given(items_st, st.integers(1, 10), st.integers(0, 3), st.sampled_from([1.0, 16.0, 136.0]))
+def test_dynamic_never_slower_than_either_baseline_and_at_most_2x(
+        items: list[list[tuple[float, float]]], batch: int, lookahead: int,
+        fc_pes: float) -> None:
+    split, whole = _shared(items, fc_pes)
+    tl = simulate_shared_pu(batch, split, whole, lookahead, (272.0 - fc_pes, fc_pes))
+    tnpu = float(tl.makespan_s)
+    dadiannao = float(simulate("dadiannao-like", batch, whole).makespan_s)
+    dnpu = float(simulate("dnpu-like", batch, split).makespan_s)
+    assert _le(tnpu, dadiannao) and _le(tnpu, dnpu)
+    # the sequential schedule of the same PU (every event alone on all PEs) is dadiannao-like
+    assert _le(dadiannao, 2 * tnpu)
+    df = tl.intervals()
+    assert set(df["pes"]) <= {272.0, 272.0 - fc_pes, fc_pes}
+    for _, lane in df.groupby("unit"):  # a lane runs one event at a time
+        lane = lane.sort_values("start_s")
+        assert (lane["start_s"].to_numpy()[1:] >= lane["finish_s"].to_numpy()[:-1] - 1e-9).all()
+    # at every segment boundary the running segments use at most the whole PU
+    for t in df["start_s"]:
+        live = df[(df["start_s"] <= t) & (df["finish_s"] > t)]
+        assert live["pes"].sum() <= 272.0
+    start = {(e.sample, e.part, e.phase): float(v) for e, v in zip(tl.events, tl.start_s,
+                                                                    strict=True)}
+    finish = {(e.sample, e.part, e.phase): float(v) for e, v in zip(tl.events, tl.finish_s,
+                                                                     strict=True)}
+    for smp in range(batch):
+        for a, b in zip(CHAIN, CHAIN[1:], strict=False):
+            assert start[(smp, *b)] >= finish[(smp, *a)] - 1e-12
+
+
+@settings(max_examples=100, deadline=None)
+@given(items_st, st.sampled_from([1.0, 16.0, 136.0]))
+def test_dynamic_batch_one_has_no_overlap(items: list[list[tuple[float, float]]],
+                                          fc_pes: float) -> None:
+    """One sample: every event runs alone on the whole PU, = DaDianNao-like exactly."""
+    split, whole = _shared(items, fc_pes)
+    tl = simulate_shared_pu(1, split, whole, 1, (272.0 - fc_pes, fc_pes))
+    assert float(tl.makespan_s) == pytest.approx(
+        float(simulate("dadiannao-like", 1, whole).makespan_s), rel=1e-12, abs=1e-12)
+    df = tl.intervals().sort_values("start_s")
+    assert (df["start_s"].to_numpy()[1:] >= df["finish_s"].to_numpy()[:-1] - 1e-12).all()
+    assert (df["pes"] == 272.0).all()
+
+
+def test_dynamic_allocation_changes_mid_event() -> None:
+    """Conv FP(0) runs alone on all 272 PEs; FC FP(0) then starts beside conv FP(1) (lookahead
+    1) on 16 PEs and gets the whole PU when conv work runs dry: one event, two segments."""
+    items = [[(1.0, 0.0)]] + [[(1.0, 0.0)]] * 3 + [[(0.1, 0.0)]] * 2
+    split, whole = _shared(items, 16.0)
+    df = simulate_shared_pu(2, split, whole, 1, (256.0, 16.0)).intervals()
+    fc0 = df[(df["unit"] == FCP) & (df["sample"] == 0) & (df["phase"] == "FP")]
+    assert list(fc0["pes"]) == [16.0, 272.0]
+    conv0 = df[(df["unit"] == CONV) & (df["sample"] == 0) & (df["phase"] == "FP")]
+    assert list(conv0["pes"]) == [272.0]
 
 
 # ------------------------------------------------------------------------------------------
@@ -129,7 +212,8 @@ def _lat(strategy: str, net: str, batch: int = 50, **opts: str) -> float:
 
 
 def _steady(net: str) -> tuple[float, float]:
-    """papers.md steady state: (t_C + t_F) / max(t_C, t_F) per sample, both baselines."""
+    """papers.md steady state: (t_C + t_F) / max(t_C, t_F) per sample, both baselines (item
+    times on the static split; the formula is the static split's steady state)."""
     t = {}
     for s in ("tnpu", "dnpu-like", "dadiannao-like"):
         c = strategy_costs(s, load_network(net), HW, 50)
@@ -151,8 +235,8 @@ def test_papers_md_hand_values(net: str, dadiannao: float, dnpu: float) -> None:
 
 def test_simulated_makespan_includes_fill_only() -> None:
     """The event schedule of 50 samples stays within one fill slot of the steady state."""
-    dd, dn = _steady("alexnet_caffe")
-    sim = _lat("dnpu-like", "alexnet_caffe") / _lat("tnpu", "alexnet_caffe")
+    dd, dn = _steady("alexnet_caffe")  # the steady-state formula is the static split's
+    sim = _lat("dnpu-like", "alexnet_caffe") / _lat("tnpu", "alexnet_caffe", pe_sharing="static")
     assert dn * (1 - 1 / 50) <= sim <= dn
 
 
@@ -171,16 +255,94 @@ def test_fc_weights_streamed_per_sample_unless_resident() -> None:
         49 * 3 * 4 * lenet.total_params)
 
 
-def test_tnpu_slower_than_dadiannao_where_the_split_loses() -> None:
-    """Documented limits of "tnpu never slower than either baseline" in this model:
-    LeNet-5's FC weights sit on chip, so its FC work is compute-bound on the 16-PE FC unit
-    (DaDianNao-like gives it 272 PEs); and at batch 1 nothing overlaps while 16 PEs idle."""
-    assert _lat("tnpu", "lenet5") > 2 * _lat("dadiannao-like", "lenet5")
-    assert _lat("tnpu", "lenet5", resident="never") < _lat("dadiannao-like", "lenet5",
-                                                           resident="never")
-    assert _lat("tnpu", "vgg16", batch=1) > _lat("dadiannao-like", "vgg16", batch=1)
+def test_static_split_slower_than_dadiannao_where_it_loses() -> None:
+    """Why pe_sharing=static breaks "tnpu never slower than either baseline": LeNet-5's FC
+    weights sit on chip, so its FC work is compute-bound on the 16-PE FC unit (DaDianNao-like
+    gives it 272 PEs); and at batch 1 nothing overlaps while 16 PEs idle."""
+    static = {"pe_sharing": "static"}
+    assert _lat("tnpu", "lenet5", **static) > 2 * _lat("dadiannao-like", "lenet5")
+    assert _lat("tnpu", "lenet5", resident="never", pe_sharing="static") < _lat(
+        "dadiannao-like", "lenet5", resident="never")
+    assert _lat("tnpu", "vgg16", batch=1, **static) > _lat("dadiannao-like", "vgg16", batch=1)
     for net in ("lenet5", "mpcnn", "alexnet", "vgg16"):
-        assert _lat("tnpu", net) <= _lat("dnpu-like", net)
+        assert _lat("tnpu", net, **static) <= _lat("dnpu-like", net)
+
+
+def test_dynamic_sharing_fixes_those_cases() -> None:
+    """The default (dynamic) on the same cases: not slower than DaDianNao-like, batch 1 equal
+    to it (no cross-sample overlap, every event alone on all PEs)."""
+    assert _lat("tnpu", "lenet5") <= _lat("dadiannao-like", "lenet5")
+    assert _lat("tnpu", "vgg16", batch=1) == pytest.approx(
+        _lat("dadiannao-like", "vgg16", batch=1), rel=1e-12)
+    for net in ("lenet5", "mpcnn", "alexnet", "vgg16"):
+        assert _lat("tnpu", net) <= _lat("tnpu", net, pe_sharing="static") * (1 + 1e-12)
+
+
+def test_dynamic_speedup_over_dnpu_like_can_exceed_2() -> None:
+    """Counterexample to "speedup over a sequential baseline <= 2" if DNPU-like is taken as the
+    sequential baseline of dynamic TNPU: the bound holds against the sequential schedule of the
+    same PU (DaDianNao-like, what batch 1 gives), but DNPU-like's FC unit has only 16 PEs, and
+    LeNet-5's FC work (weights on chip) is compute-bound: with dynamic sharing FC work borrows
+    the whole PU while conv work has nothing ready. The gain beyond 2x is PE sharing, not
+    cross-sample overlap: DaDianNao-like (no overlap at all, all PEs) is itself > 2x faster than
+    DNPU-like here. (At batch 1 LeNet-5's weights are loaded once per sample, FC work is
+    memory-bound and the ratio is about 1.)"""
+    assert _lat("dnpu-like", "lenet5") / _lat("tnpu", "lenet5") > 2
+    assert _lat("dnpu-like", "lenet5") / _lat("dadiannao-like", "lenet5") > 2
+    assert _lat("dadiannao-like", "lenet5") / _lat("tnpu", "lenet5") <= 2
+
+
+# Random small networks through the whole model (cost core, residency, roofline, schedule)
+
+conv_st = st.tuples(st.integers(1, 8), st.integers(1, 3), st.booleans())  # out, kernel, pool
+
+
+@st.composite
+def small_networks(draw: st.DrawFn) -> str:
+    c, hw = draw(st.integers(1, 4)), draw(st.integers(4, 12))
+    lines = ["name: rnd", f"input: [{c}, {hw}, {hw}]", "layers:"]
+    size = hw
+    for i, (out, k, pool) in enumerate(draw(st.lists(conv_st, min_size=0, max_size=3))):
+        if k > size:
+            break
+        lines.append(f"  - {{name: conv{i}, type: conv, out: {out}, kernel: {k}}}")
+        size = size - k + 1
+        if pool and size >= 2:
+            lines.append(f"  - {{name: pool{i}, type: maxpool, kernel: 2}}")
+            size //= 2
+    fcs = draw(st.lists(st.integers(1, 64), min_size=0, max_size=2))
+    if fcs:
+        lines.append("  - {name: flat, type: flatten}")
+    lines += [f"  - {{name: fc{i}, type: fc, out: {o}}}" for i, o in enumerate(fcs)]
+    if len(lines) == 3:  # at least one layer
+        lines.append("  - {name: fc0, type: fc, out: 4}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_networks(), st.integers(1, 8), st.sampled_from([1e3, 64e3, 2 * 2**20]),
+       st.sampled_from([1e6, 17.1e9, 1e13]), st.sampled_from([1, 16, 136]))
+def test_contract_property_on_random_networks(text: str, batch: int, buffer_bytes: float,
+                                              bandwidth: float, fc_pes: int) -> None:
+    """The issue's property for the default tnpu (dynamic): never slower than dnpu-like and
+    dadiannao-like; speedup over the sequential schedule of the same PU (dadiannao-like) <= 2;
+    batch 1 has no cross-sample overlap (= dadiannao-like). Static: never slower than
+    dnpu-like, its sequential baseline, and at most 2x faster than it."""
+    net = load_network_text(text)
+    hw = HW.replace(buffer_bytes=buffer_bytes, dram_bandwidth_bytes_per_s=bandwidth,
+                    conv_mac_units=272 - fc_pes, fc_mac_units=fc_pes)
+    lat = {s: float(strategy_costs(s, net, hw, batch).latency_s[0, 0])
+           for s in ("tnpu", "dnpu-like", "dadiannao-like")}
+    static = float(strategy_costs("tnpu", net, hw, batch,
+                                  options={"pe_sharing": "static"}).latency_s[0, 0])
+    assert _le(lat["tnpu"], lat["dnpu-like"]) and _le(lat["tnpu"], lat["dadiannao-like"])
+    assert _le(lat["dadiannao-like"], 2 * lat["tnpu"])
+    assert _le(static, lat["dnpu-like"]) and _le(lat["dnpu-like"], 2 * static)
+    one = strategy_costs("tnpu", net, hw, 1)
+    assert float(one.latency_s[0, 0]) == pytest.approx(
+        float(strategy_costs("dadiannao-like", net, hw, 1).latency_s[0, 0]), rel=1e-9)
+    df = one.timeline.intervals().sort_values("start_s")
+    assert (df["start_s"].to_numpy()[1:] >= df["finish_s"].to_numpy()[:-1] - 1e-15).all()
 
 
 @pytest.mark.parametrize("baseline", ["dnpu-like", "dadiannao-like"])
@@ -224,19 +386,27 @@ def test_schedule_totals_and_sweep_agree() -> None:
 def test_bandwidth_sweep_matches_schedules() -> None:
     net = load_network("alexnet")
     bws = [4e9, 17.1e9, 68e9]
-    df = bandwidth_speedups(net, HW, bws, batch=10)
-    for bw, row in zip(bws, df.itertuples(), strict=True):
-        hw = HW.replace(dram_bandwidth_bytes_per_s=bw)
-        t = strategy_costs("tnpu", net, hw, 10).latency_s[0, 0]
-        d = strategy_costs("dnpu-like", net, hw, 10).latency_s[0, 0]
-        assert row.speedup_vs_dnpu_like_x == pytest.approx(d / t)
-    assert (df["speedup_vs_dnpu_like_x"] <= 2).all() and (df["speedup_vs_dnpu_like_x"] >= 1).all()
+    for sharing, sequential in (("dynamic", "dadiannao"), ("static", "dnpu")):
+        opts = {"pe_sharing": sharing}
+        df = bandwidth_speedups(net, HW, bws, batch=10, options=opts)
+        for bw, row in zip(bws, df.itertuples(), strict=True):
+            hw = HW.replace(dram_bandwidth_bytes_per_s=bw)
+            t = strategy_costs("tnpu", net, hw, 10, options=opts).latency_s[0, 0]
+            d = strategy_costs("dnpu-like", net, hw, 10).latency_s[0, 0]
+            assert row.speedup_vs_dnpu_like_x == pytest.approx(d / t)
+        col = df[f"speedup_vs_{sequential}_like_x"]
+        assert (col <= 2).all() and (col >= 1).all()
+        assert (df["speedup_vs_dnpu_like_x"] >= 1).all()
 
 
 def test_conv_only_network_and_bad_input() -> None:
     net = load_network_text("name: c\ninput: [3, 16, 16]\nlayers:\n"
                             "  - {name: conv1, type: conv, out: 8, kernel: 3}\n")
-    assert _one(net, "tnpu") == pytest.approx(_one(net, "dnpu-like"))  # nothing to overlap
+    # nothing to overlap: static = DNPU-like, dynamic (conv work alone on all PEs) = DaDianNao
+    assert _one(net, "tnpu", pe_sharing="static") == pytest.approx(_one(net, "dnpu-like"))
+    assert _one(net, "tnpu") == pytest.approx(_one(net, "dadiannao-like"))
+    with pytest.raises(InputError, match="pe_sharing"):
+        parse_options({"pe_sharing": "greedy"})
     with pytest.raises(InputError, match="lookahead"):
         parse_options({"lookahead": "-1"})
     with pytest.raises(InputError, match="bogus"):
@@ -245,8 +415,9 @@ def test_conv_only_network_and_bad_input() -> None:
         strategy_costs("tnpu", net, load_hardware("dadiannao_like"), 2)
 
 
-def _one(net: object, strategy: str) -> float:
-    return float(strategy_costs(strategy, net, HW, 4).latency_s[0, 0])  # type: ignore[arg-type]
+def _one(net: object, strategy: str, **opts: str) -> float:
+    return float(strategy_costs(strategy, net, HW, 4,  # type: ignore[arg-type]
+                                options=opts).latency_s[0, 0])
 
 
 # ------------------------------------------------------------------------------------------

@@ -63,14 +63,16 @@ def plot_speedups(df: pd.DataFrame, path: Path) -> None:
               help="comma-separated DRAM bandwidths")
 @click.option("--batch", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
-              help="TNPU strategy switch, repeatable (see cnnmem.model.tnpu)")
+              help="TNPU strategy switch, repeatable, e.g. pe_sharing=dynamic|static "
+                   "(default dynamic; see cnnmem.model.tnpu)")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="write the speedup-vs-bandwidth plot (PNG/SVG)")
 @format_option
 def tnpu_bandwidth_cmd(network: str, hw_name: str, bandwidths: str, batch: int,
                        options: tuple[str, ...], plot: str | None, fmt: str) -> None:
     """Speedup of tnpu over dnpu-like and dadiannao-like at each DRAM bandwidth (TNPU paper's
-    scalability figure; the model is a reconstruction, see cnnmem.model.tnpu)."""
+    scalability figure; the model is a reconstruction, see cnnmem.model.tnpu). -O options apply
+    to tnpu (e.g. -O pe_sharing=static for the fixed 256 + 16 PE split)."""
     from cnnmem.model.tnpu import bandwidth_speedups
 
     opts: dict[str, object] = {}

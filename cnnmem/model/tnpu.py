@@ -1,14 +1,38 @@
 """TNPU: concurrent conv (CVL) and FC (FCL) work in CNN training, and its two baselines.
 
-TNPU (ASP-DAC 2019, papers.md section 4) splits a computing unit into a conv unit (P_c PEs) and a
-small FC unit (P_f PEs) and, with a simplified out-of-order scheduler, runs conv work of the next
-sample of the mini-batch while the FC work of the current sample runs. Strategies:
+TNPU (ASP-DAC 2019, papers.md section 4) "runs CVL and FCL work concurrently in one computing unit
+with a simplified out-of-order scheduler": while the FC work of the current sample runs, conv work
+of the next sample of the mini-batch fills the rest of the unit. Strategies:
 
-* ``tnpu``: conv unit and FC unit busy concurrently, out-of-order across samples;
-* ``dnpu-like``: the same two units, but a sample's phases run one after another and the next
-  sample starts when the previous one is done (no overlap across the dependency);
+* ``tnpu``: conv and FC work busy concurrently, out-of-order across samples;
+* ``dnpu-like``: two separate units (P_c conv PEs, P_f FC PEs); a sample's phases run one after
+  another and the next sample starts when the previous one is done (no overlap across the
+  dependency);
 * ``dadiannao-like``: one unit of all ``mac_units`` PEs, time-multiplexed between conv and FC
   work, sequential.
+
+How TNPU's PEs are shared (option ``pe_sharing``):
+
+* ``dynamic`` (default): the abstract's reading, ONE processing unit (PU) of P_c + P_f PEs
+  (17x16 = 272) whose PE rows the scheduler assigns to conv or FC work. When both kinds have an
+  event running, the PU is split as the reading notes give it (P_c = 256 conv + P_f = 16 FC PEs);
+  when only one kind has work, that work gets the whole PU (work-conserving). The allocation is
+  re-evaluated whenever an event starts or finishes (PE rows re-assigned at event boundaries, not
+  fixed for the whole phase): a running event progresses at the rate 1 / (its time at the current
+  allocation), i.e. the fraction of its work done so far is assumed to be spread evenly over its
+  layer-passes [reconstruction]. Consequences: batch 1 has no cross-sample overlap and every
+  event runs alone on all PEs, i.e. equals ``dadiannao-like`` exactly; the PU is never idle while
+  work remains; because t(split) <= t(all) x P/P_c for conv and <= t(all) x P/P_f for FC, the
+  PU always does at least one all-PE second of work per second, so TNPU is never slower than
+  ``dadiannao-like`` (and likewise never slower than ``dnpu-like``), and at most 2x faster than
+  ``dadiannao-like`` (its sequential schedule). Its speedup over ``dnpu-like`` CAN exceed 2: when
+  conv work has nothing ready, FC work borrows all 272 PEs, while DNPU-like's FC unit has 16.
+  (A simpler rule "allocation fixed when an event starts" was rejected: an FC event started
+  beside conv work keeps 16 PEs after the conv work runs dry, which for compute-bound FC work,
+  e.g. LeNet-5 with its FC weights on chip, is slower than DaDianNao-like.)
+* ``static``: a fixed split into a conv unit (P_c) and an FC unit (P_f), the secondary reading
+  "a PU of 17x16 PEs split into a conv part and a small FC part". It loses to ``dadiannao-like``
+  where FC work is compute-bound (LeNet-5) and at batch 1 (nothing to overlap, 16 PEs idle).
 
 Model [reconstruction; the paper's text gives the idea, not the equations]:
 
@@ -23,33 +47,37 @@ Model [reconstruction; the paper's text gives the idea, not the equations]:
   on chip for the whole mini-batch: their per-sample weight traffic is replaced by one load of W
   and one store of dW per mini-batch, amortised over the samples.
 * Time of one (sample, part, phase) item = sum over its layer-passes of the roofline
-  max(MACs / (P x clock x utilization), DRAM bytes / bandwidth), P = the PEs of the unit that
-  runs it. Element-wise layers are fused into their producers by default (no time, no traffic,
+  max(MACs / (P x clock x utilization), DRAM bytes / bandwidth), P = the PEs that run it.
+  Element-wise layers are fused into their producers by default (no time, no traffic,
   as papers.md's t_C / t_F); ``elementwise=stream`` adds the cost core's streaming traffic and
   vector operations.
 * Event schedule of one mini-batch: per sample six events (conv FP, FC FP, FC BP, FC GD,
   conv BP, conv GD; samples x phases x 2 events), chained by the bidirectional dependency
   (conv FP -> FC FP -> FC BP -> FC GD -> conv BP -> conv GD). Samples are independent (WU
-  ignored). Each unit runs its events in a fixed order; an event starts when its predecessor in
-  the chain and its unit are both free. TNPU's conv unit looks ``lookahead`` samples ahead
-  (default 1, "the next sample", as the paper describes): its order is FP(0..k), then per sample s
-  BP(s), GD(s), FP(s+k+1). The FC unit takes samples in order. With batch 1 there is nothing to
-  overlap: TNPU equals DNPU-like exactly.
-* Steady state (papers.md): TNPU ~ N x max(t_C, t_F) + fill; DNPU-like = N x (t_C + t_F);
-  DaDianNao-like = N x (t_C(all PEs) + t_F(all PEs)). Speedup over a sequential baseline <= 2.
-* The two units share the DRAM bandwidth; the paper's timing model (and papers.md) ignore the
-  conv unit's traffic while FC work streams. ``bandwidth_floor=on`` makes the makespan at least
+  ignored). Conv work and FC work each run their events one at a time in a fixed order (two
+  lanes: the conv and FC units for ``static``, the conv and FC shares of the PU for
+  ``dynamic``); an event starts when its predecessor in the chain and its lane are both free.
+  TNPU's conv lane looks ``lookahead`` samples ahead (default 1, "the next sample", as the paper
+  describes): its order is FP(0..k), then per sample s BP(s), GD(s), FP(s+k+1). The FC lane
+  takes samples in order. With batch 1 there is nothing to overlap: static TNPU equals
+  DNPU-like and dynamic TNPU equals DaDianNao-like exactly.
+* Steady state (papers.md, static split): TNPU ~ N x max(t_C, t_F) + fill; DNPU-like =
+  N x (t_C + t_F); DaDianNao-like = N x (t_C(all PEs) + t_F(all PEs)). Speedup over the
+  sequential schedule of the same PEs (DNPU-like for static, DaDianNao-like for dynamic) <= 2.
+* The two lanes share the DRAM bandwidth; the paper's timing model (and papers.md) ignore the
+  conv work's traffic while FC work streams. ``bandwidth_floor=on`` makes the makespan at least
   all DRAM bytes / bandwidth (off by default: the reconstruction as published in papers.md).
 * Energy (pJ) = static power x makespan (time-proportional power) + MACs x pJ/MAC + DRAM and
   buffer accesses x pJ/byte. The paper sets memory energy to zero: hw/tnpu.yaml and the
   baseline presets have zero memory energies, and ``memory_energy=off`` zeroes them for any
   hardware (the scenario switch). With equal power and zero memory energy the energy reduction
   is exactly 1 - 1/speedup.
+* ``pe_sharing`` applies to ``tnpu`` only; the baselines ignore it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +112,9 @@ SHARED = "shared"  # the single time-multiplexed unit of dadiannao-like
 
 _DEFAULTS: dict[str, Any] = {"lookahead": 1, "resident": "auto", "elementwise": "fused",
                              "memory_energy": "on", "bandwidth_floor": "off",
-                             "timeline_samples": 4}
-_CHOICES = {"resident": ("auto", "never"), "elementwise": ("fused", "stream"),
+                             "timeline_samples": 4, "pe_sharing": "dynamic"}
+_CHOICES = {"pe_sharing": ("dynamic", "static"), "resident": ("auto", "never"),
+            "elementwise": ("fused", "stream"),
             "memory_energy": ("on", "off"), "bandwidth_floor": ("on", "off")}
 
 
@@ -238,14 +267,25 @@ def unit_orders(strategy: str, batch: int, lookahead: int = 1) -> dict[str, list
     return {CONV: conv, FCP: fc}
 
 
+#: one stretch of an event at a fixed PE count: (event index, start_s, finish_s, PEs)
+Segment = tuple[int, float, float, float]
+
+
 @dataclass(frozen=True)
 class Timeline:
-    """Start and finish times (s) of every event; arrays of the design-point shape."""
+    """Start and finish times (s) of every event; arrays of the design-point shape.
+
+    ``unit_pes`` gives each lane's PEs when its PEs are fixed (``static``, the baselines).
+    ``segments`` (``dynamic`` PE sharing only) maps a design-point index to the stretches of every
+    event at a constant PE allocation.
+    """
 
     events: list[Event]
     start_s: list[np.ndarray]
     finish_s: list[np.ndarray]
     serial: bool  # dnpu-like / dadiannao-like: next sample waits for the previous one
+    unit_pes: dict[str, float] = field(default_factory=dict)
+    segments: dict[tuple[int, ...], list[Segment]] = field(default_factory=dict)
 
     @property
     def makespan_s(self) -> np.ndarray:
@@ -257,15 +297,29 @@ class Timeline:
         return np.sum(np.stack(parts), axis=0) if parts else np.zeros_like(self.makespan_s)
 
     def intervals(self, index: tuple[int, ...] = ()) -> pd.DataFrame:
-        """One row per event at one design point: unit, sample, phase, start_s, finish_s."""
-        return pd.DataFrame([{
-            "unit": e.unit, "part": e.part, "phase": PHASE_LABEL[e.phase], "sample": e.sample,
-            "start_s": float(np.asarray(s)[index]), "finish_s": float(np.asarray(f)[index])}
+        """Busy intervals at one design point: unit, part, phase, sample, start_s, finish_s, pes.
+
+        One row per event, or with dynamic PE sharing one row per stretch of an event at a
+        constant PE count (an event whose allocation changes mid-way has several rows).
+        """
+        def row(e: Event, start: float, finish: float, pes: float) -> dict[str, Any]:
+            return {"unit": e.unit, "part": e.part, "phase": PHASE_LABEL[e.phase],
+                    "sample": e.sample, "start_s": start, "finish_s": finish, "pes": pes}
+
+        key = tuple(index) if index else tuple(0 for _ in np.shape(self.makespan_s))
+        if self.segments:
+            return pd.DataFrame([row(self.events[i], a, b, p)
+                                 for i, a, b, p in self.segments[key]],
+                                columns=["unit", "part", "phase", "sample", "start_s",
+                                         "finish_s", "pes"])
+        return pd.DataFrame([
+            row(e, float(np.asarray(s)[index]), float(np.asarray(f)[index]),
+                self.unit_pes.get(e.unit, float("nan")))
             for e, s, f in zip(self.events, self.start_s, self.finish_s, strict=True)])
 
 
 def simulate(strategy: str, batch: int, durations: dict[tuple[str, str], np.ndarray],
-             lookahead: int = 1) -> Timeline:
+             lookahead: int = 1, unit_pes: dict[str, float] | None = None) -> Timeline:
     """Event schedule of one mini-batch, vectorized over design points.
 
     ``durations[(part, phase)]`` is the time of that item on the unit that runs it (any array
@@ -308,7 +362,99 @@ def simulate(strategy: str, batch: int, durations: dict[tuple[str, str], np.ndar
                 progressed = True
         if not progressed:  # cannot happen with the orders above; guards against edits
             raise RuntimeError("event schedule deadlocked")
-    return Timeline(events, starts, finishes, serial)
+    return Timeline(events, starts, finishes, serial, dict(unit_pes or {}))
+
+
+def simulate_shared_pu(batch: int, split_durations: dict[tuple[str, str], np.ndarray],
+                       all_pe_durations: dict[tuple[str, str], np.ndarray], lookahead: int = 1,
+                       split_pes: tuple[float, float] = (1.0, 1.0)) -> Timeline:
+    """TNPU with dynamic PE sharing: one PU, conv and FC lanes, work-conserving allocation.
+
+    ``split_durations[(part, phase)]``: the item's time on its share of the split PU (conv on
+    P_c, FC on P_f PEs), used while both lanes run an event; ``all_pe_durations``: its time on the
+    whole PU, used while it runs alone. The allocation is re-evaluated at every event start and
+    finish; a running event progresses at rate 1 / (its time at the current allocation). Lanes
+    keep TNPU's static orders (:func:`unit_orders`). ``split_pes`` = (P_c, P_f), only recorded
+    in the segments (the whole PU is P_c + P_f). A design point with any non-finite duration
+    gets infinite start and finish times. Scalar per design point (the event order differs).
+    """
+    orders = unit_orders("tnpu", batch, lookahead)
+    events = [e for order in orders.values() for e in order]
+    index_of = {(e.sample, e.part, e.phase): i for i, e in enumerate(events)}
+    shape = np.broadcast(*split_durations.values(), *all_pe_durations.values()).shape
+    split = {k: np.broadcast_to(np.asarray(v, float), shape) for k, v in split_durations.items()}
+    whole = {k: np.broadcast_to(np.asarray(v, float), shape) for k, v in all_pe_durations.items()}
+    start = np.full((len(events), *shape), np.inf)
+    finish = np.full((len(events), *shape), -np.inf)
+    pes = {CONV: split_pes[0], FCP: split_pes[1]}
+    segments: dict[tuple[int, ...], list[Segment]] = {}
+    for idx in np.ndindex(shape):
+        d_split = {k: float(v[idx]) for k, v in split.items()}
+        d_all = {k: float(v[idx]) for k, v in whole.items()}
+        if not all(np.isfinite(list(d_split.values()) + list(d_all.values()))):
+            finish[(slice(None), *idx)] = np.inf
+            segments[idx] = []
+            continue
+        segs = _shared_pu_point(orders, index_of, d_split, d_all, pes)
+        for i, a, b, _ in segs:
+            start[(i, *idx)] = min(start[(i, *idx)], a)
+            finish[(i, *idx)] = max(finish[(i, *idx)], b)
+        segments[idx] = segs
+    return Timeline(events, list(start), list(finish), False, {}, segments)
+
+
+def _shared_pu_point(orders: dict[str, list[Event]], index_of: dict[tuple[int, str, str], int],
+                     d_split: dict[tuple[str, str], float], d_all: dict[tuple[str, str], float],
+                     pes: dict[str, float]) -> list[Segment]:
+    """One design point of :func:`simulate_shared_pu`: the list of segments (zero-length
+    segments of zero-duration events included, so every event appears)."""
+    position = {CHAIN[i]: i for i in range(len(CHAIN))}
+    total_pes = sum(pes.values())
+    t_s = 0.0
+    cursor = {u: 0 for u in orders}
+    running: dict[str, int] = {}  # lane -> event index
+    left: dict[str, float] = {}  # lane -> fraction of the running event's work still to do
+    done: dict[tuple[int, int], float] = {}  # (sample, chain position) -> finish time
+    segs: list[Segment] = []
+    last_seg: dict[str, int] = {}  # lane -> index in segs of its running event's last segment
+    remaining = sum(len(o) for o in orders.values())
+    while remaining:
+        for u, order in orders.items():  # start every lane's next event if it is ready now
+            if u in running or cursor[u] >= len(order):
+                continue
+            e = order[cursor[u]]
+            k = position[(e.part, e.phase)]
+            dep = 0.0 if k == 0 else done.get((e.sample, k - 1))
+            if dep is not None and dep <= t_s:
+                running[u] = index_of[(e.sample, e.part, e.phase)]
+                left[u] = 1.0
+                cursor[u] += 1
+                last_seg.pop(u, None)
+        if not running:  # cannot happen with TNPU's orders; guards against edits
+            raise RuntimeError("event schedule deadlocked")
+        both = len(running) == 2
+        item = {u: (orders[u][cursor[u] - 1].part, orders[u][cursor[u] - 1].phase)
+                for u in running}
+        dur = {u: (d_split if both else d_all)[item[u]] for u in running}
+        dt = min(left[u] * dur[u] for u in running)
+        t_next = t_s + dt
+        for u in list(running):
+            share = pes[u] if both else total_pes
+            j = last_seg.get(u)
+            if j is not None and segs[j][3] == share and segs[j][2] == t_s:
+                segs[j] = (segs[j][0], segs[j][1], t_next, share)  # same allocation: extend
+            else:
+                segs.append((running[u], t_s, t_next, share))
+                last_seg[u] = len(segs) - 1
+            if left[u] * dur[u] <= dt * (1 + 1e-12):
+                e = orders[u][cursor[u] - 1]
+                done[(e.sample, position[(e.part, e.phase)])] = t_next
+                del running[u]
+                remaining -= 1
+            else:
+                left[u] -= dt / dur[u]
+        t_s = t_next
+    return segs
 
 
 # ------------------------------------------------------------------------------------------
@@ -332,6 +478,9 @@ class StrategyCosts:
     unit_pes: dict[str, float]
     conv_busy_s: np.ndarray
     fc_busy_s: np.ndarray
+    pe_sharing: str = "-"  # tnpu: dynamic or static; "-" for the baselines
+    #: per-sample time of each item when it runs alone (dynamic: on the whole PU; else = item_s)
+    alone_item_s: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     @property
     def energy_pj(self) -> np.ndarray:
@@ -359,7 +508,17 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
         pes = dict(zip(PARTS, unit_pes(hw), strict=True))
     item_s = {k: item_seconds(work.macs[k], work.vector_ops[k], work.dram_bytes[k], pes[k[0]],
                               hw, bw) for k in work.macs}
-    tl = simulate(strategy, batch, item_s, opts["lookahead"])
+    dynamic = strategy == "tnpu" and opts["pe_sharing"] == "dynamic"
+    if dynamic:  # one PU of P_c + P_f PEs: an item running alone gets all of them
+        pu_pes = pes[CONV] + pes[FCP]
+        alone_s = {k: item_seconds(work.macs[k], work.vector_ops[k], work.dram_bytes[k], pu_pes,
+                                   hw, bw) for k in work.macs}
+        tl = simulate_shared_pu(batch, item_s, alone_s, opts["lookahead"],
+                                (pes[CONV], pes[FCP]))
+    else:
+        alone_s = item_s
+        units = {SHARED: pes[CONV]} if strategy == "dadiannao-like" else pes
+        tl = simulate(strategy, batch, item_s, opts["lookahead"], units)
     dram = sum(work.dram_bytes[k].sum(axis=0) for k in work.dram_bytes) * batch  # (n_cap,)
     dram = np.broadcast_to(dram[:, None], tl.makespan_s.shape)
     latency = tl.makespan_s
@@ -378,7 +537,8 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
     e_comp = np.full(latency.shape, macs * hw.mac_energy_pj + reg)
     e_static = scaled(latency, hw.static_power_w * 1e12)
     return StrategyCosts(strategy, tl, latency, dram, macs, e_dram, e_buf, e_comp, e_static,
-                         item_s, pes, tl.busy_s(CONV), tl.busy_s(FCP))
+                         item_s, pes, tl.busy_s(CONV), tl.busy_s(FCP),
+                         opts["pe_sharing"] if strategy == "tnpu" else "-", alone_s)
 
 
 # ------------------------------------------------------------------------------------------
@@ -402,16 +562,21 @@ def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
     at = (0, 0)
     latency = float(c.latency_s[at])
     rows = []
+    dynamic = c.pe_sharing == "dynamic"
+    pu_pes = sum(c.unit_pes.values())
     for part, ph in CHAIN:
         unit = SHARED if strategy == "dadiannao-like" else part
         t = float(c.item_s[(part, ph)][at])
         mem = float((work.dram_bytes[(part, ph)][:, 0] / hw.dram_bandwidth_bytes_per_s).sum())
         rows.append({
             "group": f"{part} {PHASE_LABEL[ph]}", "unit": unit, "unit_pes": c.unit_pes[part],
+            # dynamic sharing: the PEs the item gets when the other kind has no work
+            "unit_pes_alone": pu_pes if dynamic else c.unit_pes[part],
             "layer_passes": int(work.macs[(part, ph)].size),
             "macs_per_sample": float(work.macs[(part, ph)].sum()),
             "dram_bytes_per_sample": float(work.dram_bytes[(part, ph)][:, 0].sum()),
             "latency_s_per_sample": t,
+            "latency_s_per_sample_alone": float(c.alone_item_s[(part, ph)][at]),
             "bound": "memory" if t > 0 and mem >= 0.5 * t else ("compute" if t > 0 else "-"),
         })
     t_conv = sum(float(c.item_s[(CONV, ph)][at]) for ph in PHASES)
@@ -436,6 +601,14 @@ def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
     ]
     if strategy == "dadiannao-like":
         notes.append("one shared unit: conv/fc_unit_utilization = share of time on conv/FC work")
+    if dynamic:
+        notes.append(f"pe_sharing=dynamic: one PU of {pu_pes:g} PEs, split "
+                     f"{c.unit_pes[CONV]:g} conv + {c.unit_pes[FCP]:g} FC while both kinds "
+                     "of work run, all PEs to the one that runs alone (re-assigned at event "
+                     "boundaries); conv/fc_unit_utilization = share of time with conv/FC work")
+    elif strategy == "tnpu":
+        notes.append(f"pe_sharing=static: fixed {c.unit_pes[CONV]:g}-PE conv unit and "
+                     f"{c.unit_pes[FCP]:g}-PE FC unit")
     if opts["memory_energy"] == "off":
         notes.append("memory energy off (the TNPU paper's assumption)")
     k = opts["timeline_samples"]
@@ -444,7 +617,9 @@ def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
     def write(path: Path) -> None:
         from cnnmem.report.timeline import plot_timeline
 
-        plot_timeline(c.timeline.intervals(at), path, title=title, samples=k)
+        plot_timeline(c.timeline.intervals(at), path, title=title, samples=k,
+                      total_pes=float(hw.mac_units) if strategy == "dadiannao-like"
+                      else pu_pes, shared_pu=dynamic)
 
     return ScheduleResult(strategy, pd.DataFrame(rows), totals, tuple(notes), write)
 
@@ -459,7 +634,9 @@ def _points(strategy: str, req: SweepRequest) -> PointCosts:
     c = strategy_costs(strategy, req.network, req.hardware, req.batch, cap, options=req.options,
                        work=work)
     # busy time of the bottleneck unit (the shared unit's total busy time for dadiannao-like)
+    # (dynamic sharing: the PU is busy whenever work remains, i.e. for the whole makespan)
     compute = (c.conv_busy_s + c.fc_busy_s if strategy == "dadiannao-like"
+               else c.timeline.makespan_s if c.pe_sharing == "dynamic"
                else np.maximum(c.conv_busy_s, c.fc_busy_s))
     return PointCosts(
         dram_bytes=c.dram_bytes, buffer_need_bytes=work.buffer_need_bytes[:, None],
@@ -480,8 +657,8 @@ def _make(strategy: str, description: str) -> None:
     register_sweep(strategy)(points)
 
 
-_make("tnpu", "TNPU: conv unit and FC unit busy concurrently, out-of-order across the samples "
-      "of a mini-batch (training)")
+_make("tnpu", "TNPU: conv and FC work busy concurrently in one PU, out-of-order across the "
+      "samples of a mini-batch (training; -O pe_sharing=dynamic|static)")
 _make("dnpu-like", "separate conv and FC units, a sample's conv and FC work not overlapped "
       "(TNPU's DNPU baseline)")
 _make("dadiannao-like", "all PEs time-multiplexed between conv and FC work, sequential "
