@@ -380,3 +380,24 @@ def test_optimal_equals_brute_force_many(text: str, batch: int) -> None:
         return
     tot, _ = mbs.evaluate(m, mbs.plan_optimal(m, None))
     assert _same(tot["dram_bytes"], _brute_force(m))
+
+
+@settings(**SETTINGS)
+@given(text=small_nets(dag=True), batch=st.integers(1, 8), training=st.booleans(),
+       data=st.data())
+def test_fixed_grouping_fast_path_equals_general_evaluation(text: str, batch: int,
+                                                            training: bool,
+                                                            data: st.DataObject) -> None:
+    """The sweep's hot path (fixed grouping x sub-batch x capacity) = evaluate(plan_cuts)."""
+    m = _model(text, batch, training)
+    L = len(m.net)
+    cuts = tuple(sorted(data.draw(st.sets(st.integers(0, max(0, L - 2)), max_size=L - 1))))
+    cuts = tuple(c for c in cuts if c < L - 1)
+    sub = np.arange(1, batch + 1)
+    fast = mbs.fixed_grouping_points(m, cuts, sub)
+    ref, _ = mbs.evaluate(m, mbs.plan_cuts(m, cuts, sub))
+    for key in mbs.POINT_KEYS + ("buffer_need_bytes",):
+        want = ref[key].reshape(m.caps.size, sub.size)
+        assert _same(fast[key], want), key
+    swept = _sweep("mbs", m, sub_batch=sub, grouping=cuts)
+    assert _same(swept.dram_bytes, fast["dram_bytes"])
