@@ -63,11 +63,19 @@ def traffic_vs_capacity(best: pd.DataFrame, bounds: dict[str, pd.DataFrame],
             if net in bounds and len(bounds[net]):
                 b = bounds[net].sort_values("capacity_bytes")
                 ax.plot(b["capacity_bytes"] / MIB, b["lower_bound_bytes"] / GIB, "k--",
-                        linewidth=1.2, label="per-layer lower bound")
+                        linewidth=1.2, label="per-layer lower bound (layer by layer)")
+                if "compulsory_bytes" in b:
+                    ax.plot(b["capacity_bytes"] / MIB, b["compulsory_bytes"] / GIB, "k:",
+                            linewidth=1.2, label="compulsory traffic (any schedule)")
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            lo, hi = ax.get_ylim()
+            if hi / max(lo, 1e-30) < 30:  # label minor ticks only when few decades show
+                ax.yaxis.set_minor_formatter(
+                    matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            else:
+                ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.set_xlabel("on-chip buffer capacity (MiB)")
             ax.set_ylabel("DRAM traffic per batch (GiB)")
@@ -94,8 +102,9 @@ def energy_breakdown(points: pd.DataFrame, path_stem: Path) -> list[Path]:
             labels = [f"{s}\n@{c / MIB:.3g} MiB" for s, c in zip(sub["strategy"],
                                                                  sub["capacity_bytes"],
                                                                  strict=True)]
-            ax.set_xticks(x, labels, rotation=0 if len(sub) <= 3 else 30,
-                          ha="center" if len(sub) <= 3 else "right")
+            ax.set_xticks(x, labels, rotation=0 if len(sub) <= 3 else 35,
+                          ha="center" if len(sub) <= 3 else "right",
+                          fontsize=9 if len(sub) <= 3 else 8, rotation_mode="anchor")
             ax.set_xlim(-0.8, max(len(sub), 3) - 0.2)
             ax.set_ylabel("energy per batch (mJ)")
             ax.set_title(f"{net}: energy of each strategy's best point")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cnnmem.errors import InputError
-from cnnmem.model.cost import layer_pass_costs
+from cnnmem.model.cost import compulsory_bytes, layer_pass_costs
 from cnnmem.model.schedule import TRAINING, ScheduleRequest, get_strategy
 from cnnmem.report import plots
 from cnnmem.sweep.output import AtomicOutputs
@@ -68,9 +68,12 @@ def _bounds(spec: SweepSpec, best: pd.DataFrame) -> dict[str, pd.DataFrame]:
             continue
         if caps.size > BOUND_POINTS:
             caps = np.geomspace(caps[0], caps[-1], BOUND_POINTS)
-        c = layer_pass_costs(net, hw, [spec.batch], caps, training=spec.mode == TRAINING)
+        training = spec.mode == TRAINING
+        c = layer_pass_costs(net, hw, [spec.batch], caps, training=training)
+        floor = float(compulsory_bytes(net, hw, spec.batch, training=training))
         out[name] = pd.DataFrame({"capacity_bytes": caps,
-                                  "lower_bound_bytes": c.lower_bound_bytes.sum(axis=0)[0]})
+                                  "lower_bound_bytes": c.lower_bound_bytes.sum(axis=0)[0],
+                                  "compulsory_bytes": np.full(caps.size, floor)})
     return out
 
 
@@ -153,8 +156,10 @@ def write_report(run_dir: Path) -> Path:
         plots.traffic_vs_capacity(best, _bounds(spec, best), fig_dir / "traffic_vs_capacity")
         md += ["## DRAM traffic vs buffer capacity", "",
                "Lowest DRAM traffic each strategy reaches with at most that much buffer, and "
-               "the sum of the per-layer communication lower bounds (Chen et al.; schedules "
-               "that keep data on chip across layers can go below it).", "",
+               "the sum of the per-layer communication lower bounds (Chen et al.; it bounds "
+               "layer-by-layer schedules, while schedules that keep data on chip across layers "
+               "can go below it), and the compulsory traffic no schedule can avoid (network "
+               "input and weights read once, outputs or weight gradients written once).", "",
                "![DRAM traffic vs buffer capacity](figures/traffic_vs_capacity.png)", ""]
         plots.energy_breakdown(energy, fig_dir / "energy_breakdown")
         md += ["## Energy breakdown", "",
