@@ -22,7 +22,14 @@ softmax            read X, write Y                read dY and Y, write dX
 \\* batchnorm needs whole-batch statistics: the second read is saved when N x |X| fits in the
 buffer. \\** groupnorm statistics are per sample: saved when one sample's |X| fits.
 \\*** the dropout mask is counted as one activation-sized tensor (a conservative choice).
-In inference (forward only) dropout is the identity and costs nothing.
+
+Inference (forward only) runs as inference accelerators do [reconstruction]: activation
+functions are applied on the fly in the producer's output path, batchnorm is folded into the
+preceding convolution's weights (running statistics), dropout is the identity, flatten a view,
+softmax a negligible tail, and concat inputs are written straight into their slices of the
+concatenated tensor: none of these costs DRAM traffic. Pooling, add, LRN and groupnorm (whose
+statistics are computed at run time) still stream their tensors. This matches papers.md's
+inference base case (every conv/FC layer reads its input and filters and writes its output).
 
 A tensor read by k > 1 consumers receives k gradients in backward: the producer accumulates
 them, (k - 1) x (read 2, write 1) gradient tensors, charged to the producer's dgrad.
@@ -33,7 +40,11 @@ from __future__ import annotations
 import numpy as np
 
 from cnnmem.model.precision import Precision
-from cnnmem.workload.layers import Layer
+from cnnmem.workload.layers import ACTIVATIONS, Layer
+
+#: layer types that cost no DRAM traffic in inference (fused into their producer or consumer)
+FOLDED_AT_INFERENCE = frozenset(ACTIVATIONS) | {"batchnorm", "dropout", "flatten", "softmax",
+                                                 "concat"}
 
 
 def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_bytes: np.ndarray,
@@ -58,7 +69,7 @@ def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_by
     if layer.is_compute:
         return zero + n * fork
     if pass_name == "forward":
-        if t == "flatten" or (t == "dropout" and not training):
+        if t == "flatten" or (not training and t in FOLDED_AT_INFERENCE):
             return zero
         if t in ("batchnorm", "groupnorm") and training:
             reads = rereads(x, ea, t == "batchnorm") * x * ea
