@@ -12,7 +12,9 @@ import argparse
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cnnmem.sweep.engine import DEFAULT_CHUNK_POINTS, run_sweep
 from cnnmem.sweep.spec import load_sweep
@@ -32,6 +34,38 @@ axes:
 """
 
 
+def model_throughput(repeat: int = 5) -> None:
+    """Design points/s of the vectorized model alone (no file writing): ResNet-50 training on
+    WaveCore, `mbs` with a fixed grouping, 64 capacities x 256 uniform sub-batch sizes per call
+    (16,384 whole-network design points), best of ``repeat`` calls after one warm-up."""
+    import numpy as np
+
+    from cnnmem.hardware import load_hardware
+    from cnnmem.model.schedule import SweepRequest, sweep_evaluators
+    from cnnmem.workload import load_network
+
+    net, hw = load_network("resnet50"), load_hardware("wavecore")
+    caps = np.geomspace(512 * 2**10, 64 * 2**20, 64)
+    sub = np.arange(1, 257)
+    ev = sweep_evaluators()["mbs"]
+    rng = np.random.default_rng(1)
+    random_cuts = tuple(int(c) for c in np.sort(rng.choice(len(net) - 1, 24, replace=False)))
+    for label, grouping in (("stage", "stage"), ("block", "block"), ("layer", "layer"),
+                            ("random-24-cuts", random_cuts)):
+        req = SweepRequest(net, hw, "training", 256, caps, sub, grouping)
+        ev(req)
+        best = min(_timed(ev, req) for _ in range(repeat))
+        n = caps.size * sub.size
+        print(f"  mbs grouping {label:15s} {n:,} points in {best * 1e3:6.1f} ms = "
+              f"{n / best:12,.0f} design points/s")
+
+
+def _timed(fn: Callable[[Any], Any], arg: Any) -> float:
+    t0 = time.perf_counter()
+    fn(arg)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("sweep", nargs="?", default=str(ROOT / "sweeps" / "resnet50-mbs.yaml"))
@@ -39,6 +73,9 @@ def main() -> None:
     ap.add_argument("--strategy", default="mbs", help="strategy of the synthetic sweep")
     ap.add_argument("--chunk-points", type=int, default=DEFAULT_CHUNK_POINTS)
     args = ap.parse_args()
+    if not args.points:
+        print("model only (ResNet-50 training, WaveCore):")
+        model_throughput()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.sweep
         if args.points:
