@@ -310,10 +310,22 @@ def test_every_shipped_scenario_is_valid() -> None:
 
 
 @pytest.mark.reproduce
-def test_reproduce_all_through_the_cli() -> None:
-    """What CI runs: every published figure reproduced (or a recorded expected miss)."""
-    res = subprocess.run([sys.executable, "-m", "cnnmem.cli", "reproduce", "all", "--quiet"],
-                         capture_output=True, text=True, timeout=600)
+def test_reproduce_all_through_the_cli(tmp_path: Path) -> None:
+    """What CI runs: every published figure reproduced (or a recorded expected miss), and the
+    committed tables (docs/reproduced.md and README's copy) are what the model gives now."""
+    md = tmp_path / "reproduced.md"
+    res = subprocess.run([sys.executable, "-m", "cnnmem.cli", "reproduce", "all", "--quiet",
+                          "--markdown", str(md)], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     for p in sorted(SCENARIO_DIR.glob("*.yaml")):
         assert p.stem in res.stdout, f"{p.stem} missing from:\n{res.stdout}"
+    root = SCENARIO_DIR.parent
+    fresh = md.read_text(encoding="utf-8")
+    assert (root / "docs" / "reproduced.md").read_text(encoding="utf-8") == fresh, (
+        "docs/reproduced.md is stale: run `cnnmem reproduce all --markdown docs/reproduced.md`"
+        " and `python scripts/update_readme.py`")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- reproduced:begin -->\n", 1)[1].split("<!-- reproduced:end -->")[0]
+    first, _, rest = fresh.partition("\n")
+    assert first.startswith("## ")
+    assert block == rest.lstrip("\n"), "README's table is stale: python scripts/update_readme.py"
