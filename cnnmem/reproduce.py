@@ -30,9 +30,10 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.model.gconv import PASSES
 from cnnmem.model.schedule import INFERENCE, TRAINING, ScheduleResult
+from cnnmem.paths import ROOT
 from cnnmem.yamlio import line_of, line_of_key, load_yaml_file
 
-SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIO_DIR = ROOT / "scenarios"
 
 KINDS = ("schedule", "bound")
 SCHEDULE_METRICS = ("reduction", "ratio", "improvement", "value")

@@ -7,6 +7,7 @@ from typing import Any
 import click
 import pandas as pd
 
+from cnnmem.errors import InputError
 from cnnmem.report.tables import FORMATS, render
 
 format_option = click.option(
@@ -18,3 +19,21 @@ format_option = click.option(
 def emit(df: pd.DataFrame, fmt: str, *, title: str | None = None,
          extra: dict[str, Any] | None = None) -> None:
     click.echo(render(df, fmt, title=title, extra=extra))
+
+
+option_option = click.option(
+    "--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
+    help="strategy switch, repeatable (e.g. -O window=k)",
+)
+
+
+def parse_key_values(items: tuple[str, ...]) -> dict[str, object]:
+    """`-O KEY=VALUE` pairs -> a dict (InputError naming --option on a malformed pair)."""
+    out: dict[str, object] = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"expected KEY=VALUE, got '{item}'", field="--option")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+

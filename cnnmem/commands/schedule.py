@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from cnnmem.commands.common import emit, format_option
+from cnnmem.commands.common import emit, format_option, option_option, parse_key_values
 from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
 from cnnmem.model.schedule import INFERENCE, TRAINING, ScheduleRequest, get_strategy
@@ -27,8 +27,7 @@ from cnnmem.workload import load_network
 @click.option("--chips", type=click.IntRange(min=1), default=None, help="chips (pipelines)")
 @click.option("--sub-batch", type=click.IntRange(min=1), default=None,
               help="force one sub-batch size (MBS strategies)")
-@click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
-              help="strategy switch, repeatable (e.g. -O window=k)")
+@option_option
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None,
               help="write a Gantt timeline plot (PNG/SVG) where the strategy has one")
 @format_option
@@ -44,12 +43,7 @@ def schedule_cmd(network: str, hw_name: str, strategy: str, mode: str | None, ba
     hw = load_hardware(hw_name)
     if buffer is not None:
         hw = hw.replace(buffer_bytes=parse_quantity(buffer, "bytes", field="--buffer"))
-    opts: dict[str, object] = {}
-    for item in options:
-        if "=" not in item:
-            raise InputError(f"expected KEY=VALUE, got '{item}'", field="--option")
-        k, v = item.split("=", 1)
-        opts[k.strip()] = v.strip()
+    opts = parse_key_values(options)
     request = ScheduleRequest(network=load_network(network), hardware=hw, mode=mode,
                               batch=batch or (1 if mode == INFERENCE else 32),
                               chips=chips or hw.chips, sub_batch=sub_batch, options=opts)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from cnnmem.commands.common import emit, format_option
+from cnnmem.commands.common import emit, format_option, parse_key_values
 from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
 from cnnmem.units import parse_quantity
@@ -75,12 +75,7 @@ def tnpu_bandwidth_cmd(network: str, hw_name: str, bandwidths: str, batch: int,
     to tnpu (e.g. -O pe_sharing=static for the fixed 256 + 16 PE split)."""
     from cnnmem.model.tnpu import bandwidth_speedups
 
-    opts: dict[str, object] = {}
-    for item in options:
-        if "=" not in item:
-            raise InputError(f"expected KEY=VALUE, got '{item}'", field="--option")
-        k, v = item.split("=", 1)
-        opts[k.strip()] = v.strip()
+    opts = parse_key_values(options)
     net = load_network(network)
     hw = load_hardware(hw_name)
     df = bandwidth_speedups(net, hw, parse_bandwidths(bandwidths), batch, opts)

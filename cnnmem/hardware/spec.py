@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnmem.errors import InputError
+from cnnmem.paths import ROOT, builtin_names, resolve_yaml
 from cnnmem.units import parse_quantity
 from cnnmem.yamlio import line_of, line_of_key, load_yaml_file
 
@@ -208,26 +209,16 @@ def parse_hardware(data: Any, *, file: str, default_name: str | None = None) -> 
                          item=exc.item, field=key) from None
 
 
-ROOT = Path(os.environ.get("CNNMEM_HOME", Path(__file__).resolve().parents[2]))
 HW_DIR = ROOT / "hw"
 
 
 def builtin_hardware() -> list[str]:
-    return sorted(p.stem for p in HW_DIR.glob("*.yaml"))
+    return builtin_names(HW_DIR)
 
 
 def hardware_path(name_or_path: str | os.PathLike[str]) -> Path:
-    text = str(name_or_path)
-    p = Path(text)
-    if p.suffix in (".yaml", ".yml") or os.sep in text:
-        if not p.exists():
-            raise InputError("file not found", file=text)
-        return p
-    builtin = HW_DIR / f"{text}.yaml"
-    if builtin.exists():
-        return builtin
-    raise InputError(f"unknown hardware '{text}' (built-in: {', '.join(builtin_hardware())}; "
-                     "or give a .yaml path)")
+    """A built-in preset name ('wavecore') or a path to a hardware YAML file -> its path."""
+    return resolve_yaml(name_or_path, HW_DIR, "hardware")
 
 
 def load_hardware(name_or_path: str | os.PathLike[str]) -> Hardware:

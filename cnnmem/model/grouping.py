@@ -111,3 +111,36 @@ def range_sum(values: np.ndarray) -> np.ndarray:
     """``S[s, e] = sum(values[s..e])`` for e >= s (0 below the diagonal)."""
     c = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
     return np.triu(c[None, 1:] - c[:-1, None])
+
+
+# ------------------------------------------------------------------------------------------
+# Structural groupings from layer names
+
+
+def _block_key(name: str) -> str:
+    parts = name.split(".")
+    if len(parts) >= 3 and parts[1].isdigit():
+        return ".".join(parts[:2])  # a repeated block: layer1.0.conv1 -> layer1.0
+    return parts[0]  # a module: Mixed_5b.branch1x1.conv -> Mixed_5b
+
+
+def structural_cuts(names: list[str], policy: str) -> tuple[int, ...]:
+    """Cuts of a named grouping policy over layer names in topological order.
+
+    "layer": every layer alone; "all": one group; "block": one group per repeated block
+    (``layer1.0``) or module (``Mixed_5b``); "stage": one group per top-level name
+    (``layer1``). A group ends after each returned index.
+    """
+    n = len(names)
+    if policy == "layer":
+        return tuple(range(n - 1))
+    if policy == "all":
+        return ()
+    if policy == "block":
+        keys = [_block_key(s) for s in names]
+    elif policy == "stage":
+        keys = [s.split(".")[0] for s in names]
+    else:
+        raise ValueError(f"unknown grouping policy {policy!r}")
+    return tuple(i for i in range(n - 1) if keys[i] != keys[i + 1])
+

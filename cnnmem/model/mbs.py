@@ -74,6 +74,7 @@ from cnnmem.model.grouping import (
     path_from_cuts,
     range_max,
     range_sum,
+    structural_cuts,
 )
 from cnnmem.model.precision import Precision
 from cnnmem.model.schedule import (
@@ -540,20 +541,9 @@ def plan_cuts(m: Model, cuts: tuple[int, ...], fixed: np.ndarray | None) -> Plan
 
 
 def named_cuts(net: Network, grouping: str) -> tuple[int, ...]:
-    """Cuts of the structural groupings: every layer, one group, or by layer-name prefix."""
-    L = len(net)
-    if grouping == "layer":
-        return tuple(range(L - 1))
-    if grouping == "all":
-        return ()
-
-    def key(name: str) -> str:
-        if "." not in name:
-            return name
-        return name.rsplit(".", 1)[0] if grouping == "block" else name.split(".", 1)[0]
-
-    keys = [key(lay.name) for lay in net.layers]
-    return tuple(i for i in range(L - 1) if keys[i] != keys[i + 1])
+    """Cuts of the structural groupings (layer, block, stage, all): see
+    :func:`cnnmem.model.grouping.structural_cuts`."""
+    return structural_cuts([lay.name for lay in net.layers], grouping)
 
 
 # ------------------------------------------------------------------------------------------

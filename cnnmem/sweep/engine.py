@@ -27,6 +27,7 @@ import pandas as pd
 
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
+from cnnmem.model.grouping import structural_cuts
 from cnnmem.model.schedule import POINT_FIELDS, SweepRequest, sweep_evaluators
 from cnnmem.sweep.output import AtomicOutputs, Column, csv_header, csv_rows, dataframe_csv
 from cnnmem.sweep.pareto import pareto_mask
@@ -88,28 +89,9 @@ def parse_cuts(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _keys_cuts(keys: list[str]) -> tuple[int, ...]:
-    return tuple(i for i in range(len(keys) - 1) if keys[i] != keys[i + 1])
-
-
-def _block_key(name: str) -> str:
-    parts = name.split(".")
-    if len(parts) >= 3 and parts[1].isdigit():
-        return ".".join(parts[:2])  # resnet: layer1.0.conv1 -> layer1.0
-    return parts[0]  # inception: Mixed_5b.branch1x1.conv -> Mixed_5b
-
-
 def structure_cuts(net: Network, policy: str) -> tuple[int, ...]:
     """Cuts for "layer" (every layer alone), "block", "stage" or "all" (one group)."""
-    n = len(net)
-    if policy == "layer":
-        return tuple(range(n - 1))
-    if policy == "all":
-        return ()
-    names = [layer.name for layer in net.layers]
-    keys = [_block_key(s) for s in names] if policy == "block" else [s.split(".")[0]
-                                                                       for s in names]
-    return _keys_cuts(keys)
+    return structural_cuts([layer.name for layer in net.layers], policy)
 
 
 def _limit_depth(cutmat: np.ndarray, max_depth: int | None) -> np.ndarray:

@@ -6,33 +6,21 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from cnnmem.errors import InputError
+from cnnmem.paths import ROOT, builtin_names, resolve_yaml
 from cnnmem.workload.loader import load_network_file
 from cnnmem.workload.network import Network
 
-#: Repository root: built-in networks/, hw/, sweeps/ and scenarios/ live beside the package.
-ROOT = Path(os.environ.get("CNNMEM_HOME", Path(__file__).resolve().parents[2]))
 NETWORKS_DIR = ROOT / "networks"
 
 
 def builtin_networks() -> list[str]:
     """Names of the built-in networks, sorted."""
-    return sorted(p.stem for p in NETWORKS_DIR.glob("*.yaml"))
+    return builtin_names(NETWORKS_DIR)
 
 
 def network_path(name_or_path: str | os.PathLike[str]) -> Path:
     """A built-in name ('resnet50') or a path to a YAML file -> the file's path."""
-    text = str(name_or_path)
-    p = Path(text)
-    if p.suffix in (".yaml", ".yml") or os.sep in text or p.exists():
-        if not p.exists():
-            raise InputError("file not found", file=text)
-        return p
-    builtin = NETWORKS_DIR / f"{text}.yaml"
-    if builtin.exists():
-        return builtin
-    known = ", ".join(builtin_networks())
-    raise InputError(f"unknown network '{text}' (built-in: {known}; or give a .yaml path)")
+    return resolve_yaml(name_or_path, NETWORKS_DIR, "network")
 
 
 @lru_cache(maxsize=64)
