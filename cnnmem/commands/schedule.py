@@ -30,10 +30,13 @@ from cnnmem.workload import load_network
 @option_option
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None,
               help="write a Gantt timeline plot (PNG/SVG) where the strategy has one")
+@click.option("--totals", "totals_only", is_flag=True,
+              help="print only the totals (one row in csv/json)")
 @format_option
 def schedule_cmd(network: str, hw_name: str, strategy: str, mode: str | None, batch: int | None,
                  buffer: str | None, chips: int | None, sub_batch: int | None,
-                 options: tuple[str, ...], timeline: str | None, fmt: str) -> None:
+                 options: tuple[str, ...], timeline: str | None, totals_only: bool,
+                 fmt: str) -> None:
     """Schedule NETWORK on hardware with one strategy; per-group table and totals."""
     strat = get_strategy(strategy)
     mode = mode or strat.modes[0]
@@ -49,23 +52,29 @@ def schedule_cmd(network: str, hw_name: str, strategy: str, mode: str | None, ba
                               chips=chips or hw.chips, sub_batch=sub_batch, options=opts)
     result = strat.run(request)
     totals = pd.DataFrame([{"strategy": result.strategy, **result.totals}])
+    title = f"{request.network.name} on {hw.name}, {strategy}, {mode}, batch {request.batch}"
     if fmt == "table":
-        emit(result.groups, fmt, title=f"{request.network.name} on {hw.name}, {strategy}, "
-             f"{mode}, batch {request.batch}")
-        click.echo("")
-        emit(totals, fmt, title="totals")
+        if not totals_only:
+            emit(result.groups, fmt, title=title)
+            click.echo("")
+        vertical = pd.DataFrame({"total": list(totals.columns),
+                                 "value": [str(v) if isinstance(v, str) else v
+                                           for v in totals.iloc[0]]})
+        emit(vertical, fmt, title=f"totals ({title})")
         for note in result.notes:
             click.echo(f"note: {note}")
     elif fmt == "csv":
-        emit(result.groups, fmt)
+        emit(totals if totals_only else result.groups, fmt)
     else:
         import json
 
         from cnnmem.report.tables import render, to_records
 
-        click.echo(json.dumps({"groups": json.loads(render(result.groups, "json")),
-                               "totals": to_records(totals)[0], "notes": list(result.notes)},
-                              indent=2))
+        payload: dict[str, object] = {"totals": to_records(totals)[0],
+                                      "notes": list(result.notes)}
+        if not totals_only:
+            payload = {"groups": json.loads(render(result.groups, "json")), **payload}
+        click.echo(json.dumps(payload, indent=2))
     if timeline:
         if result.write_timeline is None:
             raise InputError(f"strategy '{strategy}' has no timeline", field="--timeline")

@@ -158,32 +158,40 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
             rows["tile"].append(np.broadcast_to(tile, shape + (4,)))
             rows["opb"].append(opb)
             rows["vec"].append(vec)
-    macs = np.array(rows["macs"], dtype=float)
-    dram = np.array(rows["dram"], dtype=float)
-    parts = energy_latency(hw, dram, macs[:, :, None], np.array(rows["opb"])[:, None, None],
-                           np.array(rows["vec"])[:, :, None])
+    n_items = len(rows["idx"])
+    macs = np.array(rows["macs"], dtype=float).reshape(n_items, batch.size)
+    dram = np.array(rows["dram"], dtype=float).reshape((n_items,) + shape)
+    parts = energy_latency(hw, dram, macs[:, :, None],
+                           np.array(rows["opb"], dtype=float).reshape(n_items, 1, 1),
+                           np.array(rows["vec"], dtype=float).reshape(n_items, batch.size, 1))
     return LayerPassCosts(
         layer_index=np.array(rows["idx"], dtype=np.int64), layer=tuple(rows["name"]),
         layer_type=tuple(rows["type"]), pass_name=tuple(rows["pass"]), batch=batch,
         capacity_bytes=cap, macs=macs, dram_bytes=dram,
-        lower_bound_bytes=np.array(rows["lb"], dtype=float),
-        buffer_need_bytes=np.array(rows["need"], dtype=float),
-        tile=np.array(rows["tile"], dtype=np.int64), **parts)
+        lower_bound_bytes=np.array(rows["lb"], dtype=float).reshape(dram.shape),
+        buffer_need_bytes=np.array(rows["need"], dtype=float).reshape(dram.shape),
+        tile=np.array(rows["tile"], dtype=np.int64).reshape(dram.shape + (4,)), **parts)
 
 
 def compulsory_bytes(net: Network, hw: Hardware, batch: int | np.ndarray, *,
-                     training: bool = True) -> np.ndarray:
+                     training: bool = True, include_weights: bool = True) -> np.ndarray:
     """A lower bound on DRAM bytes for ANY schedule of the whole network (cross-layer too).
 
-    Every schedule must read the network input and every weight at least once and write the
-    network outputs (inference) or every weight gradient (training) at least once. Unlike the
+    Every schedule must read the network input and every conv/FC kernel at least once and write
+    the network outputs (inference) or every kernel gradient (training) at least once. Unlike the
     per-layer bound (which assumes each layer reads its inputs from DRAM, true for layer-by-layer
     schedules only), this holds for MBS, fusion and OCCAM schedules as well; it does not depend on
-    the buffer capacity.
+    the buffer capacity. ``include_weights=False`` gives the steady-state bound of a stream of
+    images whose weights stay on chip (their one-time load amortized away), the basis of
+    OCCAM's per-image pipeline traffic.
     """
     n = np.asarray(batch, dtype=float)
     prec = Precision.of(hw)
-    weights = float(net.weight_elems.sum())
+    # conv/FC kernels only: biases and normalization scale/shift are per-channel vectors that
+    # inference folds into the kernels and the per-layer model does not move separately
+    kernels = sum(g.b_elems for i, layer in enumerate(net.layers)
+                  for g in layer_gconvs(layer, i, ("forward",)))
+    weights = float(kernels) if include_weights else 0.0
     inputs = n * net.input_elems * prec.activation
     if training:
         return inputs + weights * (prec.weight + prec.gradient)

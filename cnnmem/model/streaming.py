@@ -27,7 +27,8 @@ Inference (forward only) runs as inference accelerators do [reconstruction]: act
 functions are applied on the fly in the producer's output path, batchnorm is folded into the
 preceding convolution's weights (running statistics), dropout is the identity, flatten a view,
 softmax a negligible tail, and concat inputs are written straight into their slices of the
-concatenated tensor: none of these costs DRAM traffic. Pooling, add, LRN and groupnorm (whose
+concatenated tensor: none of these costs DRAM traffic when its inputs are produced by layers
+(one that reads the network input itself streams it). Pooling, add, LRN and groupnorm (whose
 statistics are computed at run time) still stream their tensors. This matches papers.md's
 inference base case (every conv/FC layer reads its input and filters and writes its output).
 
@@ -41,6 +42,7 @@ import numpy as np
 
 from cnnmem.model.precision import Precision
 from cnnmem.workload.layers import ACTIVATIONS, Layer
+from cnnmem.workload.network import INPUT
 
 #: layer types that cost no DRAM traffic in inference (fused into their producer or consumer)
 FOLDED_AT_INFERENCE = frozenset(ACTIVATIONS) | {"batchnorm", "dropout", "flatten", "softmax",
@@ -69,7 +71,8 @@ def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_by
     if layer.is_compute:
         return zero + n * fork
     if pass_name == "forward":
-        if t == "flatten" or (not training and t in FOLDED_AT_INFERENCE):
+        folded = not training and t in FOLDED_AT_INFERENCE and INPUT not in layer.inputs
+        if t == "flatten" or folded:
             return zero
         if t in ("batchnorm", "groupnorm") and training:
             reads = rereads(x, ea, t == "batchnorm") * x * ea

@@ -188,6 +188,10 @@ class SampleWork:
 def sample_work(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarray | None = None,
                 *, resident: str = "auto", elementwise: str = "fused") -> SampleWork:
     """Per-sample MACs and DRAM bytes of every (part, phase), from the cost core at batch 1."""
+    if not any(layer.is_compute for layer in net.layers):
+        raise InputError(f"network '{net.name}' has no conv or FC layer: the TNPU strategies "
+                         "schedule conv/FC work (element-wise layers are fused into it)",
+                         field="network")
     cap = np.atleast_1d(np.asarray([hw.buffer_bytes] if capacity_bytes is None
                                    else capacity_bytes, float))
     costs = layer_pass_costs(net, hw, [1], cap, training=True,
@@ -488,6 +492,13 @@ class StrategyCosts:
                 + self.energy_static_pj)
 
 
+def fused_parameter_bytes(net: Network, hw: Hardware) -> float:
+    """DRAM bytes per mini-batch of the parameters of fused element-wise layers (batchnorm
+    scale and shift): read once and their gradients written once; too small to affect timing."""
+    w = float(sum(layer.weight_elems for layer in net.layers if not layer.is_compute))
+    return w * (hw.bytes_per_weight + hw.bytes_per_gradient)
+
+
 def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
                    capacity_bytes: np.ndarray | None = None,
                    bandwidth_bytes_per_s: np.ndarray | None = None,
@@ -520,6 +531,8 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
         units = {SHARED: pes[CONV]} if strategy == "dadiannao-like" else pes
         tl = simulate(strategy, batch, item_s, opts["lookahead"], units)
     dram = sum(work.dram_bytes[k].sum(axis=0) for k in work.dram_bytes) * batch  # (n_cap,)
+    if opts["elementwise"] == "fused":  # fused layers' parameters (norm scale/shift): read
+        dram = dram + fused_parameter_bytes(net, hw)  # once, gradients written once [recon.]
     dram = np.broadcast_to(dram[:, None], tl.makespan_s.shape)
     latency = tl.makespan_s
     if opts["bandwidth_floor"] == "on":
