@@ -10,7 +10,8 @@ import pytest
 from cnnmem.cli import main
 from cnnmem.errors import InputError
 from cnnmem.sweep import engine
-from cnnmem.sweep.engine import format_cuts, parse_cuts, run_sweep
+from cnnmem.model.grouping import format_cuts, parse_cuts
+from cnnmem.sweep.engine import run_sweep
 from cnnmem.sweep.output import csv_rows
 from cnnmem.sweep.spec import load_sweep
 
@@ -174,3 +175,40 @@ def test_mbs_sweep_and_report(tmp_path):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 10_000
         assert (out / "figures" / f"{fig}.svg").exists()
     assert "| network |" in md
+
+
+RERUN = """\
+sweep: rerun
+networks: [lenet5]
+hardware: [{hw}]
+mode: {mode}
+batch: 8
+strategies: [{strategy}]
+axes:
+  capacity: [64 KiB, 256 KiB]
+  sub_batch: [2, 8]
+  grouping: [{{random: 3, seed: 7, max_depth: 4}}, stage]
+"""
+
+
+@pytest.mark.parametrize("strategy, mode", [("mbs", "training"), ("fusion", "inference")])
+def test_a_result_row_reruns_as_that_exact_schedule(tmp_path, capsys, strategy, mode):
+    """Each row's cuts, sub-batch and capacity re-run through `cnnmem schedule` give the
+    row's DRAM traffic."""
+    text = RERUN.format(hw="edge", mode=mode, strategy=strategy)
+    spec = load_sweep(write(tmp_path, text))
+    run_sweep(spec, tmp_path / "out", quiet=True)
+    df = pd.read_csv(tmp_path / "out" / "results.csv", keep_default_na=False)
+    assert len(df) > 4
+    for row in df.itertuples(index=False):
+        args = ["schedule", "lenet5", "--hw", "edge", "--strategy", strategy, "--mode", mode,
+                "--batch", "8", "--buffer", f"{int(row.capacity_bytes)}B", "--totals",
+                "--format", "json", "-O", f"cuts={row.cuts}"]
+        if strategy == "mbs":
+            args += ["--sub-batch", str(int(float(row.sub_batch)))]
+        capsys.readouterr()
+        assert run_cli(args) == 0
+        totals = json.loads(capsys.readouterr().out)["totals"]
+        want = float(row.dram_bytes)
+        got = totals["dram_bytes"]
+        assert (got is None and not np.isfinite(want)) or got == pytest.approx(want, rel=1e-12)

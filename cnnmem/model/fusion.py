@@ -75,7 +75,7 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.cost import energy_latency, layer_pass_costs
-from cnnmem.model.grouping import consecutive_dp
+from cnnmem.model.grouping import consecutive_dp, parse_cuts
 from cnnmem.model.layerwise import per_layer_totals
 from cnnmem.model.receptive import effective_kernel, overlap_rows, window_rows
 from cnnmem.model.schedule import (
@@ -114,6 +114,13 @@ def parse_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:
     """Validate ``-O`` switches of ``kind`` ('occam' or 'fusion') and fill in defaults."""
     out = dict(DEFAULTS[kind])
     for key, value in options.items():
+        if key == "cuts":  # an explicit grouping, as sweep results record it ("3;7..9;12")
+            try:
+                out["grouping"] = parse_cuts(value)
+            except (TypeError, ValueError):
+                raise InputError(f"expected layer indices like 3,7,12 or 3;7..9, got {value!r}",
+                                 field="-O cuts") from None
+            continue
         if key not in out:
             raise InputError(f"unknown option for {kind} (known: {', '.join(sorted(out))})",
                              field=f"-O {key}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -143,4 +144,41 @@ def structural_cuts(names: list[str], policy: str) -> tuple[int, ...]:
     else:
         raise ValueError(f"unknown grouping policy {policy!r}")
     return tuple(i for i in range(n - 1) if keys[i] != keys[i + 1])
+
+
+def format_cuts(cuts: Any, n_layers: int | None = None) -> str:
+    """Compact cut list: ``"3;7..9;12"`` (a group ends after each layer index; ranges with ..).
+
+    The end of the network is implicit and dropped; ``""`` is one group of all layers. The
+    text is what sweep results record and what ``-O cuts=...`` of `cnnmem schedule` accepts.
+    """
+    c = sorted({int(x) for x in cuts})
+    if n_layers is not None:
+        c = [x for x in c if x < n_layers - 1]
+    parts = []
+    i = 0
+    while i < len(c):
+        j = i
+        while j + 1 < len(c) and c[j + 1] == c[j] + 1:
+            j += 1
+        parts.append(str(c[i]) if i == j else f"{c[i]}..{c[j]}")
+        i = j + 1
+    return ";".join(parts)
+
+
+def parse_cuts(text: Any) -> tuple[int, ...]:
+    """Inverse of :func:`format_cuts`; also takes ``3,7,12`` or a list. ValueError if malformed."""
+    if isinstance(text, (list, tuple)):
+        return tuple(int(v) for v in text)
+    out: list[int] = []
+    for part in str(text).replace(",", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if ".." in part:
+            a, b = part.split("..")
+            out.extend(range(int(a), int(b) + 1))
+        else:
+            out.append(int(part))
+    return tuple(out)
 

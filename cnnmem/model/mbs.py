@@ -71,6 +71,7 @@ from cnnmem.model.grouping import (
     consecutive_dp,
     cuts_of_path,
     interval_events_cumsum,
+    parse_cuts,
     path_from_cuts,
     range_max,
     range_sum,
@@ -739,11 +740,11 @@ def fixed_grouping_points(m: Model, cuts: tuple[int, ...], sub_batch: np.ndarray
 
 
 def _parse_cuts(value: Any, n_layers: int) -> tuple[int, ...]:
-    items = value if isinstance(value, (list, tuple)) else str(value).replace(" ", "").split(",")
+    """``-O cuts=3,7,12`` or a sweep row's compact ``3;7..9;12``, validated."""
     try:
-        cuts = tuple(int(v) for v in items if str(v) != "")
+        cuts = parse_cuts(value)
     except (TypeError, ValueError):
-        raise InputError(f"cuts must be layer indices like 3,7,12, got {value!r}",
+        raise InputError(f"cuts must be layer indices like 3,7,12 or 3;7..9, got {value!r}",
                          field="cuts") from None
     bad = [c for c in cuts if not 0 <= c < n_layers - 1]
     if bad:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
-from cnnmem.model.grouping import structural_cuts
+from cnnmem.model.grouping import format_cuts, structural_cuts
 from cnnmem.model.schedule import POINT_FIELDS, SweepRequest, sweep_evaluators
 from cnnmem.sweep.output import AtomicOutputs, Column, csv_header, csv_rows, dataframe_csv
 from cnnmem.sweep.pareto import pareto_mask
@@ -53,40 +53,6 @@ DEFAULT_CHUNK_POINTS = 1 << 16
 
 # ------------------------------------------------------------------------------------------
 # groupings
-
-
-def format_cuts(cuts: Any, n_layers: int | None = None) -> str:
-    """Compact cut list: ``"3;7..9;12"`` (a group ends after each layer index; ranges with ..).
-
-    The end of the network is implicit and dropped; ``""`` is one group of all layers.
-    """
-    c = sorted({int(x) for x in cuts})
-    if n_layers is not None:
-        c = [x for x in c if x < n_layers - 1]
-    parts = []
-    i = 0
-    while i < len(c):
-        j = i
-        while j + 1 < len(c) and c[j + 1] == c[j] + 1:
-            j += 1
-        parts.append(str(c[i]) if i == j else f"{c[i]}..{c[j]}")
-        i = j + 1
-    return ";".join(parts)
-
-
-def parse_cuts(text: str) -> tuple[int, ...]:
-    """Inverse of :func:`format_cuts`."""
-    out: list[int] = []
-    for part in str(text).split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        if ".." in part:
-            a, b = part.split("..")
-            out.extend(range(int(a), int(b) + 1))
-        else:
-            out.append(int(part))
-    return tuple(out)
 
 
 def structure_cuts(net: Network, policy: str) -> tuple[int, ...]:
