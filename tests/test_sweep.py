@@ -9,8 +9,8 @@ import pytest
 
 from cnnmem.cli import main
 from cnnmem.errors import InputError
-from cnnmem.sweep import engine
 from cnnmem.model.grouping import format_cuts, parse_cuts
+from cnnmem.sweep import engine
 from cnnmem.sweep.engine import run_sweep
 from cnnmem.sweep.output import csv_rows
 from cnnmem.sweep.spec import load_sweep
