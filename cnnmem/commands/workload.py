@@ -64,23 +64,22 @@ def show_cmd(network: str, hw: str | None, fmt: str) -> None:
 @click.command("validate")
 @click.argument("files", nargs=-1, required=True)
 def validate_cmd(files: tuple[str, ...]) -> None:
-    """Check network, hardware (or sweep) YAML files; print one line per file."""
+    """Check network, hardware, sweep or scenario YAML files; print one line per file."""
     for path in files:
         data = load_yaml_file(path)
         if not isinstance(data, dict):
             raise InputError("expected a mapping at the top level", file=path)
-        if "layers" in data or "input" in data:
+        if "published" in data or "metric" in data:
+            from cnnmem.reproduce import load_scenario
+
+            scenario = load_scenario(path)
+            click.echo(f"{path}: ok: scenario '{scenario.name}'")
+        elif "layers" in data or "input" in data:
             net = parse_network(data, file=path)
             click.echo(f"{path}: ok: network '{net.name}', {len(net)} layers, "
                        f"{net.total_params:,} params, {net.total_macs / 1e9:.3f} GMACs")
         elif "sweep" in data or "axes" in data:
-            try:
-                from cnnmem.sweep.spec import parse_sweep  # noqa: PLC0415 - optional until sweeps land
-            except ModuleNotFoundError as exc:
-                if exc.name not in ("cnnmem.sweep", "cnnmem.sweep.spec"):
-                    raise
-                raise InputError("sweep files are not supported by this version",
-                                 file=path) from None
+            from cnnmem.sweep.spec import parse_sweep
 
             sweep = parse_sweep(data, file=path)
             click.echo(f"{path}: ok: sweep '{sweep.name}'")
