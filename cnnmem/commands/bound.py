@@ -33,6 +33,12 @@ def bound_cmd(network: str, buffer: str, batch: int, hw_name: str | None, pass_n
              f"{hw.bytes_per_activation:g}/{hw.bytes_per_weight:g}/{hw.bytes_per_gradient:g} "
              "bytes per activation/weight/gradient")
     emit(df, fmt, title=title)
+    bad = df[~df["feasible"].astype(bool) & (df["layer"] != "TOTAL")]
+    if fmt == "table" and len(bad):
+        worst = bad.loc[bad["min_buffer_bytes"].idxmax()]
+        click.echo(f"note: {len(bad)} layer-pass(es) infeasible: their smallest tile does not "
+                   f"fit {buffer_bytes:,.0f} B (largest need: {worst['layer']} "
+                   f"{worst['pass']}, {worst['min_buffer_bytes']:,.0f} B)")
 
 
 COMMANDS = [bound_cmd]

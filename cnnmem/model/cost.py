@@ -49,6 +49,7 @@ class LayerPassCosts:
     dram_bytes: np.ndarray
     lower_bound_bytes: np.ndarray  # conv/FC: the bound; other layers: their streaming traffic
     buffer_need_bytes: np.ndarray  # buffer the chosen tile uses (nan for streaming layers)
+    min_need_bytes: np.ndarray  # (n_items, n_batch) smallest buffer any tile needs (0: streaming)
     tile: np.ndarray  # (n_items, n_batch, n_capacity, 4), -1 for streaming layers
     buffer_access_bytes: np.ndarray
     compute_s: np.ndarray
@@ -116,7 +117,7 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
     shape = (batch.size, cap.size)
     tilings: dict[GConv, DataflowResult] = {}  # repeated layer shapes are searched once
     rows: dict[str, list] = {k: [] for k in ("idx", "name", "type", "pass", "macs", "dram", "lb",
-                                             "need", "tile", "opb", "vec")}
+                                             "need", "tile", "opb", "vec", "min_need")}
     for i, layer in enumerate(net.layers):
         gconvs = {g.pass_name: g for g in layer_gconvs(layer, i, passes)}
         for p in passes:
@@ -130,7 +131,7 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                                        consumers=len(net.consumers[i]))
                 dram = df.traffic_bytes + fork
                 lb = lower_bound_bytes(g, batch, cap, prec) + fork
-                need, tile = df.need_bytes, df.tile
+                need, tile, min_need = df.need_bytes, df.tile, df.min_need_bytes
                 macs = (g.macs_per_sample * batch).astype(float)
                 opb = prec.bytes_of(g.a_kind) + prec.bytes_of(g.b_kind)
                 vec = np.zeros(batch.size)
@@ -143,6 +144,7 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                     continue
                 lb = dram
                 need = np.full(shape, np.nan)
+                min_need = np.zeros(batch.size)
                 tile = np.full(shape + (4,), -1, dtype=np.int64)
                 macs = np.zeros(batch.size)
                 opb = 0.0
@@ -158,6 +160,7 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
             rows["tile"].append(np.broadcast_to(tile, shape + (4,)))
             rows["opb"].append(opb)
             rows["vec"].append(vec)
+            rows["min_need"].append(min_need)
     n_items = len(rows["idx"])
     macs = np.array(rows["macs"], dtype=float).reshape(n_items, batch.size)
     dram = np.array(rows["dram"], dtype=float).reshape((n_items,) + shape)
@@ -170,6 +173,7 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
         capacity_bytes=cap, macs=macs, dram_bytes=dram,
         lower_bound_bytes=np.array(rows["lb"], dtype=float).reshape(dram.shape),
         buffer_need_bytes=np.array(rows["need"], dtype=float).reshape(dram.shape),
+        min_need_bytes=np.array(rows["min_need"], dtype=float).reshape(n_items, batch.size),
         tile=np.array(rows["tile"], dtype=np.int64).reshape(dram.shape + (4,)), **parts)
 
 

@@ -33,6 +33,7 @@ def bound_table(net: Network, hw: Hardware, buffer_bytes: float, batch: int,
             "dataflow_over_bound": dram / lb if np.isfinite(dram) else np.inf,
             "tile": (f"{stationary_first}{b} x{x} y{y} z{z}" if b > 0 else "infeasible"),
             "buffer_used_bytes": costs.buffer_need_bytes[k, 0, 0],
+            "min_buffer_bytes": costs.min_need_bytes[k, 0],
             "feasible": bool(np.isfinite(dram)),
         })
     return pd.DataFrame(rows)
@@ -45,6 +46,7 @@ def with_total(df: pd.DataFrame) -> pd.DataFrame:
         "dataflow_bytes": df["dataflow_bytes"].sum(),
         "dataflow_over_bound": df["dataflow_bytes"].sum() / df["lower_bound_bytes"].sum(),
         "tile": "", "buffer_used_bytes": df["buffer_used_bytes"].max(),
+        "min_buffer_bytes": df["min_buffer_bytes"].max(),
         "feasible": bool(df["feasible"].all()),
     }
     return pd.concat([df, pd.DataFrame([total])], ignore_index=True)
