@@ -119,6 +119,17 @@ def _staircase(need: np.ndarray, traffic: np.ndarray, capacity: np.ndarray
     return np.where(k > 0, idx, -1), need_sorted[:, 0]
 
 
+def _xy_pairs(g: GConv, nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate (row-tile, col-tile) index pairs. A square problem (same size, kernel, stride
+    and dilation along both axes) is symmetric: the tile (x, y) costs what (y, x) costs, so only
+    one of each mirrored pair is kept."""
+    px, py = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    square = (g.out_h == g.out_w and g.k_h == g.k_w and g.stride_h == g.stride_w
+              and g.window_h == g.window_w)
+    keep = (px <= py) if square else np.ones_like(px, dtype=bool)
+    return px[keep], py[keep]
+
+
 def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
                 precision: Precision, *, max_sizes: int = 12) -> DataflowResult:
     """Search the dataflow's integer tiles for every batch size and capacity at once."""
@@ -139,17 +150,21 @@ def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
     n_red_total = g.red_c * g.groups
     nb = batch.astype(float)
 
+    px, py = _xy_pairs(g, xs.size, ys.size)  # (P,) the row/col tile pairs searched
+    X, Y = xs[px].astype(float), ys[py].astype(float)
+    halo_xy = hx[px] * hy[py]  # operand-A rows x cols one tile loads per reduction channel
+    a_rows_cols = rtot[px] * ctot[py]  # summed over all spatial tiles
+    n_xy_tiles = (ntx[px] * nty[py]).astype(float)
+
     if g.is_weight_stationary:
         cs = tile_sizes(g.red_c, max_sizes + 4)
         ntc = -(-g.red_c // cs)
-        # axes: (c, x, y, z); batch only scales the traffic
-        C, X, Y, Z = np.ix_(cs, xs, ys, zs)
-        HX, HY = hx[:, None], hy[None, :]
-        need = (eo * Z * C * kk + eb * Z * X * Y + ea * C * HX[None, :, :, None]
-                * HY[None, :, :, None]).astype(float)
-        a_loads = ntz[None, None, None, :] * n_red_total * (rtot[:, None] * ctot[None, :])[
-            None, :, :, None]
-        b_loads = ntc[:, None, None, None] * (g.out_c * g.groups) * g.out_h * g.out_w
+        # axes: (c, xy pair, z); the batch only scales the traffic
+        C, Z = cs[:, None, None].astype(float), zs[None, None, :].astype(float)
+        need = (eo * Z * C * kk + eb * Z * (X * Y)[None, :, None]
+                + ea * C * halo_xy[None, :, None])
+        a_loads = ntz[None, None, :] * n_red_total * a_rows_cols[None, :, None]
+        b_loads = ntc[:, None, None] * (g.out_c * g.groups) * g.out_h * g.out_w
         per_sample = (ea * a_loads + eb * b_loads).astype(float)
         shape = np.broadcast_shapes(need.shape, per_sample.shape)
         need_f = np.broadcast_to(need, shape).reshape(1, -1)
@@ -159,8 +174,8 @@ def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
         traffic = np.where(idx >= 0, per_f[0, np.maximum(idx, 0)], np.inf)[None, :] * nb[:, None]
         traffic = traffic + eo * g.out_elems
         need_sel = np.where(idx >= 0, need_f[0, np.maximum(idx, 0)], np.nan)
-        ci, xi, yi, zi = np.unravel_index(np.maximum(idx, 0), shape)
-        tile = np.stack([cs[ci], xs[xi], ys[yi], zs[zi]], axis=-1)
+        ci, pi, zi = np.unravel_index(np.maximum(idx, 0), shape)
+        tile = np.stack([cs[ci], xs[px[pi]], ys[py[pi]], zs[zi]], axis=-1)
         tile = np.where((idx >= 0)[:, None], tile, -1)
         return DataflowResult(
             traffic_bytes=traffic,
@@ -170,17 +185,15 @@ def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
         )
 
     bs = _batch_tiles(batch)  # (nB, n_b)
-    B = bs[:, :, None, None, None].astype(float)
-    X, Y, Z = (v.astype(float) for v in np.ix_(xs, ys, zs))
-    HXY = (hx[:, None] * hy[None, :])[:, :, None]
-    need = eo * B * X * Y * Z + ea * B * HXY + eb * Z * kk  # (nB, n_b, nx, ny, nz)
+    B = bs[:, :, None, None].astype(float)
+    Z = zs[None, None, None, :].astype(float)
+    need = (eo * B * (X * Y)[:, None] * Z + ea * B * halo_xy[:, None]
+            + eb * Z * kk)  # (nB, n_b, P, nz)
     need = np.where(B > 0, need, np.inf)
-    a_loads = nb[:, None, None, None, None] * (ntz[None, None, :] * n_red_total
-                                               * (rtot[:, None] * ctot[None, :])[:, :, None])
+    a_loads = nb[:, None, None, None] * (ntz[None, :] * n_red_total * a_rows_cols[:, None])
     n_btiles = np.where(bs > 0, -(-batch[:, None] // np.maximum(bs, 1)), 0)
-    b_loads = (n_btiles[:, :, None, None, None] * (ntx[:, None] * nty[None, :])[:, :, None]
-               * float(g.b_elems))
-    traffic = ea * a_loads + eb * b_loads  # (nB, n_b, nx, ny, nz)
+    b_loads = n_btiles[:, :, None, None] * n_xy_tiles[:, None] * float(g.b_elems)
+    traffic = ea * a_loads + eb * b_loads  # (nB, n_b, P, nz)
     shape = np.broadcast_shapes(need.shape, traffic.shape)
     need_f = np.broadcast_to(need, shape).reshape(batch.size, -1)
     tr_f = np.broadcast_to(traffic, shape).reshape(batch.size, -1)
@@ -190,9 +203,9 @@ def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
     out_bytes = eo * g.out_elems * nb[:, None]
     traffic_sel = np.where(idx >= 0, best + out_bytes, np.inf)
     need_sel = np.where(idx >= 0, np.take_along_axis(need_f, safe, axis=1), np.nan)
-    _, bi, xi, yi, zi = np.unravel_index(safe, shape)
+    _, bi, pi, zi = np.unravel_index(safe, shape)
     bsel = np.take_along_axis(bs, bi.reshape(batch.size, -1), axis=1).reshape(bi.shape)
-    tile = np.stack([bsel, xs[xi], ys[yi], zs[zi]], axis=-1)
+    tile = np.stack([bsel, xs[px[pi]], ys[py[pi]], zs[zi]], axis=-1)
     tile = np.where((idx >= 0)[..., None], tile, -1)
     return DataflowResult(traffic_bytes=traffic_sel, need_bytes=need_sel, tile=tile,
                           min_need_bytes=min_need)
