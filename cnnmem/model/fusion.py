@@ -36,6 +36,12 @@ OCCAM DP
     than chips re-reads filters per image (see Pipeline), and the cheaper of the two is taken.
     A unit whose closure alone exceeds the capacity falls back to the tiled per-layer
     traffic of :mod:`cnnmem.model.cost` (the layerwise dataflow).
+    ``partition=traffic`` (default) is this least-traffic partition, the paper's stated
+    objective. ``partition=balanced`` (this project's option, not the paper's) instead takes,
+    among the partitions with at most ``chips`` groups that fit (same closure ``need`` and the
+    same single-unit tiled fallback), the one of greatest pipeline throughput after STAP, ties
+    broken by least traffic; see :func:`partition_dp_balanced`. Where no such partition exists
+    it falls back to the ``traffic`` choice (data parallel, filters re-read).
 
 Pipeline (OCCAM)
     one partition per chip; stage time = max(compute, memory) (``stage_time=sum``: their sum);
@@ -75,7 +81,13 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.cost import energy_latency, layer_pass_costs
-from cnnmem.model.grouping import consecutive_dp, parse_cuts
+from cnnmem.model.grouping import (
+    budgeted_dp,
+    consecutive_dp,
+    parse_cuts,
+    replicas_needed,
+    replicated_bottleneck_dp,
+)
 from cnnmem.model.layerwise import per_layer_totals
 from cnnmem.model.receptive import effective_kernel, overlap_rows, window_rows
 from cnnmem.model.schedule import (
@@ -101,10 +113,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "stage_time": ("max", "sum"),
     "variant": ("reuse", "recompute"),
     "grouping": ("optimal", "layer", "all"),
+    "partition": ("traffic", "balanced"),
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     OCCAM: {"window": "k", "filters": "resident", "pool": "fold", "stage_time": "max",
-            "grouping": "optimal"},
+            "grouping": "optimal", "partition": "traffic"},
     FUSION: {"filters": "streamed", "pool": "fold", "stage_time": "max", "variant": "reuse",
              "grouping": "optimal", "tile": 1},
 }
@@ -345,6 +358,32 @@ def fusion_storage(net: Network, ends: np.ndarray, geo: Geometry, hw: Hardware, 
 
 
 # ------------------------------------------------------------------------------------------
+# Per-group MACs and stage times (shared by evaluate and the balanced partition)
+
+
+def _group_macs_vec(cm: np.ndarray, cv: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                    first_unit: np.ndarray, last_unit: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """MACs and element-wise ops of groups [first_unit..last_unit] (broadcasting index arrays)
+    from the cumulative sums ``cm`` (L + 1, U) (per-layer MACs x the MAC factor when the group
+    ends at unit j) and ``cv`` (L + 1,)."""
+    first_l = starts[first_unit]
+    last_l = ends[last_unit] + 0 * first_unit
+    return cm[last_l + 1, last_unit] - cm[first_l, last_unit], cv[last_l + 1] - cv[first_l]
+
+
+def _stage_parts(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray, vec_ops: np.ndarray,
+                 operand_bytes_per_mac: float, stage_time: str) -> dict[str, np.ndarray]:
+    """:func:`cnnmem.model.cost.energy_latency` of groups, with the ``stage_time`` switch:
+    ``max`` keeps latency = max(compute, memory), ``sum`` makes it their sum."""
+    parts = energy_latency(hw, dram_bytes, macs, operand_bytes_per_mac, vec_ops)
+    if stage_time == "sum":
+        parts["latency_s"] = parts["compute_s"] + parts["memory_s"]
+        parts["energy_static_pj"] = parts["latency_s"] * hw.static_power_w * 1e12
+    return parts
+
+
+# ------------------------------------------------------------------------------------------
 # The DP over cut points (vectorized over capacities)
 
 
@@ -413,6 +452,46 @@ def partition_dp_bounded(cost: np.ndarray, need_bytes: np.ndarray, capacity_byte
         g = g - 1
         live = live & (cur >= 0)
     return total, start
+
+
+def group_cost_matrix(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.ndarray,
+                      fallback: np.ndarray | None) -> np.ndarray:
+    """Cost of every allowed group (U, U, C) as :func:`partition_dp` sees it: ``cost`` where
+    the group fits, a single unit at min(cost if it fits, ``fallback``); inf otherwise
+    (including first > last)."""
+    cap = np.atleast_1d(np.asarray(capacity_bytes, float))
+    n_units = cost.shape[0]
+    out = np.full((n_units, n_units, cap.size), np.inf)
+    for j in range(n_units):
+        out[: j + 1, j] = _group_costs(cost, need_bytes, cap, fallback, j)
+    return out
+
+
+def partition_dp_balanced(stage_s: np.ndarray, group_cost: np.ndarray, chips: int
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Throughput-optimal pipeline partition (``partition=balanced``), for every capacity.
+
+    ``stage_s`` (U, U, C): the per-image stage time of every group, inf where the group is not
+    allowed; ``group_cost`` (U, U, C): its traffic (tie-break), inf where not allowed.
+    Exact objective: the least bottleneck ``T* = min over partitions P with at most ``chips``
+    groups, and over replica counts r_g >= 1 with sum_g r_g <= chips, of max_g t_g / r_g``.
+    STAP's greedy (:func:`stap_replicas`, one more replica to the current argmax) attains the
+    least ``max_g t_g / r_g`` of a fixed partition, so ``T*`` is exactly 1 / (the greatest
+    pipeline throughput after STAP) over those partitions; this is *not* the plain min-max
+    stage time (which ignores the spare chips STAP replicates onto). Ties are broken exactly
+    by least summed ``group_cost``: among partitions whose groups can reach ``T*`` with
+    ``r_g = min{r : t_g / r <= T*}`` replicas summing to <= chips, the least-traffic one
+    (then the smallest group start). Two DPs, :func:`cnnmem.model.grouping.
+    replicated_bottleneck_dp` (O(U^2 chips^2 C)) and :func:`cnnmem.model.grouping.
+    budgeted_dp` (O(U^2 chips C)), vectorized over capacities.
+
+    Returns (bottleneck_s (C,), traffic (C,), start (U, C)); inf and -1 where no partition
+    with at most ``chips`` allowed groups exists.
+    """
+    bottleneck = replicated_bottleneck_dp(stage_s, chips)
+    replicas = replicas_needed(stage_s, bottleneck, chips)
+    result = budgeted_dp(group_cost, replicas, chips)
+    return bottleneck, result.total, result.path
 
 
 def brute_force_partition(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: float,
@@ -549,6 +628,12 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     np.add.at(tiled, uidx[compute_layers], lw["dram_bytes"][compute_layers, 0, :])
     tiled = np.where(_layer_sums(compute_layers, uidx, n_units)[:, None] > 0, tiled,
                      np.diag(cost)[:, None])
+    macs_l = net.macs.astype(float) * batch
+    vec_l = np.array([streaming_elementwise_ops(lay, "forward") for lay in net.layers],
+                     float) * batch
+    cm = np.concatenate([np.zeros((1, n_units)), np.cumsum(macs_l[:, None] * mac_factor, 0)])
+    cv = np.concatenate([[0.0], np.cumsum(vec_l)])
+    opb = ea + ew
     reread_chosen = np.zeros(n_cap, dtype=bool)
     if opts["grouping"] == "optimal":
         total, start = partition_dp(cost, need, cap, tiled)
@@ -560,6 +645,19 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
             tot_pl, start_pl = partition_dp_bounded(cost, need, cap, tiled, chips)
             reread_chosen = tot_pl > tot_rr
             start = np.where(reread_chosen[None, :], start_rr, start_pl)
+        if kind == OCCAM and opts["partition"] == "balanced":
+            # every group's per-image stage time, computed as for the chosen groups below
+            g_cost = group_cost_matrix(cost, need, cap, tiled)
+            u = np.arange(n_units)
+            m_macs, m_vec = _group_macs_vec(cm, cv, starts, ends, u[:, None], u[None, :])
+            m_stage = _stage_parts(hw, np.where(np.isfinite(g_cost), g_cost, 0.0),
+                                   m_macs[:, :, None], m_vec[:, :, None], opb,
+                                   opts["stage_time"])["latency_s"]
+            m_stage = np.where(np.isfinite(g_cost), m_stage / batch, np.inf)
+            bottleneck, _, start_bal = partition_dp_balanced(m_stage, g_cost, chips)
+            balanced = np.isfinite(bottleneck)
+            start = np.where(balanced[None, :], start_bal, start)
+            reread_chosen = reread_chosen & ~balanced
     else:
         start = forced_start(n_units, opts["grouping"], ends, n_cap)
     # per-group quantities at each group's end unit j: (U, C)
@@ -575,24 +673,14 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     g_feature = np.where(has, feature[s_idx, jj], np.nan)
     g_dram = np.where(fallback, tiled[jj, cols], np.where(has, cost[s_idx, jj], np.nan))
     g_w = np.where(has, group_w[s_idx, jj], np.nan)
-    macs_l = net.macs.astype(float) * batch
-    vec_l = np.array([streaming_elementwise_ops(lay, "forward") for lay in net.layers],
-                     float) * batch
-    cm = np.concatenate([np.zeros((1, n_units)), np.cumsum(macs_l[:, None] * mac_factor, 0)])
-    cv = np.concatenate([[0.0], np.cumsum(vec_l)])
-    first_l = starts[s_idx]
-    last_l = ends[jj] + 0 * s_idx
-    g_macs = np.where(has, cm[last_l + 1, jj] - cm[first_l, jj], np.nan)
-    g_vec = np.where(has, cv[last_l + 1] - cv[first_l], np.nan)
+    r_macs, r_vec = _group_macs_vec(cm, cv, starts, ends, s_idx, jj)
+    g_macs = np.where(has, r_macs, np.nan)
+    g_vec = np.where(has, r_vec, np.nan)
     g_inner = np.where(has, inner[s_idx, jj] * batch, 0.0)
-    opb = ea + ew
-    parts = energy_latency(hw, np.nan_to_num(g_dram), np.nan_to_num(g_macs), opb,
-                           np.nan_to_num(g_vec))
+    parts = _stage_parts(hw, np.nan_to_num(g_dram), np.nan_to_num(g_macs),
+                         np.nan_to_num(g_vec), opb, opts["stage_time"])
     parts["energy_buffer_pj"] = parts["energy_buffer_pj"] + (
         2.0 * g_inner * hw.buffer_energy_pj_per_byte)
-    if opts["stage_time"] == "sum":
-        parts["latency_s"] = parts["compute_s"] + parts["memory_s"]
-        parts["energy_static_pj"] = parts["latency_s"] * hw.static_power_w * 1e12
     stage_s = np.where(has, parts["latency_s"], np.nan)
     n_groups = has.sum(axis=0)
     latency_image_s = np.nansum(stage_s, axis=0) / batch

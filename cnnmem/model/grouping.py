@@ -91,6 +91,99 @@ def groups_of_path(path: np.ndarray, problem: int = 0) -> list[tuple[int, int]]:
     return [(int(path[e, problem]), int(e)) for e in np.flatnonzero(path[:, problem] >= 0)]
 
 
+def replicated_bottleneck_dp(group_time: np.ndarray, budget: int) -> np.ndarray:
+    """Least bottleneck ``max_g t_g / r_g`` over all partitions into consecutive groups *and*
+    all integer replica counts ``r_g >= 1`` with ``sum_g r_g <= budget``, for every problem.
+
+    ``group_time``: (L, L, P), the time of group ``[s..e]`` at ``[s, e]`` (inf where the group is
+    not allowed; entries with s > e are ignored). Returns (P,), inf where no partition has at
+    most ``budget`` allowed groups. Exact:
+    ``B[k, e+1] = min over s <= e, 1 <= r <= k of max(B[k - r, s], t[s, e] / r)``, ``B[k, 0] = 0``
+    (at most k replicas), answer ``B[budget, L]``; the quotients ``t / r`` are the same floating
+    point operations as ``t / r`` with ``r`` a float array. O(L^2 budget^2 P) work; loops run
+    over the budget and the items only.
+    """
+    t = np.asarray(group_time, float)
+    n_items, n_problems = t.shape[0], t.shape[2]
+    budget = max(int(budget), 0)
+    best = np.full((budget + 1, n_items + 1, n_problems), np.inf)
+    best[:, 0] = 0.0
+    for k in range(1, budget + 1):
+        r = np.arange(1, k + 1, dtype=float)
+        for e in range(n_items):
+            prev = best[k - np.arange(1, k + 1), : e + 1]  # (k, e + 1, P)
+            per = t[None, : e + 1, e, :] / r[:, None, None]
+            best[k, e + 1] = np.maximum(prev, per).min(axis=(0, 1))
+    return best[budget, n_items]
+
+
+def replicas_needed(group_time: np.ndarray, bottleneck: np.ndarray, budget: int) -> np.ndarray:
+    """Least integer ``r >= 1`` with ``t / r <= bottleneck`` for every entry of ``group_time``
+    (..., P) against ``bottleneck`` (P,); ``budget + 1`` where more than ``budget`` would be
+    needed or the time is not finite. Exact in floating point (the ceiling is corrected by one
+    step either way, with the same ``t / r`` division as the comparison)."""
+    t = np.asarray(group_time, float)
+    b = np.broadcast_to(np.asarray(bottleneck, float), t.shape)
+    over = budget + 1
+    finite = np.isfinite(t)
+    one = finite & ((t <= 0) | (b == np.inf))
+    search = finite & ~one & np.isfinite(b) & (b > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        bs = np.where(search, b, 1.0)
+        ts = np.where(search, t, 1.0)
+        r = np.maximum(np.ceil(np.minimum(ts / bs, over)), 1.0)
+        r = np.where((r > 1) & (ts / np.maximum(r - 1, 1.0) <= bs), r - 1, r)
+        r = np.where(ts / r > bs, r + 1, r)
+    r = np.where(one, 1.0, np.where(search, r, over))
+    return np.minimum(r, over).astype(np.int64)
+
+
+def budgeted_dp(cost: np.ndarray, weight: np.ndarray, budget: int) -> DPResult:
+    """Least summed cost over partitions into consecutive groups whose summed integer weights
+    stay within ``budget``, for every problem.
+
+    ``cost`` and ``weight``: (L, L, P) over (first item s, last item e); a group is allowed
+    when its cost is finite and ``1 <= weight <= budget``. ``D[k, e+1] = min over s of
+    D[k - w[s, e], s] + cost[s, e]``, ``D[k, 0] = 0`` (weight at most k). Ties go to the
+    smallest s. ``total`` is inf where no partition fits the budget. O(L^2 budget P); loops
+    run over the budget and the items only. ``choice`` holds each chosen group's weight.
+    """
+    c = np.asarray(cost, float)
+    w = np.asarray(weight, np.int64)
+    n_items, n_problems = c.shape[0], c.shape[2]
+    budget = max(int(budget), 0)
+    cols = np.arange(n_problems)
+    best = np.full((budget + 1, n_items + 1, n_problems), np.inf)
+    best[:, 0] = 0.0
+    arg = np.zeros((budget + 1, n_items, n_problems), dtype=np.int64)
+    for k in range(1, budget + 1):
+        for e in range(n_items):
+            we = w[: e + 1, e]  # (e + 1, P)
+            allowed = (we >= 1) & (we <= k) & np.isfinite(c[: e + 1, e])
+            rest = np.where(allowed, k - we, 0)
+            prev = best[rest, np.arange(e + 1)[:, None], cols[None, :]]
+            tot = np.where(allowed, prev + c[: e + 1, e], np.inf)
+            s = np.argmin(tot, axis=0)
+            best[k, e + 1] = tot[s, cols]
+            arg[k, e] = s
+    total = best[budget, n_items]
+    path = np.full((n_items, n_problems), -1, dtype=np.int64)
+    choice = np.full((n_items, n_problems), -1, dtype=np.int64)
+    cur = np.full(n_problems, n_items - 1)
+    k = np.full(n_problems, budget)
+    live = np.isfinite(total)
+    while live.any():
+        e = np.maximum(cur, 0)
+        s = arg[k, e, cols]
+        path[cur[live], cols[live]] = s[live]
+        ws = w[s, e, cols]
+        choice[cur[live], cols[live]] = ws[live]
+        k = np.where(live, k - ws, k)
+        cur = np.where(live, s - 1, -1)
+        live = live & (cur >= 0)
+    return DPResult(total, path, choice)
+
+
 def interval_events_cumsum(events: np.ndarray) -> np.ndarray:
     """Turn an event matrix ``D[s, e]`` (changes when a group starting at s grows to end at e)
     into the running value ``V[s, e] = sum_{e' <= e} D[s, e']``; entries with e < s are 0."""
