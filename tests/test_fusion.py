@@ -3,6 +3,8 @@ reproduction, papers.md's hand-computed OCCAM values, DP = brute force, monotoni
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -20,10 +22,12 @@ from cnnmem.model.fusion import (
     geometry,
     parse_options,
     partition_dp,
+    partition_dp_balanced,
     pipeline_throughput_per_s,
     stap_replicas,
     units_of,
 )
+from cnnmem.model.grouping import budgeted_dp, replicas_needed, replicated_bottleneck_dp
 from cnnmem.model.receptive import chain_input_rows, input_rows, overlap_rows
 from cnnmem.model.schedule import ScheduleRequest, get_strategy
 from cnnmem.workload import load_network, load_network_text
@@ -266,3 +270,178 @@ def test_cli_schedule_occam_and_bad_option() -> None:
         main(["schedule", "alexnet", "--hw", "occam_chip", "--strategy", "fusion",
               "-O", "variant=magic"])
     assert exc.value.code == 2
+
+
+# ------------------------------------------------------------------------------------------
+# OCCAM partition=balanced: the greatest pipeline throughput after STAP
+
+
+def brute_force_balanced(stage_s: np.ndarray, cost: np.ndarray, chips: int
+                         ) -> tuple[float, float]:
+    """Every cut set with at most ``chips`` allowed groups; STAP by :func:`stap_replicas`.
+    (least bottleneck max t/r, least traffic among those) of one problem."""
+    n = stage_s.shape[0]
+    best = (np.inf, np.inf)
+    for k in range(min(chips, n)):
+        for cuts in combinations(range(n - 1), k):
+            ends = [*cuts, n - 1]
+            firsts = [0, *(e + 1 for e in cuts)]
+            t = np.array([stage_s[f, e] for f, e in zip(firsts, ends, strict=True)])
+            if not np.isfinite(t).all():
+                continue
+            r = stap_replicas(t, chips)
+            cand = (float(np.max(t / r)),
+                    float(sum(cost[f, e] for f, e in zip(firsts, ends, strict=True))))
+            best = min(best, cand)
+    return best
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 7), chips=st.integers(1, 5), seed=st.integers(0, 2**31 - 1),
+       p_block=st.sampled_from([0.0, 0.3, 0.7]), levels=st.sampled_from([3, 1000]))
+def test_balanced_dp_equals_brute_force(n: int, chips: int, seed: int, p_block: float,
+                                        levels: int) -> None:
+    """The two DPs (replicated bottleneck, then least traffic at that bottleneck) = brute force
+    over all cut sets with <= chips groups, STAP replicas from the greedy stap_replicas. Few
+    distinct times (levels=3) make many ties, so the traffic tie-break is exercised."""
+    rng = np.random.default_rng(seed)
+    n_cap = 3
+    t = rng.integers(1, levels + 1, (n, n, n_cap)).astype(float) * 1e-4
+    cost = rng.integers(1, 50, (n, n, n_cap)).astype(float)
+    blocked = rng.random((n, n, n_cap)) < p_block
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    blocked |= (i > j)[:, :, None]
+    blocked &= ~(i == j)[:, :, None]  # a single unit is always allowed (tiled fallback)
+    t = np.where(blocked, np.inf, t)
+    cost = np.where(blocked, np.inf, cost)
+    bottleneck, traffic, start = partition_dp_balanced(t, cost, chips)
+    for c in range(n_cap):
+        want = brute_force_balanced(t[:, :, c], cost[:, :, c], chips)
+        assert bottleneck[c] == want[0]  # exact: the same t / r quotients
+        assert traffic[c] == pytest.approx(want[1])
+        if np.isfinite(want[0]):
+            groups = [(int(s), e) for e, s in enumerate(start[:, c]) if s >= 0]
+            assert len(groups) <= chips and groups[0][0] == 0 and groups[-1][1] == n - 1
+            tg = np.array([t[s, e, c] for s, e in groups])
+            assert float(np.max(tg / stap_replicas(tg, chips))) == want[0]
+            assert sum(cost[s, e, c] for s, e in groups) == pytest.approx(want[1])
+        else:
+            assert (start[:, c] == -1).all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(t=st.floats(1e-9, 1e3), b=st.floats(1e-9, 1e3), budget=st.integers(1, 64))
+def test_replicas_needed_is_least(t: float, b: float, budget: int) -> None:
+    r = int(replicas_needed(np.array([t]), np.array([b]), budget)[0])
+    if r <= budget:
+        assert t / float(r) <= b and (r == 1 or t / float(r - 1) > b)
+    else:
+        assert t / float(budget) > b
+
+
+def test_grouping_budget_dps_small_cases() -> None:
+    t = np.array([[4.0, 5.0], [np.inf, 1.0]])[:, :, None]
+    # one chip: one group [0..1] (5); two chips: {4 | 1} -> 4, or [0..1] x2 -> 2.5
+    assert replicated_bottleneck_dp(t, 1)[0] == 5.0
+    assert replicated_bottleneck_dp(t, 2)[0] == 2.5
+    assert replicated_bottleneck_dp(t, 3)[0] == 5.0 / 3
+    assert replicated_bottleneck_dp(t, 0)[0] == np.inf
+    cost = np.array([[1.0, 10.0], [np.inf, 1.0]])[:, :, None]
+    w = np.array([[1, 1], [9, 1]])[:, :, None]
+    res = budgeted_dp(cost, w, 2)
+    assert res.total[0] == 2.0 and list(res.path[:, 0]) == [0, 1]
+    res = budgeted_dp(cost, w, 1)
+    assert res.total[0] == 10.0 and list(res.path[:, 0]) == [-1, 0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(net=small_networks(), chips=st.integers(1, 4), stage_time=st.sampled_from(["max", "sum"]),
+       bandwidth=st.sampled_from([None, 1e12]))
+def test_balanced_evaluate_equals_brute_force(net, chips: int, stage_time: str,
+                                              bandwidth: float | None) -> None:
+    """End to end: the balanced schedule = the best of evaluating every cut set with <= chips
+    groups whose multi-unit groups fit (fixed grouping, the same stage times and STAP);
+    where none exists it is the traffic schedule. (A faster DRAM makes the small networks'
+    stages compute-bound, where balance and least traffic differ more often.)"""
+    hw = load_hardware("occam_chip")
+    if bandwidth is not None:
+        hw = hw.replace(dram_bandwidth_bytes_per_s=bandwidth)
+    caps = np.geomspace(512, 128 * 1024, 10)
+    opts = {"stage_time": stage_time}
+    _, ends = units_of(net)
+    n = ends.size
+    best_thr = np.full(caps.size, -np.inf)
+    best_dram = np.full(caps.size, np.inf)
+    for k in range(min(chips, n)):
+        for cut_units in combinations(range(n - 1), k):
+            ev = evaluate("occam", net, hw, caps, chips=chips, options=opts,
+                          grouping=tuple(int(ends[u]) for u in cut_units))
+            multi = (ev.start >= 0) & (ev.start < np.arange(n)[:, None])
+            ok = ~(multi & ~ev.group["fits"]).any(axis=0)
+            thr, dram = ev.totals["throughput_per_s"], ev.totals["dram_bytes"]
+            better = ok & ((thr > best_thr) | ((thr == best_thr) & (dram < best_dram)))
+            best_thr = np.where(better, thr, best_thr)
+            best_dram = np.where(better, dram, best_dram)
+    bal = evaluate("occam", net, hw, caps, chips=chips, options={**opts, "partition": "balanced"})
+    traffic = evaluate("occam", net, hw, caps, chips=chips, options=opts)
+    feasible = np.isfinite(best_dram)
+    for c in range(caps.size):
+        if feasible[c]:
+            assert bal.totals["throughput_per_s"][c] == pytest.approx(best_thr[c], rel=1e-12)
+            assert bal.totals["dram_bytes"][c] == pytest.approx(best_dram[c], rel=1e-12)
+            assert bal.totals["groups"][c] <= chips and bal.totals["filter_reread_bytes"][c] == 0
+        else:
+            for key in ("throughput_per_s", "dram_bytes", "groups"):
+                assert bal.totals[key][c] == traffic.totals[key][c]
+
+
+def both_pipelined(a, b, chips: int) -> np.ndarray:
+    return ((a.totals["groups"] <= chips) & (a.totals["filter_reread_bytes"] == 0)
+            & (b.totals["groups"] <= chips) & (b.totals["filter_reread_bytes"] == 0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(net=small_networks(), chips=st.integers(1, 8), batch=st.sampled_from([1, 3]))
+def test_balanced_throughput_at_least_traffic(net, chips: int, batch: int) -> None:
+    hw = load_hardware("occam_chip")
+    caps = np.geomspace(512, 4 * MIB, 12)
+    traffic = evaluate("occam", net, hw, caps, chips=chips, batch=batch)
+    bal = evaluate("occam", net, hw, caps, chips=chips, batch=batch,
+                   options={"partition": "balanced"})
+    both = both_pipelined(traffic, bal, chips)
+    assert np.all(~both | (bal.totals["throughput_per_s"]
+                           >= traffic.totals["throughput_per_s"] * (1 - 1e-12)))
+    # the traffic partition is the least-traffic pipeline: balanced never moves less
+    assert np.all(~both | (bal.totals["dram_bytes"]
+                           >= traffic.totals["dram_bytes"] * (1 - 1e-12)))
+
+
+@pytest.mark.parametrize("name", ["alexnet", "resnet50", "googlenet", "vgg16"])
+def test_balanced_named_networks(name: str) -> None:
+    net, hw = load_network(name), load_hardware("occam_chip")
+    caps = np.array([4, 8, 16, 64]) * MIB
+    traffic = evaluate("occam", net, hw, caps, chips=8)
+    bal = evaluate("occam", net, hw, caps, chips=8, options={"partition": "balanced"})
+    both = both_pipelined(traffic, bal, 8)
+    assert np.all(~both | (bal.totals["throughput_per_s"]
+                           >= traffic.totals["throughput_per_s"] * (1 - 1e-12)))
+    for k, c in enumerate(caps):  # vectorized over capacities = one capacity at a time
+        one = evaluate("occam", net, hw, np.array([c]), chips=8,
+                       options={"partition": "balanced"})
+        for key in ("throughput_per_s", "dram_bytes", "groups"):
+            assert one.totals[key][0] == pytest.approx(bal.totals[key][k], rel=1e-12)
+
+
+def test_partition_default_is_traffic() -> None:
+    net, hw = load_network("resnet50"), load_hardware("occam_chip")
+    assert parse_options("occam", {})["partition"] == "traffic"
+    with pytest.raises(InputError, match="partition"):
+        parse_options("occam", {"partition": "fast"})
+    with pytest.raises(InputError, match="unknown option"):
+        parse_options("fusion", {"partition": "balanced"})
+    caps = np.array([8 * MIB])
+    a = evaluate("occam", net, hw, caps, chips=8)
+    b = evaluate("occam", net, hw, caps, chips=8, options={"partition": "traffic"})
+    for key, v in a.totals.items():
+        assert np.array_equal(v, b.totals[key]), key
+    assert np.array_equal(a.start, b.start)
