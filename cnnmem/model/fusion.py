@@ -677,32 +677,27 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     g_macs = np.where(has, r_macs, np.nan)
     g_vec = np.where(has, r_vec, np.nan)
     g_inner = np.where(has, inner[s_idx, jj] * batch, 0.0)
+    n_groups = has.sum(axis=0)
+    pipelined = (n_groups <= chips) & ~reread_chosen
+    # OCCAM not pipelined: filters cannot stay resident, so every chip re-reads each group's
+    # filters per image; those bytes are part of the group's DRAM traffic and memory time
+    reread_case = (kind == OCCAM) & ~pipelined & (opts["filters"] == "resident")
+    g_reread = np.where(has & ~fallback & reread_case[None, :], g_w * batch, 0.0)
+    g_dram = g_dram + g_reread
     parts = _stage_parts(hw, np.nan_to_num(g_dram), np.nan_to_num(g_macs),
                          np.nan_to_num(g_vec), opb, opts["stage_time"])
     parts["energy_buffer_pj"] = parts["energy_buffer_pj"] + (
         2.0 * g_inner * hw.buffer_energy_pj_per_byte)
     stage_s = np.where(has, parts["latency_s"], np.nan)
-    n_groups = has.sum(axis=0)
     latency_image_s = np.nansum(stage_s, axis=0) / batch
     dram = np.nansum(g_dram, axis=0)
-    notes_filters = np.zeros(n_cap)
+    notes_filters = np.nansum(g_reread, axis=0)
     if kind == OCCAM:
-        pipelined = (n_groups <= chips) & ~reread_chosen
         replicas = np.where(pipelined[None, :],
                             stap_replicas(np.where(has, stage_s / batch, np.nan), chips), 1.0)
         replicas = np.where(has, replicas, 0.0)
         thr = np.where(pipelined, pipeline_throughput_per_s(stage_s / batch, replicas),
                        chips / np.maximum(latency_image_s, 1e-300))
-        # not pipelined: filters cannot stay resident, each chip re-reads them per image
-        reread = np.where(pipelined | (opts["filters"] == "streamed"), 0.0,
-                          np.nansum(np.where(fallback, 0.0, g_w), axis=0) * batch)
-        notes_filters = reread
-        dram = dram + reread
-        extra = energy_latency(hw, reread, 0.0, 0.0, 0.0)
-        parts["energy_dram_pj"] = parts["energy_dram_pj"] + np.where(
-            jj == n_units - 1, extra["energy_dram_pj"][None, :], 0.0)
-        parts["energy_buffer_pj"] = parts["energy_buffer_pj"] + np.where(
-            jj == n_units - 1, extra["energy_buffer_pj"][None, :], 0.0)
         chips_used = np.full(n_cap, float(chips))
         filter_once = np.where(pipelined & (opts["filters"] == "resident"),
                                np.nansum(np.where(fallback, 0.0, g_w), axis=0), 0.0)
