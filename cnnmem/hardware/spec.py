@@ -19,6 +19,8 @@ YAML keys (quantities take units, see :mod:`cnnmem.units`)::
     chip_bandwidth: 50 GB/s       # optional chip-to-chip link
     conv_mac_units: 256           # optional split units (TNPU-style); default all MAC units
     fc_mac_units: 16
+    array: [128, 128]             # optional: weight-stationary systolic arrays of rows x cols
+                                  # (mapping efficiency, see cnnmem.model.array)
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class Hardware:
     chip_bandwidth_bytes_per_s: float = 0.0
     conv_mac_units: float | None = None
     fc_mac_units: float | None = None
+    array_rows: int = 0  # systolic array shape (0: not modelled, every MAC slot is usable)
+    array_cols: int = 0
     description: str | None = None
 
     def __post_init__(self) -> None:
@@ -83,6 +87,13 @@ class Hardware:
             raise InputError(f"must be in (0, 1], got {self.utilization}", field="utilization")
         if self.chips < 1:
             raise InputError(f"must be >= 1, got {self.chips}", field="chips")
+        if (self.array_rows > 0) != (self.array_cols > 0) or min(self.array_rows,
+                                                                 self.array_cols) < 0:
+            raise InputError("give both array rows and columns as positive whole numbers",
+                             field="array")
+        if self.array_rows * self.array_cols > self.mac_units:
+            raise InputError(f"a {self.array_rows}x{self.array_cols} array has more MACs than "
+                             f"mac_units ({self.mac_units:g})", field="array")
 
     @property
     def peak_macs_per_s(self) -> float:
@@ -114,7 +125,7 @@ _KEYS: dict[str, tuple[str, str | None]] = {
     "conv_mac_units": ("conv_mac_units", "count"),
     "fc_mac_units": ("fc_mac_units", "count"),
 }
-_OTHER = {"name", "description", "source", "peak", "bytes_per_element", "precision"}
+_OTHER = {"name", "description", "source", "peak", "bytes_per_element", "precision", "array"}
 #: dotted names accepted by sweeps, e.g. "precision.weight" -> bytes_per_weight
 FIELD_ALIASES = {
     **{k: v[0] for k, v in _KEYS.items()},
@@ -185,6 +196,14 @@ def parse_hardware(data: Any, *, file: str, default_name: str | None = None) -> 
                 values["clock_hz"] = peak_ops / 2 / values["mac_units"]
             else:
                 raise InputError("peak needs clock or mac_units beside it", field="peak")
+        if "array" in data:
+            arr = data["array"]
+            if (not isinstance(arr, list) or len(arr) != 2
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                               for v in arr)):
+                raise InputError("expected [rows, cols] of the systolic array, e.g. [128, 128]",
+                                 field="array")
+            values["array_rows"], values["array_cols"] = int(arr[0]), int(arr[1])
         if "bytes_per_element" in data:
             b = _number(data["bytes_per_element"], "bytes_per_element")
             for f in ("bytes_per_activation", "bytes_per_weight", "bytes_per_gradient"):

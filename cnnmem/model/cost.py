@@ -15,7 +15,8 @@ Buffer accesses are counted from the dataflow [reconstruction]:
 * with a register level, every MAC reads its two operands from registers (e_A + e_B bytes).
 
 Latency (s) of a layer-pass = max(compute time, memory time): compute time = MACs / (MAC units x
-clock x utilization) (element-wise layers: one element per MAC unit per cycle), memory time =
+clock x utilization x array mapping efficiency (:mod:`cnnmem.model.array`; 1 when the hardware
+gives no array shape)) (element-wise layers: one element per MAC unit per cycle), memory time =
 DRAM bytes / DRAM bandwidth. Both are kept so reports can show which bound a layer is.
 """
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnmem.hardware import Hardware
+from cnnmem.model.array import pass_efficiency
 from cnnmem.model.bound import lower_bound_bytes
 from cnnmem.model.dataflow import DataflowResult, best_tiling
 from cnnmem.model.gconv import INFERENCE_PASSES, PASSES, GConv, layer_gconvs
@@ -71,15 +73,20 @@ class LayerPassCosts:
 
 
 def energy_latency(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray,
-                   operand_bytes_per_mac: np.ndarray | float, vector_ops: np.ndarray | float
-                   ) -> dict[str, np.ndarray]:
-    """Energy parts (pJ) and times (s) for given DRAM bytes and MACs (broadcasting arrays)."""
+                   operand_bytes_per_mac: np.ndarray | float, vector_ops: np.ndarray | float,
+                   array_macs: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Energy parts (pJ) and times (s) for given DRAM bytes and MACs (broadcasting arrays).
+
+    ``array_macs`` = MACs / array mapping efficiency (:mod:`cnnmem.model.array`), the MAC slots
+    the work occupies; it sets the compute time (default: the MACs themselves).
+    """
     macs = np.asarray(macs, float)
+    slots = macs if array_macs is None else np.asarray(array_macs, float)
     array_side = np.sqrt(hw.mac_units)
     buffer_bytes = 2.0 * dram_bytes + macs * operand_bytes_per_mac / array_side
     reg_pj = macs * operand_bytes_per_mac * hw.register_energy_pj_per_byte if (
         hw.register_bytes > 0) else 0.0
-    compute_s = macs / hw.effective_macs_per_s + np.asarray(vector_ops, float) / (
+    compute_s = slots / hw.effective_macs_per_s + np.asarray(vector_ops, float) / (
         hw.mac_units * hw.clock_hz)
     memory_s = dram_bytes / hw.dram_bandwidth_bytes_per_s
     latency_s = np.maximum(compute_s, memory_s)
@@ -117,7 +124,8 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
     shape = (batch.size, cap.size)
     tilings: dict[GConv, DataflowResult] = {}  # repeated layer shapes are searched once
     rows: dict[str, list] = {k: [] for k in ("idx", "name", "type", "pass", "macs", "dram", "lb",
-                                             "need", "tile", "opb", "vec", "min_need")}
+                                             "need", "tile", "opb", "vec", "min_need",
+                                             "eff")}
     for i, layer in enumerate(net.layers):
         gconvs = {g.pass_name: g for g in layer_gconvs(layer, i, passes)}
         for p in passes:
@@ -133,6 +141,7 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                 lb = lower_bound_bytes(g, batch, cap, prec) + fork
                 need, tile, min_need = df.need_bytes, df.tile, df.min_need_bytes
                 macs = (g.macs_per_sample * batch).astype(float)
+                eff = pass_efficiency(hw, g, batch)
                 opb = prec.bytes_of(g.a_kind) + prec.bytes_of(g.b_kind)
                 vec = np.zeros(batch.size)
             else:
@@ -147,6 +156,7 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                 min_need = np.zeros(batch.size)
                 tile = np.full(shape + (4,), -1, dtype=np.int64)
                 macs = np.zeros(batch.size)
+                eff = np.ones(batch.size)
                 opb = 0.0
                 vec = (streaming_elementwise_ops(layer, p) * batch).astype(float)
             rows["idx"].append(i)
@@ -161,12 +171,15 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
             rows["opb"].append(opb)
             rows["vec"].append(vec)
             rows["min_need"].append(min_need)
+            rows["eff"].append(eff)
     n_items = len(rows["idx"])
     macs = np.array(rows["macs"], dtype=float).reshape(n_items, batch.size)
     dram = np.array(rows["dram"], dtype=float).reshape((n_items,) + shape)
+    efficiency = np.array(rows["eff"], dtype=float).reshape(n_items, batch.size)
     parts = energy_latency(hw, dram, macs[:, :, None],
                            np.array(rows["opb"], dtype=float).reshape(n_items, 1, 1),
-                           np.array(rows["vec"], dtype=float).reshape(n_items, batch.size, 1))
+                           np.array(rows["vec"], dtype=float).reshape(n_items, batch.size, 1),
+                           array_macs=(macs / efficiency)[:, :, None])
     return LayerPassCosts(
         layer_index=np.array(rows["idx"], dtype=np.int64), layer=tuple(rows["name"]),
         layer_type=tuple(rows["type"]), pass_name=tuple(rows["pass"]), batch=batch,

@@ -80,7 +80,9 @@ import pandas as pd
 
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
+from cnnmem.model.array import pass_efficiency
 from cnnmem.model.cost import energy_latency, layer_pass_costs
+from cnnmem.model.gconv import layer_gconvs
 from cnnmem.model.grouping import (
     budgeted_dp,
     consecutive_dp,
@@ -373,10 +375,12 @@ def _group_macs_vec(cm: np.ndarray, cv: np.ndarray, starts: np.ndarray, ends: np
 
 
 def _stage_parts(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray, vec_ops: np.ndarray,
-                 operand_bytes_per_mac: float, stage_time: str) -> dict[str, np.ndarray]:
+                 operand_bytes_per_mac: float, stage_time: str,
+                 array_macs: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """:func:`cnnmem.model.cost.energy_latency` of groups, with the ``stage_time`` switch:
-    ``max`` keeps latency = max(compute, memory), ``sum`` makes it their sum."""
-    parts = energy_latency(hw, dram_bytes, macs, operand_bytes_per_mac, vec_ops)
+    ``max`` keeps latency = max(compute, memory), ``sum`` makes it their sum. ``array_macs``:
+    the MAC slots on the systolic arrays (:mod:`cnnmem.model.array`), for the compute time."""
+    parts = energy_latency(hw, dram_bytes, macs, operand_bytes_per_mac, vec_ops, array_macs)
     if stage_time == "sum":
         parts["latency_s"] = parts["compute_s"] + parts["memory_s"]
         parts["energy_static_pj"] = parts["latency_s"] * hw.static_power_w * 1e12
@@ -633,6 +637,11 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
                      float) * batch
     cm = np.concatenate([np.zeros((1, n_units)), np.cumsum(macs_l[:, None] * mac_factor, 0)])
     cv = np.concatenate([[0.0], np.cumsum(vec_l)])
+    # MAC slots on the hardware's systolic arrays (MACs / mapping efficiency at this batch)
+    eff_l = np.array([pass_efficiency(hw, layer_gconvs(lay, i, ("forward",))[0], batch)
+                      if lay.is_compute else 1.0 for i, lay in enumerate(net.layers)], float)
+    cslots = np.concatenate([np.zeros((1, n_units)),
+                             np.cumsum((macs_l / eff_l)[:, None] * mac_factor, 0)])
     opb = ea + ew
     reread_chosen = np.zeros(n_cap, dtype=bool)
     if opts["grouping"] == "optimal":
@@ -650,9 +659,10 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
             g_cost = group_cost_matrix(cost, need, cap, tiled)
             u = np.arange(n_units)
             m_macs, m_vec = _group_macs_vec(cm, cv, starts, ends, u[:, None], u[None, :])
+            m_slots, _ = _group_macs_vec(cslots, cv, starts, ends, u[:, None], u[None, :])
             m_stage = _stage_parts(hw, np.where(np.isfinite(g_cost), g_cost, 0.0),
                                    m_macs[:, :, None], m_vec[:, :, None], opb,
-                                   opts["stage_time"])["latency_s"]
+                                   opts["stage_time"], m_slots[:, :, None])["latency_s"]
             m_stage = np.where(np.isfinite(g_cost), m_stage / batch, np.inf)
             bottleneck, _, start_bal = partition_dp_balanced(m_stage, g_cost, chips)
             balanced = np.isfinite(bottleneck)
@@ -674,6 +684,8 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     g_dram = np.where(fallback, tiled[jj, cols], np.where(has, cost[s_idx, jj], np.nan))
     g_w = np.where(has, group_w[s_idx, jj], np.nan)
     r_macs, r_vec = _group_macs_vec(cm, cv, starts, ends, s_idx, jj)
+    r_slots, _ = _group_macs_vec(cslots, cv, starts, ends, s_idx, jj)
+    g_slots = np.where(has, r_slots, np.nan)
     g_macs = np.where(has, r_macs, np.nan)
     g_vec = np.where(has, r_vec, np.nan)
     g_inner = np.where(has, inner[s_idx, jj] * batch, 0.0)
@@ -685,7 +697,7 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     g_reread = np.where(has & ~fallback & reread_case[None, :], g_w * batch, 0.0)
     g_dram = g_dram + g_reread
     parts = _stage_parts(hw, np.nan_to_num(g_dram), np.nan_to_num(g_macs),
-                         np.nan_to_num(g_vec), opb, opts["stage_time"])
+                         np.nan_to_num(g_vec), opb, opts["stage_time"], np.nan_to_num(g_slots))
     parts["energy_buffer_pj"] = parts["energy_buffer_pj"] + (
         2.0 * g_inner * hw.buffer_energy_pj_per_byte)
     stage_s = np.where(has, parts["latency_s"], np.nan)

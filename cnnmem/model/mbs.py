@@ -49,7 +49,9 @@ mini-batch, S = ceil(N / n) sub-batches, e_a/e_w/e_g bytes per activation/weight
   whose sub-batch does not fit; that makes the all-single-layer, full-batch grouping reproduce
   ``layerwise`` exactly.
 * energy and latency from the per-layer core's :func:`cnnmem.model.cost.energy_latency` per
-  group and pass direction: latency = max(compute, memory) of the forward sweep + the same of the
+  group and pass direction, the compute time of each layer-pass at the group's sub-batch n
+  divided by its systolic-array mapping efficiency (:mod:`cnnmem.model.array`: small n pays
+  the array's fill and drain): latency = max(compute, memory) of the forward sweep + the same of the
   backward sweep (a group overlaps DRAM transfers with its own compute); the same MACs as the
   baseline. All tensors (including the network input's dX, as in the baseline) are counted.
 """
@@ -65,6 +67,7 @@ import pandas as pd
 
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
+from cnnmem.model.array import pass_efficiency
 from cnnmem.model.cost import energy_latency, layer_pass_costs
 from cnnmem.model.gconv import PASSES, layer_gconvs
 from cnnmem.model.grouping import (
@@ -555,6 +558,39 @@ TOTAL_FIELDS = ("dram_bytes", "energy_dram_pj", "energy_buffer_pj", "energy_comp
                 "energy_static_pj", "latency_s", "compute_s", "memory_s", "macs")
 
 
+@lru_cache(maxsize=64)
+def _layer_gconvs(net: Network) -> tuple[tuple[int, tuple[Any, ...]], ...]:
+    """(layer index, its forward/dgrad/wgrad GConvs) of every conv/FC layer."""
+    return tuple((i, tuple(layer_gconvs(layer, i, PASSES))) for i, layer in
+                 enumerate(net.layers) if layer.is_compute)
+
+
+def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """MAC slots the forward and the backward (dgrad + wgrad) passes of groups [s..e] occupy
+    on the hardware's systolic arrays at sub-batch n (MACs / mapping efficiency, whole batch;
+    :mod:`cnnmem.model.array`). None when the hardware gives no array shape (slots = MACs)."""
+    if m.hw.array_rows <= 0:
+        return None
+    n = np.asarray(n, dtype=float)
+    values, inverse = np.unique(n, return_inverse=True)
+    inverse = inverse.reshape(n.shape)
+    L = len(m.net)
+    per_f = np.zeros((L, values.size))
+    per_b = np.zeros((L, values.size))
+    for i, (fwd, dgrad, wgrad) in _layer_gconvs(m.net):  # a loop over layers
+        macs = float(fwd.macs_per_sample)
+        per_f[i] = macs / pass_efficiency(m.hw, fwd, values)
+        per_b[i] = macs / pass_efficiency(m.hw, dgrad, values) + macs / pass_efficiency(
+            m.hw, wgrad, values)
+    cs_f = np.concatenate([np.zeros((1, values.size)), np.cumsum(per_f, axis=0)])
+    cs_b = np.concatenate([np.zeros((1, values.size)), np.cumsum(per_b, axis=0)])
+    N = float(m.batch)
+    e1 = np.asarray(e) + 1
+    return (N * (cs_f[e1, inverse] - cs_f[s, inverse]),
+            N * (cs_b[e1, inverse] - cs_b[s, inverse]))
+
+
 def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
                  ) -> dict[str, np.ndarray]:
     """Full terms (cells, energy, times, need) of groups [s..e] per problem (arrays (P,))."""
@@ -566,10 +602,13 @@ def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.nda
     fwd = sum(cells[("forward", k)] for k in KINDS)
     bwd = sum(cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
     macs_f = N * t.macs[g]
-    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g])
+    slots = group_array_macs(m, np.asarray(s), np.broadcast_to(e, np.shape(s)), n)
+    slots_f, slots_b = (None, None) if slots is None else slots
+    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g], slots_f)
     out = {cell_key(*c): v for c, v in cells.items()}
     if m.training:
-        eb = energy_latency(m.hw, bwd, 2 * macs_f, (2 * eg + ew + ea) / 2, N * t.vec_dgrad[g])
+        eb = energy_latency(m.hw, bwd, 2 * macs_f, (2 * eg + ew + ea) / 2, N * t.vec_dgrad[g],
+                            slots_b)
     else:
         eb = {k: np.zeros_like(v) for k, v in ef.items()}
     for key in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
@@ -666,7 +705,9 @@ def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     fwd = N * (act + t.stash_write_elems[g]) * ea + S * wsum * ew
     macs_f = N * t.macs[g]
     mac_rate, vec_rate = hw.effective_macs_per_s, hw.mac_units * hw.clock_hz
-    comp_f = macs_f / mac_rate + N * t.vec_forward[g] / vec_rate
+    slots = group_array_macs(m, s[:, None], e[:, None], n[None, :])  # (G, K) each
+    slots_f, slots_b = (macs_f, 2 * macs_f) if slots is None else slots
+    comp_f = slots_f / mac_rate + N * t.vec_forward[g] / vec_rate
     side = np.sqrt(hw.mac_units)
     reg = hw.register_energy_pj_per_byte if hw.register_bytes > 0 else 0.0
     opb_f, opb_b = ea + ew, (2 * eg + ew + ea) / 2
@@ -678,7 +719,7 @@ def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
             bwd = (N * ((act + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
                                                        + t.stash_read_wgrad_elems[g]) * ea)
                    + S * wsum * ew + dw)
-            comp_b = 2 * macs_f / mac_rate + N * t.vec_dgrad[g] / vec_rate
+            comp_b = slots_b / mac_rate + N * t.vec_dgrad[g] / vec_rate
             lat = np.maximum(comp_f, fwd / bw) + np.maximum(comp_b, bwd / bw)
             buf = 2 * (fwd + bwd) + (macs_f * opb_f + 2 * macs_f * opb_b) / side
             ecomp = 3 * macs_f * hw.mac_energy_pj + reg * (macs_f * opb_f + 2 * macs_f * opb_b)
