@@ -565,6 +565,24 @@ def _layer_gconvs(net: Network) -> tuple[tuple[int, tuple[Any, ...]], ...]:
                  enumerate(net.layers) if layer.is_compute)
 
 
+@lru_cache(maxsize=256)
+def _array_mac_tables(net: Network, hw: Hardware, values: tuple[float, ...]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative (over layers) MAC slots per sample of the forward and backward passes at the
+    sub-batch sizes ``values``: arrays (L + 1, len(values)) (cached)."""
+    n = np.asarray(values, dtype=float)
+    L = len(net)
+    per_f = np.zeros((L, n.size))
+    per_b = np.zeros((L, n.size))
+    for i, (fwd, dgrad, wgrad) in _layer_gconvs(net):  # a loop over layers
+        macs = float(fwd.macs_per_sample)
+        per_f[i] = macs / pass_efficiency(hw, fwd, n)
+        per_b[i] = macs / pass_efficiency(hw, dgrad, n) + macs / pass_efficiency(hw, wgrad, n)
+    zero = np.zeros((1, n.size))
+    return (np.concatenate([zero, np.cumsum(per_f, axis=0)]),
+            np.concatenate([zero, np.cumsum(per_b, axis=0)]))
+
+
 def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray] | None:
     """MAC slots the forward and the backward (dgrad + wgrad) passes of groups [s..e] occupy
@@ -575,16 +593,7 @@ def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     n = np.asarray(n, dtype=float)
     values, inverse = np.unique(n, return_inverse=True)
     inverse = inverse.reshape(n.shape)
-    L = len(m.net)
-    per_f = np.zeros((L, values.size))
-    per_b = np.zeros((L, values.size))
-    for i, (fwd, dgrad, wgrad) in _layer_gconvs(m.net):  # a loop over layers
-        macs = float(fwd.macs_per_sample)
-        per_f[i] = macs / pass_efficiency(m.hw, fwd, values)
-        per_b[i] = macs / pass_efficiency(m.hw, dgrad, values) + macs / pass_efficiency(
-            m.hw, wgrad, values)
-    cs_f = np.concatenate([np.zeros((1, values.size)), np.cumsum(per_f, axis=0)])
-    cs_b = np.concatenate([np.zeros((1, values.size)), np.cumsum(per_b, axis=0)])
+    cs_f, cs_b = _array_mac_tables(m.net, m.hw, tuple(values.tolist()))
     N = float(m.batch)
     e1 = np.asarray(e) + 1
     return (N * (cs_f[e1, inverse] - cs_f[s, inverse]),
