@@ -77,6 +77,10 @@ def traffic_vs_capacity(best: pd.DataFrame, bounds: dict[str, pd.DataFrame],
             else:
                 ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            x_lo, x_hi = ax.get_xlim()
+            ax.xaxis.set_minor_formatter(
+                matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+                if x_hi / max(x_lo, 1e-30) < 30 else matplotlib.ticker.NullFormatter())
             ax.set_xlabel("on-chip buffer capacity (MiB)")
             ax.set_ylabel("DRAM traffic per batch (GiB)")
             ax.set_title(f"{net}: DRAM traffic vs buffer (Pareto front)")
