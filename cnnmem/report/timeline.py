@@ -96,5 +96,8 @@ def plot_timeline(intervals: pd.DataFrame, path: Path | str, *, title: str = "",
               frameon=False, alignment="left")
     ax.grid(axis="x", linestyle=":", linewidth=0.5)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    # no date or software stamp: the same schedule gives byte-identical files
+    svg = str(path).lower().endswith(".svg")
+    fig.savefig(path, dpi=130, metadata={"Date": None, "Creator": None} if svg
+                else {"Software": None})
     plt.close(fig)
