@@ -98,6 +98,7 @@ def plot_timeline(intervals: pd.DataFrame, path: Path | str, *, title: str = "",
     fig.tight_layout()
     # no date or software stamp: the same schedule gives byte-identical files
     svg = str(path).lower().endswith(".svg")
-    fig.savefig(path, dpi=130, metadata={"Date": None, "Creator": None} if svg
-                else {"Software": None})
+    with plt.rc_context({"svg.hashsalt": "cnnmem"}):  # stable SVG element ids
+        fig.savefig(path, dpi=130, metadata={"Date": None, "Creator": None} if svg
+                    else {"Software": None})
     plt.close(fig)
