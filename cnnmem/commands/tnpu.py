@@ -32,9 +32,7 @@ def plot_speedups(df: pd.DataFrame, path: Path) -> None:
     if path.suffix.lower() not in (".png", ".svg"):
         raise InputError(f"plot file must end in .png or .svg, got '{path.name}'",
                          field="--plot")
-    import matplotlib
-
-    matplotlib.use("Agg")
+    from cnnmem.report.plots import save_figure  # noqa: I001 - first: selects Agg
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -51,7 +49,7 @@ def plot_speedups(df: pd.DataFrame, path: Path) -> None:
     ax.grid(linestyle=":", linewidth=0.5)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    save_figure(fig, path, dpi=130)
     plt.close(fig)
 
 

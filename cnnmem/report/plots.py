@@ -20,11 +20,21 @@ _STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.f
           "svg.hashsalt": "cnnmem", "axes.grid": True, "grid.alpha": 0.3}
 
 
+def save_figure(fig: plt.Figure, path: Path | str, *, dpi: int = 150) -> Path:
+    """Write one PNG or SVG with no date or software stamp and stable SVG ids, so the same
+    figure gives the same bytes. The figure stays open."""
+    path = Path(path)
+    svg = path.suffix.lower() == ".svg"
+    with plt.rc_context({"svg.hashsalt": "cnnmem"}):
+        fig.savefig(path, dpi=dpi, bbox_inches="tight",
+                    metadata={"Date": None, "Creator": None} if svg else {"Software": None})
+    return path
+
+
 def save(fig: plt.Figure, path_stem: Path) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.svg`` (no timestamps: same figure, same bytes)."""
-    paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    """Write ``<stem>.png`` and ``<stem>.svg`` (deterministic, see :func:`save_figure`)."""
+    paths = [save_figure(fig, path_stem.with_suffix(".png")),
+             save_figure(fig, path_stem.with_suffix(".svg"))]
     plt.close(fig)
     return paths
 

@@ -49,9 +49,7 @@ def plot_timeline(intervals: pd.DataFrame, path: Path | str, *, title: str = "",
     if path.suffix.lower() not in (".png", ".svg"):
         raise InputError(f"timeline file must end in .png or .svg, got '{path.name}'",
                          field="--timeline")
-    import matplotlib
-
-    matplotlib.use("Agg")
+    from cnnmem.report.plots import save_figure  # noqa: I001 - first: selects Agg
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -96,9 +94,5 @@ def plot_timeline(intervals: pd.DataFrame, path: Path | str, *, title: str = "",
               frameon=False, alignment="left")
     ax.grid(axis="x", linestyle=":", linewidth=0.5)
     fig.tight_layout()
-    # no date or software stamp: the same schedule gives byte-identical files
-    svg = str(path).lower().endswith(".svg")
-    with plt.rc_context({"svg.hashsalt": "cnnmem"}):  # stable SVG element ids
-        fig.savefig(path, dpi=130, metadata={"Date": None, "Creator": None} if svg
-                    else {"Software": None})
+    save_figure(fig, path, dpi=130)
     plt.close(fig)
