@@ -2,6 +2,7 @@
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -212,3 +213,27 @@ def test_a_result_row_reruns_as_that_exact_schedule(tmp_path, capsys, strategy, 
         want = float(row.dram_bytes)
         got = totals["dram_bytes"]
         assert (got is None and not np.isfinite(want)) or got == pytest.approx(want, rel=1e-12)
+
+
+SWEEP_DIR = Path(__file__).resolve().parents[1] / "sweeps"
+
+
+@pytest.mark.parametrize("path", sorted(SWEEP_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_builtin_sweep_files_are_valid(path):
+    """Every built-in sweep parses, names existing strategies and hardware, and plans."""
+    spec = load_sweep(str(path))
+    tasks = engine.plan(spec)
+    assert tasks and sum(t.n_points for t in tasks) > 0
+
+
+def test_readme_quickstart_runs_and_reports(tmp_path):
+    """The README's main command, end to end."""
+    assert run_cli(["sweep", str(SWEEP_DIR / "quickstart.yaml"), "-o", str(tmp_path / "q"),
+                    "--quiet"]) == 0
+    assert run_cli(["report", str(tmp_path / "q")]) == 0
+    df = pd.read_csv(tmp_path / "q" / "results.csv")
+    assert set(df["strategy"]) == {"layerwise", "mbs-greedy", "mbs-optimal", "mbs"}
+    report = (tmp_path / "q" / "report.md").read_text()
+    for fig in ("traffic_vs_capacity", "energy_breakdown", "best_schedule_groups"):
+        assert (tmp_path / "q" / "figures" / f"{fig}.png").stat().st_size > 1000
+        assert f"figures/{fig}.png" in report
