@@ -565,12 +565,11 @@ def _layer_gconvs(net: Network) -> tuple[tuple[int, tuple[Any, ...]], ...]:
                  enumerate(net.layers) if layer.is_compute)
 
 
-@lru_cache(maxsize=256)
-def _array_mac_tables(net: Network, hw: Hardware, values: tuple[float, ...]
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative (over layers) MAC slots per sample of the forward and backward passes at the
-    sub-batch sizes ``values``: arrays (L + 1, len(values)) (cached)."""
-    n = np.asarray(values, dtype=float)
+@lru_cache(maxsize=64)
+def _array_mac_tables(net: Network, hw: Hardware, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative (over layers) MAC slots per sample of the forward and backward passes at every
+    sub-batch size 1..batch: arrays (L + 1, batch), column n - 1 for sub-batch n (cached)."""
+    n = np.arange(1, batch + 1, dtype=float)
     L = len(net)
     per_f = np.zeros((L, n.size))
     per_b = np.zeros((L, n.size))
@@ -590,10 +589,9 @@ def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     :mod:`cnnmem.model.array`). None when the hardware gives no array shape (slots = MACs)."""
     if m.hw.array_rows <= 0:
         return None
-    n = np.asarray(n, dtype=float)
-    values, inverse = np.unique(n, return_inverse=True)
-    inverse = inverse.reshape(n.shape)
-    cs_f, cs_b = _array_mac_tables(m.net, m.hw, tuple(values.tolist()))
+    col = np.asarray(n, dtype=np.int64) - 1  # sub-batch n -> column n - 1 of the tables
+    cs_f, cs_b = _array_mac_tables(m.net, m.hw, m.batch)
+    inverse = col
     N = float(m.batch)
     e1 = np.asarray(e) + 1
     return (N * (cs_f[e1, inverse] - cs_f[s, inverse]),

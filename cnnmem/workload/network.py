@@ -27,6 +27,15 @@ class Network:
         self._index.clear()
         self._index.update({layer.name: i for i, layer in enumerate(self.layers)})
 
+    def __hash__(self) -> int:
+        # hashed often (cache keys); the layers never change, so hash them once
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.name, self.input_shape, self.layers, self.source,
+                           self.description))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     def __len__(self) -> int:
         return len(self.layers)
 
