@@ -353,3 +353,21 @@ def test_fixed_grouping_fast_path_equals_general_evaluation(text: str, batch: in
         assert _same(fast[key], want), key
     swept = _sweep("mbs", m, sub_batch=sub, grouping=cuts)
     assert _same(swept.dram_bytes, fast["dram_bytes"])
+
+
+@settings(**SETTINGS)
+@given(text=small_nets(dag=True), batch=st.integers(1, 9), training=st.booleans())
+def test_closed_form_best_sub_batch_equals_scan_over_all_sub_batches(text: str, batch: int,
+                                                                     training: bool) -> None:
+    """best_group_dram (the DP's closed form) = min over n = 1..N of group_dram, and its n
+    achieves that minimum."""
+    m = _model(text, batch, training)
+    ns = np.arange(1, batch + 1)
+    caps = np.arange(m.caps.size)
+    for e in range(len(m.net)):
+        starts = np.arange(e + 1)
+        best, n_best = mbs.best_group_dram(m, starts, e)
+        scan = mbs.group_dram(m, starts[:, None, None], e, ns[None, :, None], caps[None, None, :])
+        assert _same(best, scan.min(axis=1))
+        at_n = mbs.group_dram(m, starts[:, None], e, n_best, caps[None, :])
+        assert _same(at_n, best)

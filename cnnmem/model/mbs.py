@@ -441,6 +441,55 @@ def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarr
     return np.where(single, m.fallback.fields["dram_bytes"][e, cap_idx], dram)
 
 
+def best_group_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
+    """Least DRAM bytes of groups [s..e] over every sub-batch 1..N, for every capacity, and the
+    sub-batch that gives it: arrays (len(s), C). The DP's inner step.
+
+    Within a regime (dW accumulated on chip, or read-modify-written) the traffic falls as the
+    sub-batch n grows (fewer sub-batches S = ceil(N/n) re-read the weights) while the buffer
+    need grows, so the best n of a regime at capacity c is the largest that fits; among the n
+    with the same S the smallest is kept (same traffic, least buffer). That gives the same
+    minimum as :func:`group_dram` over all n (tested against it) in O(1) per capacity instead
+    of one evaluation per sub-batch size. Ties go to the larger sub-batch, as in a scan from
+    n = N down. A single-layer group may also run as the baseline layer (n = N)."""
+    t, N = m.tables, float(m.batch)
+    ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
+    s = np.asarray(s)
+    g = (s, e)
+    act = t.in_elems[g] + t.out_elems[g]
+    base = N * (act + t.stash_write_elems[g]) * ea
+    wsum = t.weight_elems[g]
+    if m.training:
+        base = base + N * ((act + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
+                                                            + t.stash_read_wgrad_elems[g]) * ea)
+    single = (s == e)[:, None]
+    limit = np.where(single, N - 1.0, N)  # n = N of a single layer is the baseline layer
+    peak = t.peak_sample_bytes[g][:, None]
+    cap = m.caps[None, :]
+    best = np.full((s.size, m.caps.size), np.inf)
+    best_n = np.zeros((s.size, m.caps.size))
+    for accumulate, ws in ((True, t.weight_acc_bytes[g]), (False, t.weight_ws_bytes[g])):
+        room = cap - ws[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_fit = np.where(peak > 0, np.floor(room / np.where(peak > 0, peak, 1.0)), np.inf)
+        n_fit = np.where(room >= 0, np.minimum(n_fit, limit), 0.0)
+        ok = n_fit >= 1
+        S = np.ceil(N / np.maximum(n_fit, 1.0))
+        n_best = np.ceil(N / S)
+        if m.training:
+            dw = wsum[:, None] * eg * (1.0 if accumulate else 2.0 * S - 1.0)
+            cost = base[:, None] + S * wsum[:, None] * (2.0 * ew) + dw
+        else:
+            cost = base[:, None] + S * wsum[:, None] * ew
+        cost = np.where(ok, cost, np.inf)
+        take = cost <= best if not accumulate else cost < best  # ties: the larger n (rmw)
+        best = np.where(take, cost, best)
+        best_n = np.where(take, n_best, best_n)
+    fallback = m.fallback.fields["dram_bytes"][e][None, :]
+    use_fb = single & (fallback <= best)
+    return np.where(use_fb, fallback, best), np.where(use_fb, N, best_n)
+
+
 def _cost_table(m: Model, s: np.ndarray, e: int, cands: np.ndarray) -> np.ndarray:
     """DRAM bytes (len(s), len(cands), C) of groups [s..e] for every candidate and capacity."""
     return group_dram(m, s[:, None, None], e, cands[None, :, None],
@@ -474,19 +523,23 @@ def plan_optimal(m: Model, fixed: np.ndarray | None, cands: np.ndarray | None = 
     DP per listed sub-batch size)."""
     L = len(m.net)
     cap_idx, fix, k = _problems(m, fixed)
-    cands = sub_batch_candidates(m.batch) if cands is None else cands
-    cand_axis = cands if fix is None else fixed
 
     def cost(e: int) -> tuple[np.ndarray, np.ndarray]:
+        if fix is None and given_cands is None:  # free sub-batches: closed form per capacity
+            dram, n_best = best_group_dram(m, np.arange(e + 1), e)
+            return dram, n_best.astype(np.int64)
         c3 = _cost_table(m, np.arange(e + 1), e, cand_axis)  # (e+1, K, C)
         if fix is None:
             ch = np.argmin(c3, axis=1)
-            return np.take_along_axis(c3, ch[:, None, :], axis=1)[:, 0, :], ch
+            return np.take_along_axis(c3, ch[:, None, :], axis=1)[:, 0, :], cand_axis[ch]
         flat = c3.transpose(0, 2, 1).reshape(e + 1, -1)
-        return flat, np.broadcast_to(np.tile(np.arange(k), m.caps.size), flat.shape)
+        return flat, np.broadcast_to(np.tile(fixed, m.caps.size), flat.shape)
 
+    given_cands = cands
+    cand_axis = (sub_batch_candidates(m.batch) if cands is None else cands) if fix is None \
+        else fixed
     res = consecutive_dp(L, cost, cap_idx.size)
-    n = np.where(res.path >= 0, cand_axis[np.maximum(res.choice, 0)], 0)
+    n = np.where(res.path >= 0, res.choice, 0)
     return Plan(res.path, n, cap_idx, k)
 
 
