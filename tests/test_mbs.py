@@ -371,3 +371,15 @@ def test_closed_form_best_sub_batch_equals_scan_over_all_sub_batches(text: str, 
         assert _same(best, scan.min(axis=1))
         at_n = mbs.group_dram(m, starts[:, None], e, n_best, caps[None, :])
         assert _same(at_n, best)
+
+
+def test_group_rows_add_up_and_gradient_bytes_are_not_negative() -> None:
+    """Per-group rows: the kinds plus the signed fork column add up to the row's DRAM bytes,
+    and the gradient column itself (dY in + dX out) is never negative."""
+    net = load_network("googlenet")
+    res = get_strategy("mbs-optimal").run(ScheduleRequest(net, HW, "training", 16))
+    rows = res.groups
+    kinds = [f"dram_{k}_bytes" for k in mbs.KINDS] + ["dram_gradient_forks_bytes"]
+    np.testing.assert_allclose(rows[kinds].sum(axis=1), rows["dram_bytes"], rtol=1e-9)
+    assert (rows["dram_gradients_bytes"] >= 0).all()
+    assert rows["dram_bytes"].sum() == pytest.approx(res.totals["dram_bytes"], rel=1e-9)

@@ -730,6 +730,13 @@ def evaluate(m: Model, plan: Plan, with_groups: bool = False
             for kind in KINDS:
                 row[f"dram_{kind}_bytes"] = float(sum(terms[cell_key(p, kind)][0]
                                                       for p in PASSES))
+            # gradient accumulation at forks is booked to the producer's group and credited
+            # to a group that sums several consumers on chip: a signed column of its own, so
+            # the gradient column is the group's dY in + dX out (the row still adds up)
+            forks = 0.0 if terms["layerwise_group"][0] else float(
+                m.batch * m.tables.fork_elems[s0, e] * m.prec.gradient) if m.training else 0.0
+            row["dram_gradients_bytes"] -= forks
+            row["dram_gradient_forks_bytes"] = forks
             row["energy_pj"] = float(sum(terms[k][0] for k in TOTAL_FIELDS
                                          if k.startswith("energy_")))
             row["latency_s"] = float(terms["latency_s"][0])
@@ -920,6 +927,9 @@ def run_schedule(name: str, request: ScheduleRequest) -> ScheduleResult:
     totals["throughput_per_s"] = request.batch / totals["latency_s"]
     totals["cuts"] = ",".join(str(c) for c in cuts_of_path(p.path)[0])
     notes = [NOTE_NORM,
+             "dram_gradient_forks_bytes is signed: summing the gradients of a tensor read by "
+             "several layers is charged to the producer's group and credited to a group that "
+             "sums several of those consumers on chip",
              "MBS group traffic, buffer need and greedy rule are cnnmem's reconstruction of "
              "Lym et al. 2019 (papers.md section 2)"]
     if request.chips > 1:
