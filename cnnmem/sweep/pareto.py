@@ -26,9 +26,33 @@ def _front_2d(v: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _front_nd(v: np.ndarray, block: int) -> np.ndarray:
-    """Front for k objectives: sorted sweep, each block of candidates checked at once."""
+def _dominated_by(pivots: np.ndarray, v: np.ndarray, block: int = 4096) -> np.ndarray:
+    """Rows of ``v`` dominated by some row of ``pivots`` (vectorized, in blocks of rows)."""
+    out = np.zeros(v.shape[0], bool)
+    for start in range(0, v.shape[0], block):  # bounded memory: blocks of rows
+        c = v[start:start + block]
+        le = (pivots[:, None, :] <= c[None, :, :]).all(axis=2)
+        lt = (pivots[:, None, :] < c[None, :, :]).any(axis=2)
+        out[start:start + c.shape[0]] = (le & lt).any(axis=0)
+    return out
+
+
+def _front_nd(v: np.ndarray, block: int, pivots: int = 64) -> np.ndarray:
+    """Front for k objectives: a cheap prefilter, then a sorted sweep in blocks.
+
+    The prefilter takes the ``pivots`` points of least normalized objective sum (good points),
+    keeps their own front, and drops every point one of them dominates: exact (a dominated point
+    is never on the front) and usually most of the points."""
     n, k = v.shape
+    if n > 4 * pivots:
+        span = np.ptp(v, axis=0)
+        score = ((v - v.min(axis=0)) / np.where(span > 0, span, 1.0)).sum(axis=1)
+        best = np.argpartition(score, pivots)[:pivots]
+        piv = v[best][_front_nd(v[best], block, pivots)]
+        alive = np.flatnonzero(~_dominated_by(piv, v))
+        keep = np.zeros(n, bool)
+        keep[alive] = _front_nd(v[alive], block, n)  # pivots = n: no second prefilter
+        return keep
     order = np.lexsort(v.T[::-1])  # lexicographic: a dominator always comes first
     s = v[order]
     keep_sorted = np.zeros(n, bool)
