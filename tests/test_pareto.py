@@ -32,3 +32,20 @@ def test_front_properties(v):
 def test_two_objective_staircase():
     v = np.array([[1, 5], [2, 3], [3, 3], [4, 1], [2, 3], [5, 0.5], [1, 6]])
     assert pareto_mask(v).tolist() == [True, True, False, True, True, True, False]
+
+
+def _dense_bruteforce(v):
+    """O(n^2) reference as one array operation (for the larger inputs)."""
+    fin = np.isfinite(v).all(axis=1)
+    le = (v[:, None, :] <= v[None, :, :]).all(axis=2)
+    lt = (v[:, None, :] < v[None, :, :]).any(axis=2)
+    dom = (le & lt & fin[:, None]).any(axis=0)
+    return fin & ~dom
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(257, 700).flatmap(lambda n: st.integers(2, 5).flatmap(
+    lambda k: arrays(float, (n, k), elements=values))))
+def test_large_inputs_with_ties_match_bruteforce(v):
+    """Large enough for the pivot prefilter; few distinct values, so many ties and duplicates."""
+    assert (pareto_mask(v) == _dense_bruteforce(v)).all()
