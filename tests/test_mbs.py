@@ -267,8 +267,10 @@ def test_sweep_records_cuts_per_capacity_and_fixed_sub_batches() -> None:
     m = _model(CHAIN, 8)
     pts = _sweep("mbs-optimal", m)
     assert pts.dram_bytes.shape == (CAPS.size, 1)
-    assert pts.cuts.shape == (CAPS.size,)
-    assert all(isinstance(c, tuple) for c in pts.cuts)
+    # the grouping chosen per capacity: one boolean cut row per capacity
+    assert pts.cuts.shape == (CAPS.size, len(m.net) - 1) and pts.cuts.dtype == bool
+    plan = mbs.plan_optimal(m, None)
+    assert [tuple(np.flatnonzero(r)) for r in pts.cuts] == cuts_of_path(plan.path)
     fixed = _sweep("mbs", m, sub_batch=np.array([1, 2, 8]), grouping="all")
     assert fixed.dram_bytes.shape == (CAPS.size, 3)
     assert fixed.cuts == ()

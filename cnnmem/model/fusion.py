@@ -812,9 +812,11 @@ def _points(kind: str, req: SweepRequest) -> PointCosts:
     ev = evaluate(kind, req.network, req.hardware, np.asarray(req.capacity_bytes, float),
                   batch=req.batch, chips=req.chips, options=opts, grouping=grouping)
     t = ev.totals
-    cuts = np.empty(ev.capacity_bytes.size, dtype=object)
-    for c in range(ev.capacity_bytes.size):  # report only: the grouping used per capacity
-        cuts[c] = tuple(int(ev.unit_last_layer[j]) for _, j in groups_of(ev.start[:, c]))
+    # the grouping used per capacity: a group ends after the last layer of each end unit
+    ends = ev.start >= 0  # (U, C)
+    cuts = np.zeros((ev.capacity_bytes.size, len(req.network)), dtype=bool)
+    cuts[:, ev.unit_last_layer] = ends.T
+    cuts = cuts[:, :-1]
 
     def col(a: np.ndarray) -> np.ndarray:
         return np.asarray(a, float)[:, None]

@@ -79,6 +79,12 @@ def path_from_cuts(cuts: tuple[int, ...] | list[int], n_items: int, n_problems: 
     return np.repeat(path[:, None], n_problems, axis=1)
 
 
+def cut_mask(path: np.ndarray) -> np.ndarray:
+    """(P, L - 1) booleans: problem p's grouping ends a group after layer i (the sweep's compact
+    per-point record of a grouping; no loop over problems)."""
+    return (path[:-1] >= 0).T
+
+
 def cuts_of_path(path: np.ndarray) -> list[tuple[int, ...]]:
     """Cut tuples (group ends except the last layer) of each problem of a path."""
     n_items = path.shape[0]

@@ -72,6 +72,7 @@ from cnnmem.model.cost import energy_latency, layer_pass_costs
 from cnnmem.model.gconv import PASSES, layer_gconvs
 from cnnmem.model.grouping import (
     consecutive_dp,
+    cut_mask,
     cuts_of_path,
     interval_events_cumsum,
     parse_cuts,
@@ -963,11 +964,8 @@ def run_sweep(name: str, req: SweepRequest) -> PointCosts:
 
     if isinstance(grouping, tuple) or grouping in ("layer", "block", "stage", "all"):
         cuts: Any = cuts_of_path(p.path[:, :1])[0]
-    else:
-        cuts = np.empty(p.cap_idx.size, dtype=object)
-        for i, c in enumerate(cuts_of_path(p.path)):
-            cuts[i] = c
-        cuts = cuts.reshape(shape)
+    else:  # chosen per capacity (and sub-batch): one boolean row per design point
+        cuts = cut_mask(p.path).reshape(shape + (len(m.net) - 1,))
         if p.n_sub == 1:
             cuts = cuts[:, 0]
     return PointCosts(

@@ -133,8 +133,9 @@ class PointCosts:
     latency_s: Any
     compute_s: Any
     memory_s: Any
-    cuts: tuple[int, ...] | Any = ()  # the grouping used (per capacity when it varies: object
-    # array (n_capacity,) of tuples), for reports and re-running a schedule
+    cuts: tuple[int, ...] | Any = ()  # the grouping used: one cut tuple for every point, or
+    # when it varies a boolean array (n_capacity[, n_sub_batch], n_layers - 1), True where a
+    # group ends after that layer (grouping.cut_mask); for reports and re-running a schedule
 
     @property
     def energy_pj(self) -> Any:

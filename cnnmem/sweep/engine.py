@@ -199,16 +199,17 @@ class Chunk:
 
 def _cuts_column(cuts: Any, n_cap: int, ncol: int, n_layers: int
                  ) -> tuple[np.ndarray, list[str]]:
-    """Per-point cut strings as codes (n_cap * ncol,) + labels (one per distinct grouping)."""
-    if isinstance(cuts, np.ndarray) and cuts.dtype == object:
-        flat = cuts.ravel()
-        seen: dict[tuple[int, ...], int] = {}
-        codes = np.empty(flat.size, np.int64)
-        for i, c in enumerate(flat):  # per (capacity[, sub-batch]) cell, memoized per grouping
-            key = tuple(int(x) for x in c)
-            codes[i] = seen.setdefault(key, len(seen))
-        labels = [format_cuts(k, n_layers) for k in seen]
-        if flat.size == n_cap * ncol:
+    """Per-point cut strings as codes (n_cap * ncol,) + labels (one per distinct grouping).
+
+    ``cuts`` is one cut tuple for every point, or a boolean cut mask per point
+    (:func:`cnnmem.model.grouping.cut_mask`): its distinct rows are found with one
+    ``np.unique``, so only distinct groupings are formatted."""
+    if isinstance(cuts, np.ndarray) and cuts.dtype == bool:
+        rows = cuts.reshape(-1, cuts.shape[-1])
+        distinct, codes = np.unique(rows, axis=0, return_inverse=True)
+        codes = codes.reshape(-1)
+        labels = [format_cuts(np.flatnonzero(r), n_layers) for r in distinct]
+        if codes.size == n_cap * ncol:
             return codes, labels
         return np.repeat(codes[:n_cap], ncol), labels
     return np.zeros(n_cap * ncol, np.int64), [format_cuts(tuple(cuts), n_layers)]
