@@ -2,6 +2,7 @@
 
 from cnnmem.hardware.spec import (
     FIELD_ALIASES,
+    FIELD_DIMENSIONS,
     Hardware,
     builtin_hardware,
     default_hardware,
@@ -11,6 +12,6 @@ from cnnmem.hardware.spec import (
 )
 
 __all__ = [
-    "FIELD_ALIASES", "Hardware", "builtin_hardware", "default_hardware", "hardware_path",
-    "load_hardware", "parse_hardware",
+    "FIELD_ALIASES", "FIELD_DIMENSIONS", "Hardware", "builtin_hardware", "default_hardware",
+    "hardware_path", "load_hardware", "parse_hardware",
 ]

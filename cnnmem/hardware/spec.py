@@ -136,6 +136,13 @@ FIELD_ALIASES = {
 }
 
 
+#: unit dimension of each settable Hardware field (None: a plain number), e.g. for sweep axes
+FIELD_DIMENSIONS: dict[str, str | None] = {
+    **{attr: dim for attr, dim in _KEYS.values()},
+    **dict.fromkeys(("bytes_per_element", "bytes_per_activation", "bytes_per_weight",
+                     "bytes_per_gradient")),
+}
+
 _ATTR_TO_KEY = {attr: key for key, (attr, _) in _KEYS.items()}
 
 

@@ -72,6 +72,11 @@ class LayerPassCosts:
         return np.isfinite(self.dram_bytes)
 
 
+def scale_cost(x: np.ndarray, per_unit: float) -> np.ndarray:
+    """``x * per_unit`` where an infeasible (inf) ``x`` stays inf even at zero unit cost."""
+    return np.where(np.isfinite(x), np.nan_to_num(x, posinf=0.0) * per_unit, np.inf)
+
+
 def energy_latency(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray,
                    operand_bytes_per_mac: np.ndarray | float, vector_ops: np.ndarray | float,
                    array_macs: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -91,19 +96,15 @@ def energy_latency(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray,
     memory_s = dram_bytes / hw.dram_bandwidth_bytes_per_s
     latency_s = np.maximum(compute_s, memory_s)
 
-    def scaled(x: np.ndarray, per_unit: float) -> np.ndarray:
-        # inf (infeasible) stays inf even when the unit cost is zero
-        return np.where(np.isfinite(x), np.nan_to_num(x, posinf=0.0) * per_unit, np.inf)
-
     return {
         "buffer_access_bytes": buffer_bytes,
         "compute_s": compute_s,
         "memory_s": memory_s,
         "latency_s": latency_s,
-        "energy_dram_pj": scaled(dram_bytes, hw.dram_energy_pj_per_byte),
-        "energy_buffer_pj": scaled(buffer_bytes, hw.buffer_energy_pj_per_byte),
+        "energy_dram_pj": scale_cost(dram_bytes, hw.dram_energy_pj_per_byte),
+        "energy_buffer_pj": scale_cost(buffer_bytes, hw.buffer_energy_pj_per_byte),
         "energy_compute_pj": macs * hw.mac_energy_pj + reg_pj,
-        "energy_static_pj": scaled(latency_s, hw.static_power_w * 1e12),
+        "energy_static_pj": scale_cost(latency_s, hw.static_power_w * 1e12),
     }
 
 

@@ -86,7 +86,7 @@ import pandas as pd
 
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
-from cnnmem.model.cost import layer_pass_costs
+from cnnmem.model.cost import layer_pass_costs, scale_cost
 from cnnmem.model.gconv import PASSES
 from cnnmem.model.schedule import (
     TRAINING,
@@ -98,7 +98,7 @@ from cnnmem.model.schedule import (
     register_sweep,
 )
 from cnnmem.workload.layers import FC
-from cnnmem.workload.network import Network
+from cnnmem.workload.network import INPUT, Network
 
 CONV, FCP = "conv", "fc"  # the two parts (and the two units of tnpu / dnpu-like)
 PARTS = (CONV, FCP)
@@ -194,9 +194,14 @@ def sample_work(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarr
                          field="network")
     cap = np.atleast_1d(np.asarray([hw.buffer_bytes] if capacity_bytes is None
                                    else capacity_bytes, float))
-    costs = layer_pass_costs(net, hw, [1], cap, training=True,
-                             include_streaming=elementwise == "stream")
-    part = part_of_layers(net)[costs.layer_index]
+    costs = layer_pass_costs(net, hw, [1], cap, training=True, include_streaming=True)
+    # fused: element-wise layers run in their producer's output path and cost nothing, except
+    # one that reads the network input (no producer to fuse into): its forward pass streams it
+    rows = np.array([elementwise == "stream" or net.layers[i].is_compute
+                     or (INPUT in net.layers[i].inputs and p == "forward")
+                     for i, p in zip(costs.layer_index, costs.pass_name, strict=True)])
+    layer_index = costs.layer_index[rows]
+    part = part_of_layers(net)[layer_index]
     w_elems = net.weight_elems.astype(float)
     wbytes_layer = {  # weight traffic of one pass of one sample, per layer
         "forward": w_elems * hw.bytes_per_weight, "dgrad": w_elems * hw.bytes_per_weight,
@@ -210,24 +215,24 @@ def sample_work(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarr
     else:
         res_fc = res_conv = np.zeros(cap.size, bool)
     res = {CONV: res_conv, FCP: res_fc}
-    pass_names = np.array(costs.pass_name)
-    dram = costs.dram_bytes[:, 0, :]  # (n_items, n_cap)
-    opnd = costs.buffer_access_bytes[:, 0, 0] - 2.0 * np.nan_to_num(costs.dram_bytes[:, 0, 0],
-                                                                    posinf=0.0)
+    pass_names = np.array(costs.pass_name)[rows]
+    dram = costs.dram_bytes[rows, 0, :]  # (n_items, n_cap)
+    opnd = costs.buffer_access_bytes[rows, 0, 0] - 2.0 * np.nan_to_num(dram[:, 0], posinf=0.0)
+    item_macs, item_compute_s = costs.macs[rows, 0], costs.compute_s[rows, 0, 0]
     macs, vec, byts, ob = {}, {}, {}, {}
     for p_idx, p in enumerate(PARTS):
         for ph in PHASES:
             sel = (part == p_idx) & (pass_names == ph)
-            wb = wbytes_layer[ph][costs.layer_index[sel]][:, None]
+            wb = wbytes_layer[ph][layer_index[sel]][:, None]
             per_sample = dram[sel]
             amortised = np.maximum(per_sample - wb, 0.0) + wb / batch
             byts[(p, ph)] = np.where(res[p][None, :], amortised, per_sample)
-            macs[(p, ph)] = costs.macs[sel, 0]
+            macs[(p, ph)] = item_macs[sel]
             vec[(p, ph)] = (np.zeros(int(sel.sum())) if elementwise == "fused"
-                            else _vector_ops(costs.compute_s[sel, 0, 0], costs.macs[sel, 0], hw))
+                            else _vector_ops(item_compute_s[sel], item_macs[sel], hw))
             ob[(p, ph)] = opnd[sel]
-    need = np.where(np.isfinite(costs.buffer_need_bytes[:, 0, :]),
-                    costs.buffer_need_bytes[:, 0, :], 0.0).max(axis=0, initial=0.0)
+    need_rows = costs.buffer_need_bytes[rows, 0, :]
+    need = np.where(np.isfinite(need_rows), need_rows, 0.0).max(axis=0, initial=0.0)
     need = need + np.where(res_fc, keep[1], 0.0) + np.where(res_conv, keep[0], 0.0)
     return SampleWork(macs, vec, byts, ob, res, need, cap)
 
@@ -541,14 +546,11 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
     operand = float(sum(o.sum() for o in work.operand_buffer_bytes.values())) * batch
     mem_on = opts["memory_energy"] == "on"
 
-    def scaled(x: np.ndarray, per: float) -> np.ndarray:
-        return np.where(np.isfinite(x), np.nan_to_num(x, posinf=0.0) * per, np.inf)
-
-    e_dram = scaled(dram, hw.dram_energy_pj_per_byte if mem_on else 0.0)
-    e_buf = scaled(2.0 * dram + operand, hw.buffer_energy_pj_per_byte if mem_on else 0.0)
+    e_dram = scale_cost(dram, hw.dram_energy_pj_per_byte if mem_on else 0.0)
+    e_buf = scale_cost(2.0 * dram + operand, hw.buffer_energy_pj_per_byte if mem_on else 0.0)
     reg = macs * (hw.register_energy_pj_per_byte if hw.register_bytes > 0 and mem_on else 0.0)
     e_comp = np.full(latency.shape, macs * hw.mac_energy_pj + reg)
-    e_static = scaled(latency, hw.static_power_w * 1e12)
+    e_static = scale_cost(latency, hw.static_power_w * 1e12)
     return StrategyCosts(strategy, tl, latency, dram, macs, e_dram, e_buf, e_comp, e_static,
                          item_s, pes, tl.busy_s(CONV), tl.busy_s(FCP),
                          opts["pe_sharing"] if strategy == "tnpu" else "-", alone_s)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from cnnmem.errors import InputError
-from cnnmem.hardware import FIELD_ALIASES, Hardware, load_hardware
+from cnnmem.hardware import FIELD_ALIASES, FIELD_DIMENSIONS, Hardware, load_hardware
 from cnnmem.model.schedule import INFERENCE, TRAINING, get_strategy, sweep_evaluators
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
@@ -53,17 +53,6 @@ STRATEGY_POLICIES = ("greedy", "optimal")
 #: grouping policies the sweep computes from the network's layer names
 STRUCTURE_POLICIES = ("layer", "block", "stage", "all")
 EXHAUSTIVE_MAX_LAYERS = 16
-
-# dimension of each hardware field a sweep axis may set (None: a plain number)
-_HW_DIMENSIONS: dict[str, str | None] = {
-    "buffer_bytes": "bytes", "register_bytes": "bytes", "mac_units": "count",
-    "clock_hz": "frequency", "utilization": None, "dram_bandwidth_bytes_per_s": "bandwidth",
-    "dram_energy_pj_per_byte": "energy_per_byte", "buffer_energy_pj_per_byte": "energy_per_byte",
-    "register_energy_pj_per_byte": "energy_per_byte", "mac_energy_pj": "energy",
-    "static_power_w": "power", "chips": None, "chip_bandwidth_bytes_per_s": "bandwidth",
-    "conv_mac_units": "count", "fc_mac_units": "count", "bytes_per_element": None,
-    "bytes_per_activation": None, "bytes_per_weight": None, "bytes_per_gradient": None,
-}
 
 
 @dataclass(frozen=True)
@@ -419,7 +408,7 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
             if attr in seen_attrs:
                 raise actx.error("hardware field swept twice", fld)
             seen_attrs.add(attr)
-            dim = _HW_DIMENSIONS.get(attr)
+            dim = FIELD_DIMENSIONS.get(attr)
             vals = _range_values(actx, spec, fld, dim, integer=attr == "chips")
             for v in vals:  # validate every value now, not half-way through the sweep
                 try:
