@@ -518,20 +518,14 @@ def _resolve(name: str, scenario_file: str) -> str:
 
 def run_schedule(run: Run, network: str, scenario_file: str) -> ScheduleResult:
     from cnnmem.hardware import load_hardware
-    from cnnmem.model.schedule import ScheduleRequest, get_strategy
+    from cnnmem.model.schedule import run_strategy
     from cnnmem.workload import load_network
 
-    strategy = get_strategy(run.strategy)
-    if run.mode not in strategy.modes:
-        raise InputError(f"strategy '{run.strategy}' supports {', '.join(strategy.modes)}, "
-                         f"not {run.mode}", field="mode")
-    hw = load_hardware(_resolve(run.hw, scenario_file))
-    if run.buffer_bytes is not None:
-        hw = hw.replace(buffer_bytes=run.buffer_bytes)
-    request = ScheduleRequest(network=load_network(_resolve(network, scenario_file)),
-                              hardware=hw, mode=run.mode, batch=run.batch, chips=run.chips,
-                              sub_batch=run.sub_batch, options=dict(run.options))
-    return strategy.run(request)
+    _, result = run_strategy(run.strategy, load_network(_resolve(network, scenario_file)),
+                             load_hardware(_resolve(run.hw, scenario_file)), mode=run.mode,
+                             batch=run.batch, buffer_bytes=run.buffer_bytes, chips=run.chips,
+                             sub_batch=run.sub_batch, options=run.options)
+    return result
 
 
 def _total(result: ScheduleResult, quantity: str, run: Run) -> float:

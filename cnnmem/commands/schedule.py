@@ -10,7 +10,7 @@ import pandas as pd
 from cnnmem.commands.common import emit, format_option, option_option, parse_key_values
 from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
-from cnnmem.model.schedule import INFERENCE, TRAINING, ScheduleRequest, get_strategy
+from cnnmem.model.schedule import INFERENCE, TRAINING, run_strategy
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
 
@@ -38,19 +38,12 @@ def schedule_cmd(network: str, hw_name: str, strategy: str, mode: str | None, ba
                  options: tuple[str, ...], timeline: str | None, totals_only: bool,
                  fmt: str) -> None:
     """Schedule NETWORK on hardware with one strategy; per-group table and totals."""
-    strat = get_strategy(strategy)
-    mode = mode or strat.modes[0]
-    if mode not in strat.modes:
-        raise InputError(f"strategy '{strategy}' supports {', '.join(strat.modes)}, not {mode}",
-                         field="mode")
-    hw = load_hardware(hw_name)
-    if buffer is not None:
-        hw = hw.replace(buffer_bytes=parse_quantity(buffer, "bytes", field="--buffer"))
-    opts = parse_key_values(options)
-    request = ScheduleRequest(network=load_network(network), hardware=hw, mode=mode,
-                              batch=batch or (1 if mode == INFERENCE else 32),
-                              chips=chips or hw.chips, sub_batch=sub_batch, options=opts)
-    result = strat.run(request)
+    buffer_bytes = None if buffer is None else parse_quantity(buffer, "bytes", field="--buffer")
+    request, result = run_strategy(strategy, load_network(network), load_hardware(hw_name),
+                                   mode=mode, batch=batch, buffer_bytes=buffer_bytes,
+                                   chips=chips, sub_batch=sub_batch,
+                                   options=parse_key_values(options))
+    hw, mode = request.hardware, request.mode
     totals = pd.DataFrame([{"strategy": result.strategy, **result.totals}])
     title = f"{request.network.name} on {hw.name}, {strategy}, {mode}, batch {request.batch}"
     if fmt == "table":

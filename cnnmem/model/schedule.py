@@ -90,6 +90,30 @@ def get_strategy(name: str) -> Strategy:
     return known[name]
 
 
+def run_strategy(name: str, network: Network, hardware: Hardware, *, mode: str | None = None,
+                 batch: int | None = None, buffer_bytes: float | None = None,
+                 chips: int | None = None, sub_batch: int | None = None,
+                 options: dict[str, Any] | None = None
+                 ) -> tuple[ScheduleRequest, ScheduleResult]:
+    """Check the mode against the strategy, apply a buffer override, build the request and
+    run it (the CLI's `schedule` and `reproduce` both go through here). Defaults: the
+    strategy's first mode, batch 32 for training and 1 for inference, the hardware's chips."""
+    from cnnmem.errors import InputError
+
+    strategy = get_strategy(name)
+    mode = mode or strategy.modes[0]
+    if mode not in strategy.modes:
+        raise InputError(f"strategy '{name}' supports {', '.join(strategy.modes)}, not {mode}",
+                         field="mode")
+    if buffer_bytes is not None:
+        hardware = hardware.replace(buffer_bytes=buffer_bytes)
+    request = ScheduleRequest(network=network, hardware=hardware, mode=mode,
+                              batch=batch or (1 if mode == INFERENCE else 32),
+                              chips=chips or hardware.chips, sub_batch=sub_batch,
+                              options=dict(options or {}))
+    return request, strategy.run(request)
+
+
 # ------------------------------------------------------------------------------------------
 # Vectorized evaluation for sweeps: many design points of one (network, hardware, strategy,
 # grouping) in one call.
