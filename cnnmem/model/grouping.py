@@ -92,11 +92,6 @@ def cuts_of_path(path: np.ndarray) -> list[tuple[int, ...]]:
             for p in range(path.shape[1])]
 
 
-def groups_of_path(path: np.ndarray, problem: int = 0) -> list[tuple[int, int]]:
-    """``[(start, end), ...]`` of one problem, in order."""
-    return [(int(path[e, problem]), int(e)) for e in np.flatnonzero(path[:, problem] >= 0)]
-
-
 def replicated_bottleneck_dp(group_time: np.ndarray, budget: int) -> np.ndarray:
     """Least bottleneck ``max_g t_g / r_g`` over all partitions into consecutive groups *and*
     all integer replica counts ``r_g >= 1`` with ``sum_g r_g <= budget``, for every problem.
