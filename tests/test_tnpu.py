@@ -453,3 +453,20 @@ def test_bandwidth_cli_and_errors(tmp_path: object) -> None:
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(items_st, min_size=2, max_size=4), st.integers(1, 6), st.integers(0, 2))
+def test_dynamic_lock_step_over_points_equals_each_point_alone(
+        points: list[list[list[tuple[float, float]]]], batch: int, lookahead: int) -> None:
+    """The vectorized (lock-step) simulation of several design points gives every point exactly
+    what simulating it alone gives: times and PE-allocation stretches."""
+    pairs = [_shared(items, 16.0) for items in points]
+    split = {k: np.array([float(p[0][k]) for p in pairs]) for k in CHAIN}
+    whole = {k: np.array([float(p[1][k]) for p in pairs]) for k in CHAIN}
+    together = simulate_shared_pu(batch, split, whole, lookahead, (256.0, 16.0))
+    for i, (s1, w1) in enumerate(pairs):
+        alone = simulate_shared_pu(batch, s1, w1, lookahead, (256.0, 16.0))
+        assert np.allclose([a[i] for a in together.finish_s],
+                           [float(a) for a in alone.finish_s])
+        assert together.segments_at((i,)) == alone.segments_at(())

@@ -285,8 +285,9 @@ class Timeline:
     """Start and finish times (s) of every event; arrays of the design-point shape.
 
     ``unit_pes`` gives each lane's PEs when its PEs are fixed (``static``, the baselines).
-    ``segments`` (``dynamic`` PE sharing only) maps a design-point index to the stretches of every
-    event at a constant PE allocation.
+    ``segment_steps`` (``dynamic`` PE sharing only): per simulation step and lane, arrays
+    (steps, lanes, points) of (event index, start_s, finish_s, PEs, recorded); ``segments_at``
+    turns one design point's steps into its stretches of constant PE allocation.
     """
 
     events: list[Event]
@@ -294,7 +295,31 @@ class Timeline:
     finish_s: list[np.ndarray]
     serial: bool  # dnpu-like / dadiannao-like: next sample waits for the previous one
     unit_pes: dict[str, float] = field(default_factory=dict)
-    segments: dict[tuple[int, ...], list[Segment]] = field(default_factory=dict)
+    segment_steps: tuple[np.ndarray, ...] | None = None
+
+    def segments_at(self, index: tuple[int, ...]) -> list[Segment]:
+        """Stretches of every event at one design point; consecutive stretches of one event at
+        the same PE count are merged (zero-length stretches of zero-time events are kept)."""
+        if self.segment_steps is None:
+            return []
+        ev, t0, t1, share, rec = self.segment_steps
+        point = int(np.ravel_multi_index(index, np.shape(self.makespan_s))) if index else 0
+        segs: list[Segment] = []
+        last: dict[int, int] = {}  # lane -> index in segs of its latest stretch
+        for step in range(ev.shape[0]):  # one design point: a loop over its events
+            for lane in range(ev.shape[1]):
+                if not rec[step, lane, point]:
+                    continue
+                seg = (int(ev[step, lane, point]), float(t0[step, lane, point]),
+                       float(t1[step, lane, point]), float(share[step, lane, point]))
+                j = last.get(lane)
+                if j is not None and segs[j][0] == seg[0] and segs[j][3] == seg[3] \
+                        and segs[j][2] == seg[1]:
+                    segs[j] = (seg[0], segs[j][1], seg[2], seg[3])  # same allocation: extend
+                else:
+                    segs.append(seg)
+                    last[lane] = len(segs) - 1
+        return segs
 
     @property
     def makespan_s(self) -> np.ndarray:
@@ -316,9 +341,9 @@ class Timeline:
                     "sample": e.sample, "start_s": start, "finish_s": finish, "pes": pes}
 
         key = tuple(index) if index else tuple(0 for _ in np.shape(self.makespan_s))
-        if self.segments:
+        if self.segment_steps is not None:
             return pd.DataFrame([row(self.events[i], a, b, p)
-                                 for i, a, b, p in self.segments[key]],
+                                 for i, a, b, p in self.segments_at(key)],
                                 columns=["unit", "part", "phase", "sample", "start_s",
                                          "finish_s", "pes"])
         return pd.DataFrame([
@@ -385,85 +410,92 @@ def simulate_shared_pu(batch: int, split_durations: dict[tuple[str, str], np.nda
     finish; a running event progresses at rate 1 / (its time at the current allocation). Lanes
     keep TNPU's static orders (:func:`unit_orders`). ``split_pes`` = (P_c, P_f), only recorded
     in the segments (the whole PU is P_c + P_f). A design point with any non-finite duration
-    gets infinite start and finish times. Scalar per design point (the event order differs).
+    gets infinite start and finish times.
+
+    All design points advance in lock step: each step starts every lane's next event that is
+    ready, then runs until the first running event finishes, at every point at once (arrays
+    over points). Every step finishes at least one event at every unfinished point, so there
+    are at most as many steps as events; the loop is over steps, not design points.
     """
     orders = unit_orders("tnpu", batch, lookahead)
+    lanes = list(orders)
     events = [e for order in orders.values() for e in order]
     index_of = {(e.sample, e.part, e.phase): i for i, e in enumerate(events)}
     shape = np.broadcast(*split_durations.values(), *all_pe_durations.values()).shape
-    split = {k: np.broadcast_to(np.asarray(v, float), shape) for k, v in split_durations.items()}
-    whole = {k: np.broadcast_to(np.asarray(v, float), shape) for k, v in all_pe_durations.items()}
-    start = np.full((len(events), *shape), np.inf)
-    finish = np.full((len(events), *shape), -np.inf)
-    pes = {CONV: split_pes[0], FCP: split_pes[1]}
-    segments: dict[tuple[int, ...], list[Segment]] = {}
-    for idx in np.ndindex(shape):
-        d_split = {k: float(v[idx]) for k, v in split.items()}
-        d_all = {k: float(v[idx]) for k, v in whole.items()}
-        if not all(np.isfinite(list(d_split.values()) + list(d_all.values()))):
-            finish[(slice(None), *idx)] = np.inf
-            segments[idx] = []
-            continue
-        segs = _shared_pu_point(orders, index_of, d_split, d_all, pes)
-        for i, a, b, _ in segs:
-            start[(i, *idx)] = min(start[(i, *idx)], a)
-            finish[(i, *idx)] = max(finish[(i, *idx)], b)
-        segments[idx] = segs
-    return Timeline(events, list(start), list(finish), False, {}, segments)
+    n_pts = int(np.prod(shape, dtype=np.int64))
+    pos = {item: k for k, item in enumerate(CHAIN)}
 
+    def table(durations: dict[tuple[str, str], np.ndarray]) -> np.ndarray:
+        return np.stack([np.broadcast_to(np.asarray(durations[item], float), shape).ravel()
+                         for item in CHAIN])  # (chain position, point)
 
-def _shared_pu_point(orders: dict[str, list[Event]], index_of: dict[tuple[int, str, str], int],
-                     d_split: dict[tuple[str, str], float], d_all: dict[tuple[str, str], float],
-                     pes: dict[str, float]) -> list[Segment]:
-    """One design point of :func:`simulate_shared_pu`: the list of segments (zero-length
-    segments of zero-duration events included, so every event appears)."""
-    position = {CHAIN[i]: i for i in range(len(CHAIN))}
-    total_pes = sum(pes.values())
-    t_s = 0.0
-    cursor = {u: 0 for u in orders}
-    running: dict[str, int] = {}  # lane -> event index
-    left: dict[str, float] = {}  # lane -> fraction of the running event's work still to do
-    done: dict[tuple[int, int], float] = {}  # (sample, chain position) -> finish time
-    segs: list[Segment] = []
-    last_seg: dict[str, int] = {}  # lane -> index in segs of its running event's last segment
-    remaining = sum(len(o) for o in orders.values())
-    while remaining:
-        for u, order in orders.items():  # start every lane's next event if it is ready now
-            if u in running or cursor[u] >= len(order):
-                continue
-            e = order[cursor[u]]
-            k = position[(e.part, e.phase)]
-            dep = 0.0 if k == 0 else done.get((e.sample, k - 1))
-            if dep is not None and dep <= t_s:
-                running[u] = index_of[(e.sample, e.part, e.phase)]
-                left[u] = 1.0
-                cursor[u] += 1
-                last_seg.pop(u, None)
-        if not running:  # cannot happen with TNPU's orders; guards against edits
-            raise RuntimeError("event schedule deadlocked")
-        both = len(running) == 2
-        item = {u: (orders[u][cursor[u] - 1].part, orders[u][cursor[u] - 1].phase)
-                for u in running}
-        dur = {u: (d_split if both else d_all)[item[u]] for u in running}
-        dt = min(left[u] * dur[u] for u in running)
-        t_next = t_s + dt
-        for u in list(running):
-            share = pes[u] if both else total_pes
-            j = last_seg.get(u)
-            if j is not None and segs[j][3] == share and segs[j][2] == t_s:
-                segs[j] = (segs[j][0], segs[j][1], t_next, share)  # same allocation: extend
-            else:
-                segs.append((running[u], t_s, t_next, share))
-                last_seg[u] = len(segs) - 1
-            if left[u] * dur[u] <= dt * (1 + 1e-12):
-                e = orders[u][cursor[u] - 1]
-                done[(e.sample, position[(e.part, e.phase)])] = t_next
-                del running[u]
-                remaining -= 1
-            else:
-                left[u] -= dt / dur[u]
-        t_s = t_next
-    return segs
+    d_split, d_all = table(split_durations), table(all_pe_durations)
+    finite = np.isfinite(d_split).all(axis=0) & np.isfinite(d_all).all(axis=0)
+    # static lane orders as arrays: sample, chain position and event index of the k-th event
+    lane_sample = [np.array([e.sample for e in orders[u]]) for u in lanes]
+    lane_pos = [np.array([pos[(e.part, e.phase)] for e in orders[u]]) for u in lanes]
+    lane_event = [np.array([index_of[(e.sample, e.part, e.phase)] for e in orders[u]])
+                  for u in lanes]
+    share_split = np.array([split_pes[0] if u == CONV else split_pes[1] for u in lanes])
+    total_pes = float(sum(split_pes))
+    points = np.arange(n_pts)
+    n_lanes = len(lanes)
+    t = np.zeros(n_pts)
+    cursor = np.zeros((n_lanes, n_pts), np.int64)
+    current = np.zeros((n_lanes, n_pts), np.int64)
+    running = np.zeros((n_lanes, n_pts), bool)
+    left = np.zeros((n_lanes, n_pts))
+    done = np.full((batch, len(CHAIN), n_pts), np.nan)  # finish time of (sample, chain position)
+    start = np.full((len(events), n_pts), np.inf)
+    finish = np.full((len(events), n_pts), -np.inf)
+    remaining = np.where(finite, len(events), 0)
+    steps: list[tuple[np.ndarray, ...]] = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        while (remaining > 0).any():  # a loop over simulation steps
+            active = remaining > 0
+            for i in range(n_lanes):  # start each lane's next event where it is ready
+                k = np.minimum(cursor[i], len(lane_sample[i]) - 1)
+                smp, p = lane_sample[i][k], lane_pos[i][k]
+                dep = np.where(p == 0, 0.0, done[smp, np.maximum(p - 1, 0), points])
+                ready = (active & ~running[i] & (cursor[i] < len(lane_sample[i]))
+                         & (dep <= t))
+                running[i] |= ready
+                left[i] = np.where(ready, 1.0, left[i])
+                current[i] = np.where(ready, k, current[i])
+                cursor[i] += ready
+            if (active & ~running.any(axis=0)).any():  # cannot happen with TNPU's orders
+                raise RuntimeError("event schedule deadlocked")
+            both = running.all(axis=0)
+            item = np.stack([lane_pos[i][current[i]] for i in range(n_lanes)])  # (lane, pt)
+            dur = np.where(both, d_split[item, points], d_all[item, points])
+            to_go = np.where(running, left * dur, np.inf)
+            dt = to_go.min(axis=0)
+            t_next = t + dt
+            ev = np.stack([lane_event[i][current[i]] for i in range(n_lanes)])
+            rec = running & active
+            share = np.where(both, share_split[:, None], total_pes)
+            steps.append((ev, np.broadcast_to(t, ev.shape).copy(),
+                          np.broadcast_to(t_next, ev.shape).copy(), share, rec))
+            for i in range(n_lanes):
+                r = rec[i]
+                start[ev[i][r], points[r]] = np.minimum(start[ev[i][r], points[r]], t[r])
+                finish[ev[i][r], points[r]] = np.maximum(finish[ev[i][r], points[r]],
+                                                         t_next[r])
+            ends = rec & (to_go <= dt * (1 + 1e-12))
+            for i in range(n_lanes):
+                f = ends[i]
+                k = current[i][f]
+                done[lane_sample[i][k], lane_pos[i][k], points[f]] = t_next[f]
+            left = np.where(ends, 0.0, np.where(rec, left - dt / dur, left))
+            running &= ~ends
+            remaining = remaining - ends.sum(axis=0)
+            t = np.where(active, t_next, t)
+    start[:, ~finite] = np.inf
+    finish[:, ~finite] = np.inf
+    step_arrays = tuple(np.stack([st[j] for st in steps]) if steps else
+                        np.zeros((0, n_lanes, n_pts)) for j in range(5))
+    return Timeline(events, [a.reshape(shape) for a in start],
+                    [a.reshape(shape) for a in finish], False, {}, step_arrays)
 
 
 # ------------------------------------------------------------------------------------------
