@@ -450,7 +450,8 @@ def simulate_shared_pu(batch: int, split_durations: dict[tuple[str, str], np.nda
     finish = np.full((len(events), n_pts), -np.inf)
     remaining = np.where(finite, len(events), 0)
     steps: list[tuple[np.ndarray, ...]] = []
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # divisions by zero-time or denormal durations happen only where np.where discards them
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         while (remaining > 0).any():  # a loop over simulation steps
             active = remaining > 0
             for i in range(n_lanes):  # start each lane's next event where it is ready
