@@ -83,12 +83,14 @@ def test_wavecore_buffer_energy_is_near_the_model_at_10_mib():
 
 @pytest.mark.parametrize("node", SRAM_NODES)
 def test_area_equals_cited_bitcell_at_full_array_efficiency(node):
+    """Wiring check (holds by construction): the area path uses the cited cell at its node."""
     m = tm.SramBufferCost(node_nm=node, array_efficiency=1.0)
     bits = 8.0 * tm.MIB
     assert float(m.area_mm2(tm.MIB)) == pytest.approx(bits * tm.SRAM_BITCELL_UM2[node] * 1e-6)
 
 
 def test_horowitz_mac_energies_at_45nm():
+    """Wiring check (table lookup): MAC = multiply + accumulate add of the cited entries."""
     assert tm.mac_energy_pj("fp16-fp32") == pytest.approx(1.1 + 0.9)  # wavecore.yaml's 2.0 pJ
     assert tm.mac_energy_pj("fp32") == pytest.approx(3.7 + 0.9)
     assert tm.mac_energy_pj("int8") == pytest.approx(0.2 + 0.1)
@@ -194,6 +196,14 @@ def test_table_is_monotone(caps):
     c = _sorted(caps)
     for f in (TABLE.energy_pj_per_byte, TABLE.leakage_w, TABLE.area_mm2):
         assert np.all(np.diff(f(c)) >= -1e-12)
+
+
+def test_table_accepts_lists_and_stays_hashable():
+    t = tm.TableBufferCost([1e3, 1e6], np.array([1.0, 2.0]), [0.0, 1e-3], [0.1, 1.0])
+    assert isinstance(t.capacity_bytes, tuple) and hash(t) == hash(
+        tm.TableBufferCost((1e3, 1e6), (1.0, 2.0), (0.0, 1e-3), (0.1, 1.0)))
+    with pytest.raises(InputError, match="list of numbers"):
+        tm.TableBufferCost(1e3, (1.0,), (0.0,), (0.1,))
 
 
 def test_table_with_zero_leakage_stays_zero_and_monotone():

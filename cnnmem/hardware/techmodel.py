@@ -25,7 +25,7 @@ Energy of one ``word_bits`` access of a buffer of capacity ``C`` at node ``n``::
 * ``E64(c) = k * (c / 1 MiB) ** alpha`` is the 64-bit access energy of one SRAM bank of ``c`` bytes
   at 45 nm, 0.9 V. ``k`` and ``alpha`` are the least-squares fit in log-log to Horowitz, ISSCC 2014
   ("Computing's energy problem", 45 nm, 0.9 V): 64-bit access of an 8 KB SRAM 10 pJ, 32 KB 20 pJ,
-  1 MB 100 pJ (KB/MB read as KiB/MiB). The fit gives alpha = 0.472, k = 100.5 pJ and meets the
+  1 MB 100 pJ (KB/MB read as KiB/MiB). The fit gives alpha = 0.473, k = 100.6 pJ and meets the
   three points within 2.5 % (stated tolerance: 5 %, tested). A power law in capacity is the
   behaviour of one bank whose bit- and word-lines grow with its side (CACTI's depth scaling, as
   used by Accelergy's SRAM estimator, is the same form).
@@ -338,6 +338,12 @@ class TableBufferCost:
     area_mm2_values: tuple[float, ...]
 
     def __post_init__(self) -> None:
+        for name in ("capacity_bytes", "energy_pj_per_byte_values", "leakage_w_values",
+                     "area_mm2_values"):  # lists or arrays in -> hashable tuples
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+                raise InputError("expected a list of numbers", field=f"table.{name}")
+            object.__setattr__(self, name, tuple(value))
         caps = tuple(_positive(v, f"table.capacity[{i}]")
                      for i, v in enumerate(self.capacity_bytes))
         if len(caps) < 1:
