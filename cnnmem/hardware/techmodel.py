@@ -34,10 +34,12 @@ Energy of one ``word_bits`` access of a buffer of capacity ``C`` at node ``n``::
   H-tree from the bank to the port: average Manhattan distance from the centre of a square of
   side ``s`` to a random point in it is ``s/2``, so the extra distance over a single bank is
   ``(side(C) - side(bank)) / 2`` with ``side = sqrt(area_mm2)``.
-* ``e_wire`` = 0.1 pJ per bit per mm at 45 nm, 0.9 V: Keckler, Dally et al., "GPUs and the future
-  of parallel computing", IEEE Micro 2011 (40 nm: moving 256 bits 1 mm costs about 26 pJ).
-  Wire capacitance per mm hardly changes with the node, so e_wire scales with (Vdd / 0.9 V)^2
-  only (our reconstruction).
+* ``e_wire`` = 0.1 pJ (100 fJ) per bit per mm at 45 nm, 0.9 V: the upper end of "on-chip wire
+  18-110 fJ/bit-mm" (30 nm with aggressive voltage scaling) of Kogge et al., "ExaScale computing
+  study: technology challenges in achieving exascale systems", DARPA IPTO report, 2008, as quoted
+  in S. Keckler's NVIDIA talks; the upper end because 45 nm at 0.9 V is not aggressively scaled
+  (our reading). Wire capacitance per mm hardly changes with the node, so e_wire scales with
+  (Vdd / 0.9 V)^2 only (our reconstruction).
 * ``s_E(n)`` is the logic energy scaling of Stillmaker & Baas, "Scaling equations for the
   accurate prediction of CMOS device performance from 180 nm to 7 nm", Integration 58 (2017):
   their fitted energy-vs-Vdd polynomials ``a Vdd^2 + b Vdd + c`` per node (table ``_ENERGY_FIT``;
@@ -46,8 +48,8 @@ Energy of one ``word_bits`` access of a buffer of capacity ``C`` at node ``n``::
   our reconstruction) and divided by the 45 nm, 0.9 V value. Nodes between table entries are
   interpolated piecewise-linearly in log(node) vs log(factor). Same node -> factor 1.
 * Per-byte energy is ``E(C) / (word_bits / 8)``: every term is proportional to the word width,
-  so it does not depend on it (Horowitz's 64-bit point and Keckler's 256-bit 8 KB point, 50 pJ at
-  40 nm, disagree with any fixed per-access overhead model by more than they agree; limit).
+  so it does not depend on it (no fixed per-access overhead is modelled; a limit: wider words
+  amortize the decoder, which this model ignores).
   ``word_bits`` changes the per-access energy (:meth:`SramBufferCost.energy_pj_per_access`).
 * Area: ``C * 8 * bitcell(n) / array_efficiency``. Published 6T high-density bit cells
   (``SRAM_BITCELL_UM2``; each with its paper below); nodes between table entries interpolated in
@@ -158,7 +160,7 @@ _AREA_FACTOR_FROM_45: dict[float, float] = {130: 6.4, 90: 2.8, 65: 1.5, 45: 1.0,
 SRAM_BITCELL_UM2: dict[float, float] = {90: 1.0, 65: 0.57, 45: 0.346, 32: 0.171, 22: 0.092,
                                         16: 0.070, 14: 0.0588, 10: 0.040, 7: 0.027}
 
-#: Keckler et al. IEEE Micro 2011: on-chip wire, pJ per bit per mm (~40-45 nm, ~0.9 V)
+#: on-chip wire, pJ per bit per mm at 45 nm, 0.9 V (upper end of Kogge et al. 2008's 18-110 fJ)
 WIRE_PJ_PER_BIT_MM = 0.1
 
 #: Horowitz ISSCC 2014, 45 nm 0.9 V: (energy pJ, area um^2) of the arithmetic units
