@@ -99,14 +99,17 @@ CNNs", ISCA 2016, Table IV: a register-file access costs 1x a MAC of the same wo
 DRAM 200x). So ``register_energy_pj_per_byte(p) = mac_energy_pj(p) / operand bytes`` (the ratio
 is published at 65 nm for 16-bit words; its use at other nodes/precisions is our reconstruction).
 
-DRAM energy per bit moved (interface + core), pJ/bit:
+DRAM energy per bit moved (interface + core), pJ/bit. Except ``hbm2`` and ``horowitz``, these are
+the values tabulated in Accelergy / HWComponents' DRAM model (its ``type2energy`` table), with the
+citations given there:
 
-* ``hbm2``    3.9   -- O'Connor et al., "Fine-grained DRAM", MICRO 2017.
-* ``gddr5``   14    -- O'Connor et al., MICRO 2017 (as tabulated by Accelergy's DRAM model).
-* ``lpddr4``  8     -- Accelergy / HWComponents DRAM table ("public data").
-* ``lpddr``   40    -- Malladi et al., "Towards energy-proportional datacenter memory with mobile
-  DRAM", ISCA 2012.
-* ``ddr3``    70    -- Chatterjee et al., MICRO 2017 (as tabulated by Accelergy's DRAM model).
+* ``hbm2``    3.9   -- O'Connor et al., "Fine-grained DRAM: energy-efficient DRAM for extreme
+  bandwidth systems", MICRO 2017 (the value wavecore.yaml already uses).
+* ``gddr5``   14    -- Accelergy table (no citation there; O'Connor et al. 2017 discuss GDDR5).
+* ``lpddr4``  8     -- Accelergy table ("public data").
+* ``lpddr``   40    -- Accelergy table, citing Malladi et al., "Towards energy-proportional
+  datacenter memory with mobile DRAM", ISCA 2012.
+* ``ddr3``    70    -- Accelergy table, citing "Chatterjee et al., MICRO'17".
 * ``horowitz``  20.3 -- Horowitz ISSCC 2014: DRAM 1.3-2.6 nJ per 64-bit access (low end).
 DDR4 has no sourced value here (not found in this phase); it is not offered.
 """
