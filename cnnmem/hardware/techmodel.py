@@ -47,6 +47,9 @@ Energy of one ``word_bits`` access of a buffer of capacity ``C`` at node ``n``::
   (``NOMINAL_VDD``: the 45 nm value is Horowitz's 0.9 V; the others are typical nominal supplies,
   our reconstruction) and divided by the 45 nm, 0.9 V value. Nodes between table entries are
   interpolated piecewise-linearly in log(node) vs log(factor). Same node -> factor 1.
+  (Provenance: the coefficients and the area table were transcribed from the paper's tables as
+  reproduced in UCLA NanoCAD's nodeScale and in Accelergy / HWComponents' scaling module; not
+  re-checked against the paper's PDF in this phase. The code here is our own.)
 * Per-byte energy is ``E(C) / (word_bits / 8)``: every term is proportional to the word width,
   so it does not depend on it (no fixed per-access overhead is modelled; a limit: wider words
   amortize the decoder, which this model ignores).
