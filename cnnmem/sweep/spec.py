@@ -37,7 +37,7 @@ from cnnmem.model.schedule import INFERENCE, TRAINING, get_strategy, sweep_evalu
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
 from cnnmem.workload.network import Network
-from cnnmem.yamlio import line_of, line_of_key, load_yaml_file
+from cnnmem.yamlio import line_of, line_of_key, load_yaml_text, read_text_file
 
 TOP_FIELDS = ("sweep", "description", "networks", "network", "hardware", "mode", "batch",
               "chips", "strategies", "strategy", "objectives", "options", "axes")
@@ -283,8 +283,8 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
     """Validate parsed sweep YAML into a :class:`SweepSpec` (loads networks and hardware)."""
     if text is None:
         try:
-            text = Path(file).read_text(encoding="utf-8")
-        except OSError:
+            text = read_text_file(file)
+        except InputError:
             text = ""
     ctx = _Ctx(file, data)
     if not isinstance(data, dict):
@@ -449,5 +449,5 @@ def apply_hardware(hw: Hardware, axes: tuple[HardwareAxis, ...],
 
 def load_sweep(path: str) -> SweepSpec:
     """Read, parse and validate a sweep file."""
-    data = load_yaml_file(path)
-    return parse_sweep(data, file=str(path), text=Path(path).read_text(encoding="utf-8"))
+    text = read_text_file(path)
+    return parse_sweep(load_yaml_text(text, file=str(path)), file=str(path), text=text)
