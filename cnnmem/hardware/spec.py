@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnmem.errors import InputError
+from cnnmem.limits import check_chips
 from cnnmem.paths import ROOT, builtin_names, resolve_yaml
 from cnnmem.units import parse_quantity
 from cnnmem.yamlio import line_of, line_of_key, load_yaml_file
@@ -81,12 +82,13 @@ class Hardware:
                 raise InputError(f"must be positive, got {getattr(self, f)!r}", field=f)
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, float) and math.isnan(v):
-                raise InputError("must be a number, got NaN", field=f.name)
+            if isinstance(v, (int, float)) and not math.isfinite(v):
+                raise InputError(f"must be a finite number, got {v}", field=f.name)
         if not 0 < self.utilization <= 1:
             raise InputError(f"must be in (0, 1], got {self.utilization}", field="utilization")
         if self.chips < 1:
             raise InputError(f"must be >= 1, got {self.chips}", field="chips")
+        check_chips(self.chips, field="chips")
         if (self.array_rows > 0) != (self.array_cols > 0) or min(self.array_rows,
                                                                  self.array_cols) < 0:
             raise InputError("give both array rows and columns as positive whole numbers",

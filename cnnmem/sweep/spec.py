@@ -33,6 +33,14 @@ import numpy as np
 
 from cnnmem.errors import InputError
 from cnnmem.hardware import FIELD_ALIASES, FIELD_DIMENSIONS, Hardware, load_hardware
+from cnnmem.limits import (
+    MAX_AXIS_VALUES,
+    MAX_RANDOM_GROUPINGS,
+    MAX_SWEEP_POINTS,
+    check_batch,
+    check_chips,
+    quote,
+)
 from cnnmem.model.schedule import INFERENCE, TRAINING, get_strategy, sweep_evaluators
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
@@ -193,13 +201,12 @@ def _range_values(ctx: _Ctx, spec: Any, fld: str, dimension: str | None,
             if not step > 0:
                 raise ctx.error("'step' must be positive", fld, spec,
                                 line=line_of_key(spec, "step"))
+            _check_axis_size(ctx, np.floor((hi - lo) / step + 1e-9) + 1, fld, spec)
             n = int(np.floor((hi - lo) / step + 1e-9)) + 1
-            if n > 100_000_000:
-                raise ctx.error(f"range has {n:,} values (at most 100,000,000)", fld, spec,
-                                line=line_of(spec))
             values = lo + step * np.arange(n)
         elif "steps" in spec:
             n = _int(ctx, spec["steps"], fld, spec)
+            _check_axis_size(ctx, n, fld, spec)
             if scale == "log":
                 if not lo > 0:
                     raise ctx.error("a log range needs 'from' > 0", fld, spec,
@@ -208,6 +215,7 @@ def _range_values(ctx: _Ctx, spec: Any, fld: str, dimension: str | None,
             else:
                 values = np.linspace(lo, hi, n)
         elif integer and scale == "linear":
+            _check_axis_size(ctx, np.floor(hi) - np.ceil(lo) + 1, fld, spec)
             values = np.arange(lo, hi + 1)
         else:
             raise ctx.error("a range needs 'steps' (or 'step')", fld, spec, line=line_of(spec))
@@ -221,6 +229,12 @@ def _range_values(ctx: _Ctx, spec: Any, fld: str, dimension: str | None,
     if not np.all(np.isfinite(values)) or np.any(values <= 0) and dimension == "bytes":
         raise ctx.error("values must be positive and finite", fld)
     return np.unique(values)
+
+
+def _check_axis_size(ctx: _Ctx, n: float, fld: str, spec: Any) -> None:
+    if n > MAX_AXIS_VALUES:
+        raise ctx.error(f"the range has {n:,.0f} values, more than the limit of "
+                        f"{MAX_AXIS_VALUES:,} (cnnmem.limits)", fld, spec, line=line_of(spec))
 
 
 def _groupings(ctx: _Ctx, spec: Any, axes: Any) -> tuple[GroupingSpec, ...]:
@@ -261,6 +275,10 @@ def _groupings(ctx: _Ctx, spec: Any, axes: Any) -> tuple[GroupingSpec, ...]:
                 out.append(GroupingSpec("exhaustive", max_depth=max_depth, line=iline))
             else:
                 n = _int(ctx, item["random"], "axes.grouping.random", item)
+                if n > MAX_RANDOM_GROUPINGS:
+                    raise ctx.error(f"{n:,} random groupings exceed the limit of "
+                                    f"{MAX_RANDOM_GROUPINGS:,} (cnnmem.limits)",
+                                    "axes.grouping.random", line=iline)
                 seed = _int(ctx, item.get("seed", 0), "axes.grouping.seed", item, minimum=0)
                 out.append(GroupingSpec("random", n, max_depth=max_depth, seed=seed, line=iline))
         else:
@@ -270,11 +288,12 @@ def _groupings(ctx: _Ctx, spec: Any, axes: Any) -> tuple[GroupingSpec, ...]:
 
 
 def _resolve(name: str, base: Path) -> str:
-    """A path relative to the sweep file when it is not found relative to the working dir."""
+    """A relative path names a file beside the sweep file when one is there (wherever the
+    command runs from), else a file relative to the working directory."""
     p = Path(name)
-    if (p.suffix in (".yaml", ".yml") or "/" in name) and not p.exists() and not p.is_absolute():
+    if (p.suffix in (".yaml", ".yml") or "/" in name) and not p.is_absolute():
         alt = base / p
-        if alt.exists():
+        if alt.is_file():
             return str(alt)
     return name
 
@@ -341,7 +360,9 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
     if mode not in (TRAINING, INFERENCE):
         raise ctx.error(f"must be 'training' or 'inference', got {mode!r}", "mode")
     batch = _int(ctx, data.get("batch", 1), "batch")
+    check_batch(batch, field="batch", file=file, line=line_of_key(data, "batch"))
     chips = _int(ctx, data.get("chips", 1), "chips")
+    check_chips(chips, field="chips", file=file, line=line_of_key(data, "chips"))
 
     if "strategies" in data and "strategy" in data:
         raise ctx.error("give 'strategies' or 'strategy', not both", "strategy")
@@ -422,12 +443,33 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
     if "precision" in {a.key.split(".")[0] for a in hw_axes} and "bytes_per_element" in seen_attrs:
         raise ctx.error("sweep bytes_per_element or precision.*, not both", "axes")
     desc = data.get("description", "")
+    if not isinstance(desc, (str, int, float)) or isinstance(desc, bool):
+        raise ctx.error(f"expected text, got {quote(desc)}", "description")
+    _check_points(ctx, len(networks) * len(hardware) * len(strategies), capacity, sub_batch,
+                  groupings, hw_axes)
     return SweepSpec(
         name=name.strip(), file=file, text=text, description=str(desc or ""),
         networks=tuple(networks), hardware=tuple(hardware), mode=mode, batch=batch,
         chips=chips, strategies=tuple(strategies), objectives=tuple(objectives),
         capacity_bytes=capacity, sub_batch=sub_batch, groupings=groupings,
         hw_axes=tuple(hw_axes), options=dict(options))
+
+
+def _check_points(ctx: _Ctx, combos: int, capacity: np.ndarray | None,
+                  sub_batch: np.ndarray | None, groupings: tuple[GroupingSpec, ...],
+                  hw_axes: list[HardwareAxis]) -> None:
+    """An upper estimate of the design points (exhaustive groupings counted at their most),
+    checked against :data:`~cnnmem.limits.MAX_SWEEP_POINTS` before any work."""
+    per_grouping = {"random": None, "exhaustive": 2 ** (EXHAUSTIVE_MAX_LAYERS - 1)}
+    n_groupings = sum(g.value if g.kind == "random" else per_grouping.get(g.kind, 1)
+                      for g in groupings)
+    points = combos * n_groupings
+    for n in (len(capacity) if capacity is not None else 1,
+              len(sub_batch) if sub_batch is not None else 1, *(len(a.values) for a in hw_axes)):
+        points *= n
+    if points > MAX_SWEEP_POINTS:
+        raise ctx.error(f"the sweep has up to {points:,} design points, more than the limit of "
+                        f"{MAX_SWEEP_POINTS:,} (cnnmem.limits)", "axes")
 
 
 def _apply_hw(hw: Hardware, attr: str, value: float) -> Hardware:
