@@ -92,7 +92,7 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
     if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
         left, right = _eval(node.left, env), _eval(node.right, env)
         if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
-            raise InputError(f"exponent {quote(right)} is too large")
+            raise InputError(f"exponent {quote(right)} is too large (limit 64)")
         _check_operands(node.op, left, right)
         return _bounded(_BIN[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
