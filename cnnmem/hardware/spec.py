@@ -234,17 +234,22 @@ _DERIVED = {"name", "description", "source", "mac_units", "clock", "peak", "byte
             "precision", "array"}
 
 
+def _direct_values(parsed: dict[str, Any], default_name: str) -> dict[str, Any]:
+    """Hardware attributes set by one field each (the rest are derived, see _DERIVED)."""
+    values: dict[str, Any] = {f.target: parsed[f.name] for f in HARDWARE_FIELDS
+                              if f.name in parsed and f.name not in _DERIVED}
+    values["name"] = parsed.get("name") or default_name
+    if parsed.get("description"):
+        values["description"] = parsed["description"]
+    return values
+
+
 def parse_hardware(data: Any, *, file: str, default_name: str | None = None) -> Hardware:
     """Validate parsed YAML into a :class:`Hardware` from :data:`HARDWARE_FIELDS` (errors name
     file, line and field)."""
     parsed = parse_fields(HARDWARE_FIELDS, data, file=file,
                           what="a hardware file: a mapping of field: value")
-    values: dict[str, Any] = {
-        "name": parsed.get("name") or default_name or Path(file).stem,
-        **({"description": parsed["description"]} if parsed.get("description") else {}),
-        **{f.target: parsed[f.name] for f in HARDWARE_FIELDS
-           if f.name in parsed and f.name not in _DERIVED},
-    }
+    values = _direct_values(parsed, default_name or Path(file).stem)
     try:
         values |= _rate(parsed) | _precision(parsed, data, file) | _array(parsed)
         for required in ("mac_units", "clock"):
