@@ -153,10 +153,3 @@ def parse_fields(fields: tuple[Field, ...], data: Any, *, file: str,
                              field=f.name if exc.field in (None, f.name) else exc.field
                              ) from None
     return out
-
-
-def field_table(fields: tuple[Field, ...]) -> list[dict[str, str]]:
-    """The declarations as rows (name, kind, range, default, help), e.g. for documentation."""
-    return [{"field": f.name, "kind": f.unit or f.kind, "range": f.describe_range(),
-             "default": "" if f.default is None else str(f.default), "help": f.help}
-            for f in fields]

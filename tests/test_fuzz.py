@@ -5,6 +5,7 @@ limit; a failing case is reported with its class, command and stderr."""
 from __future__ import annotations
 
 import collections
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -59,6 +60,23 @@ def test_fuzz_check_flags_bad_outcomes() -> None:
     assert fuzz.check(fuzz.Outcome(2, "e" * 300, 0.1)) == ["long-line"]
     assert fuzz.check(fuzz.Outcome(2, "error: x", 0.1, leftovers=["out"])) == [
         "file-left-behind"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("CNNMEM_FUZZ_SCALE"),
+                    reason="issue #16 'Scale' (memory linear in layers) is not done yet; set "
+                           "CNNMEM_FUZZ_SCALE=1 to run the networks of 2,000-10,000 layers")
+def test_fuzz_scale_campaign(tmp_path: Path) -> None:
+    cases = [c for c in fuzz.generate(SEED, 400, scale=True) if c.cls == "scale"]
+    memory = fuzz.memory_limit()
+    failures = []
+    for i, case in enumerate(cases):
+        folder = tmp_path / f"scale{i}"
+        folder.mkdir()
+        out = fuzz.run_case(case, folder, memory_bytes=memory, timeout_s=300.0)
+        if fuzz.check(out):
+            failures.append(f"{case.name} {list(case.argv)}: {fuzz.check(out)}")
+    assert cases and not failures, "\n".join(failures)
 
 
 @pytest.mark.slow

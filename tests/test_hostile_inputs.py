@@ -251,3 +251,16 @@ def test_limits_are_documented():
     for name in dir(limits):
         if name.startswith("MAX_") and name != "MAX_LINE_CHARS":  # imported from errors
             assert f"{name} =" in Path(limits.__file__).read_text(encoding="utf-8")
+
+
+def test_readme_limits_table_matches_limits_module():
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(MAX_\w+)` \| ([^|]+) \|", text, re.M))
+    documented = {n for n in dir(limits) if n.startswith("MAX_")} - {
+        "MAX_LINE_CHARS", "MAX_ERROR_CHARS", "MAX_QUOTED_CHARS"}
+    assert set(rows) == documented
+    for name, shown in rows.items():
+        shown = shown.strip().replace(",", "").replace(" MiB", " * 1024 * 1024")
+        assert eval(shown) == getattr(limits, name), name  # noqa: S307 - our own README
