@@ -34,6 +34,7 @@ def _campaign(n: int, tmp_path: Path) -> tuple[collections.Counter, list[str]]:
         out = fuzz.run_case(case, folder, memory_bytes=memory,
                             timeout_s=SWEEP_TIME_LIMIT_S if case.slow_ok else TIME_LIMIT_S)
         codes[out.exit_code] += 1
+        codes[f"{case.cls}:{out.exit_code}"] += 1
         problems = fuzz.check(out)
         if problems:
             failures.append(f"{case.name} {list(case.argv)}: {problems}: {out.stderr[-400:]}")
@@ -82,6 +83,8 @@ def test_fuzz_scale_campaign(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_fuzz_campaign(tmp_path: Path) -> None:
     codes, failures = _campaign(SLOW_CASES, tmp_path)
-    print(f"\nfuzz campaign: {SLOW_CASES} cases, exit codes {dict(codes)}, "
-          f"{len(failures)} failures")
+    print(f"\nfuzz campaign: {SLOW_CASES} cases, exit codes (total and class:code) "
+          f"{dict(sorted(codes.items(), key=str))}, {len(failures)} failures")
+    for failure in failures:
+        print("FAIL", failure[:300])
     assert not failures, "\n".join(failures[:50])
