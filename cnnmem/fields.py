@@ -42,6 +42,7 @@ class Field:
     exclusive_minimum: bool = False  # minimum < value (else minimum <= value)
     choices: tuple[Any, ...] = ()
     attr: str | None = None  # the value-class attribute it sets, when it differs from name
+    limit: str | None = None  # the cnnmem.limits constant that ``maximum`` is
 
     @property
     def target(self) -> str:
@@ -70,8 +71,7 @@ class Field:
         high = self.maximum is not None and value > self.maximum
         if low or high:
             shown = f"{value:,}" if isinstance(value, int) else f"{value:g}"
-            limit = " (cnnmem.limits)" if high and self.maximum is not None and \
-                self.maximum >= 1000 else ""
+            limit = f" (limit cnnmem.limits.{self.limit})" if high and self.limit else ""
             raise InputError(f"must be {self.describe_range()}, got {shown}{limit}",
                              field=self.name)
 

@@ -91,11 +91,7 @@ def check_count(value: Any, limit: int, *, field: str, what: str, file: str | No
                          file=file, line=line, item=item, field=field)
 
 
-def check_batch(batch: Any, *, field: str = "--batch", file: str | None = None,
-                line: int | None = None) -> None:
-    check_count(batch, MAX_BATCH, field=field, what="batch", file=file, line=line)
-
-
 def check_chips(chips: Any, *, field: str = "--chips", file: str | None = None,
                 line: int | None = None) -> None:
+    """Chips of a Hardware value (also when a sweep axis sets them)."""
     check_count(chips, MAX_CHIPS, field=field, what="chips", file=file, line=line)
