@@ -14,7 +14,7 @@ import sys
 import click
 
 from cnnmem import __version__
-from cnnmem.errors import InputError
+from cnnmem.errors import InputError, one_line
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -46,13 +46,31 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see {exc.ctx.command_path} --help)"
+        click.echo(f"error: {one_line(exc.format_message() + hint)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:  # a file-system error: name the path and the reason
+        click.echo(f"error: {file_error(exc)}", err=True)
+        sys.exit(2)
+    except MemoryError:
+        click.echo("error: out of memory (an input is beyond what this machine can hold; "
+                   "see cnnmem.limits)", err=True)
+        sys.exit(3)
     sys.exit(0)
+
+
+def file_error(exc: OSError) -> str:
+    """One line for a file-system error: the path(s) and the reason."""
+    reason = exc.strerror or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(paths)
+    return one_line(f"{where}: {reason}" if where else reason)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,22 @@ The CLI catches :class:`InputError`, prints ``error: <message>`` and exits with 
 
 from __future__ import annotations
 
+import re
+
+#: Characters of one error line (cnnmem.limits.MAX_ERROR_CHARS; kept here to avoid a cycle).
+MAX_LINE_CHARS = 290
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """``text`` as one printable line of at most ``limit`` characters: control characters
+    escaped, a too-long middle replaced by ``...`` (a huge bad value is never repeated)."""
+    text = _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
+    if len(text) > limit:
+        keep = limit - 5
+        text = text[: keep * 2 // 3] + " ... " + text[-(keep - keep * 2 // 3):]
+    return text
+
 
 class InputError(Exception):
     """Bad user input: names the file, the line (when known), the item, field and problem."""
@@ -38,7 +54,7 @@ class InputError(Exception):
         if self.field:
             what.append(f"field '{self.field}'")
         prefix = (", ".join(what) + ": ") if what else ""
-        return f"{where}{prefix}{self.message}"
+        return one_line(f"{where}{prefix}{self.message}")
 
     def located(
         self, *, file: str | None = None, line: int | None = None, item: str | None = None

@@ -7,11 +7,22 @@ Built-in networks/, hw/, sweeps/ and scenarios/ live beside the package in the r
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from cnnmem.errors import InputError
 
 ROOT = Path(os.environ.get("CNNMEM_HOME", Path(__file__).resolve().parents[1]))
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def safe_file_name(name: str, limit: int = 100) -> str:
+    """``name`` as one path component: no separators, no leading dot (so never ``..``), only
+    letters, digits and ``._+-``, at most ``limit`` characters; never empty."""
+    safe = _UNSAFE.sub("_", name).lstrip(".")[:limit]
+    return safe or "_"
 
 
 def builtin_names(directory: Path) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from cnnmem.errors import InputError
+from cnnmem.limits import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_INT, MAX_YAML_NODES, quote
 
 
 class LineDict(dict):
@@ -55,6 +56,15 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     return out
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    value = yaml.SafeLoader.construct_yaml_int(loader, node)
+    if abs(value) > MAX_YAML_INT:
+        raise InputError(f"integer {quote(value)} is outside the 64-bit range (limit "
+                         f"{MAX_YAML_INT:,})", line=node.start_mark.line + 1)
+    return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
@@ -72,10 +82,51 @@ def line_of_key(mapping: Any, key: Any) -> int | None:
         return line_of(mapping)
 
 
+def _char(c: Any) -> str:
+    code = c if isinstance(c, int) else ord(str(c)[:1] or "\0")
+    return f"#x{code:04x}"
+
+
+def _check_size(root: yaml.Node | None) -> None:
+    """Refuse alias bombs and deep nesting before constructing anything: count the nodes the
+    document expands to (an alias counts once per use) and its nesting depth."""
+    if root is None:
+        return
+    expanded: dict[int, int] = {}  # id(node) -> nodes it expands to
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if id(node) in expanded and not done:
+            continue
+        children = ([n for pair in node.value for n in pair]
+                    if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        if depth > MAX_YAML_DEPTH:
+            raise InputError(f"collections nested more than {MAX_YAML_DEPTH} deep (limit)",
+                             line=node.start_mark.line + 1)
+        if done:
+            total = 1 + sum(expanded[id(c)] for c in children)
+            if total > MAX_YAML_NODES:
+                raise InputError(f"the document expands to more than {MAX_YAML_NODES:,} values "
+                                 "(aliases counted per use; limit)", line=node.start_mark.line + 1)
+            expanded[id(node)] = total
+            continue
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in expanded)
+
+
 def load_yaml_text(text: str, *, file: str) -> Any:
-    """Parse YAML text; syntax errors become one-line :class:`InputError` with file and line."""
+    """Parse YAML text; syntax errors become one-line :class:`InputError` with file and line.
+
+    Alias expansion, nesting depth and integer size are limited (see :mod:`cnnmem.limits`)."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            _check_size(root)
+            return loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except InputError as exc:
         raise exc.located(file=file) from None
     except yaml.MarkedYAMLError as exc:
@@ -83,19 +134,42 @@ def load_yaml_text(text: str, *, file: str) -> Any:
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise InputError(f"YAML syntax error: {problem}", file=file, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a control or non-printable character
+        line = text.count("\n", 0, exc.position) + 1
+        raise InputError(f"YAML error: character {_char(exc.character)} is not allowed "
+                         f"({exc.reason})", file=file, line=line) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"YAML error: {exc}", file=file) from None
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"YAML error: {getattr(exc, 'problem', None) or exc}", file=file,
+                         line=mark.line + 1 if mark is not None else None) from None
+    except RecursionError:
+        raise InputError(f"collections nested too deeply (limit {MAX_YAML_DEPTH})",
+                         file=file) from None
 
 
 def load_yaml_file(path: str | os.PathLike[str]) -> Any:
     """Read and parse a YAML file, with one-line errors for missing files and bad syntax."""
+    return load_yaml_text(read_text_file(path), file=str(path))
+
+
+def read_text_file(path: str | os.PathLike[str]) -> str:
+    """A UTF-8 input file's text, at most :data:`~cnnmem.limits.MAX_FILE_BYTES` (so
+    ``/dev/zero`` is refused); every file-system error is one line naming path and reason."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise InputError("file not found", file=str(path)) from None
     except IsADirectoryError:
         raise InputError("is a directory, expected a YAML file", file=str(path)) from None
+    except OSError as exc:  # unreadable, symlink loop, name too long, ...
+        raise InputError(f"cannot read: {exc.strerror or type(exc).__name__}",
+                         file=str(path)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"file is larger than {MAX_FILE_BYTES:,} bytes (limit)",
+                         file=str(path))
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", file=str(path)) from None
-    return load_yaml_text(text, file=str(path))

@@ -123,7 +123,7 @@ CASES: dict[str, Case] = {
         NET + "  - {name: a, type: conv, out: 4.5, kernel: 3}\n", line=4, layer="a",
         field="out", expect=("integer",)),
     "huge_layer": Case(
-        NET + "  - {name: a, type: conv, out: 99999999999999999999, kernel: 3}\n", line=4,
+        NET + "  - {name: a, type: conv, out: 9999999999999999, kernel: 3}\n", line=4,
         layer="a", expect=("too large",)),
     # --- blocks
     "unknown_block": Case(

@@ -6,6 +6,7 @@ import click
 
 from cnnmem.commands.common import emit, format_option
 from cnnmem.hardware import default_hardware, load_hardware
+from cnnmem.limits import MAX_BATCH
 from cnnmem.model.gconv import PASSES
 from cnnmem.report.bound import bound_table, with_total
 from cnnmem.units import parse_quantity
@@ -15,7 +16,7 @@ from cnnmem.workload import load_network
 @click.command("bound")
 @click.argument("network")
 @click.option("--buffer", required=True, help="on-chip buffer, e.g. 128KiB")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1, max=MAX_BATCH), default=1, show_default=True)
 @click.option("--hw", "hw_name", default=None,
               help="hardware for bytes per element (default: 2 bytes for every tensor)")
 @click.option("--pass", "pass_name", type=click.Choice(PASSES + ("all",)), default="forward",

@@ -18,6 +18,7 @@ from cnnmem.reproduce import (
     select_scenarios,
     summary,
 )
+from cnnmem.sweep.output import write_atomic
 
 
 @click.command("reproduce")
@@ -58,7 +59,7 @@ def reproduce_cmd(names: tuple[str, ...], directory: str | None, markdown_file: 
     if fmt == "table":
         click.echo(summary(outcomes) + ("" if detail else " (--detail: whole reasons, sources)"))
     if markdown_file:
-        Path(markdown_file).write_text(markdown(outcomes), encoding="utf-8")
+        write_atomic(markdown_file, markdown(outcomes).encode("utf-8"))
         click.echo(f"wrote {markdown_file}", err=True)
     if any(o.fails for o in outcomes):
         sys.exit(1)  # (click.exceptions.Exit is swallowed by cli.main(standalone_mode=False))

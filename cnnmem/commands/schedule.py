@@ -10,6 +10,7 @@ import pandas as pd
 from cnnmem.commands.common import emit, format_option, option_option, parse_key_values
 from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
+from cnnmem.limits import MAX_BATCH, MAX_CHIPS
 from cnnmem.model.schedule import INFERENCE, TRAINING, run_strategy
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
@@ -21,11 +22,12 @@ from cnnmem.workload import load_network
 @click.option("--strategy", required=True, help="see `cnnmem strategies`")
 @click.option("--mode", type=click.Choice([TRAINING, INFERENCE]), default=None,
               help="default: the strategy's first mode")
-@click.option("--batch", type=click.IntRange(min=1), default=None,
+@click.option("--batch", type=click.IntRange(min=1, max=MAX_BATCH), default=None,
               help="mini-batch size (training) / images (inference)")
 @click.option("--buffer", default=None, help="override the on-chip buffer, e.g. 10MiB")
-@click.option("--chips", type=click.IntRange(min=1), default=None, help="chips (pipelines)")
-@click.option("--sub-batch", type=click.IntRange(min=1), default=None,
+@click.option("--chips", type=click.IntRange(min=1, max=MAX_CHIPS), default=None,
+              help="chips (pipelines)")
+@click.option("--sub-batch", type=click.IntRange(min=1, max=MAX_BATCH), default=None,
               help="force one sub-batch size (MBS strategies)")
 @option_option
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cnnmem import __version__
+from cnnmem.paths import safe_file_name
 from cnnmem.sweep.engine import DEFAULT_CHUNK_POINTS, run_sweep
 from cnnmem.sweep.spec import load_sweep
 
@@ -21,7 +22,7 @@ from cnnmem.sweep.spec import load_sweep
 def sweep_cmd(sweep_file: str, out_dir: str | None, quiet: bool, chunk_points: int) -> None:
     """Evaluate every design point of SWEEP_FILE; write results.csv, pareto.csv and run.json."""
     spec = load_sweep(sweep_file)
-    out = Path(out_dir) if out_dir else Path("out") / spec.name
+    out = Path(out_dir) if out_dir else Path("out") / safe_file_name(spec.name)
     summary = run_sweep(spec, out, quiet=quiet, chunk_points=chunk_points, version=__version__)
     if not quiet:
         click.echo(f"{spec.name}: {summary.points:,} points evaluated in {summary.wall_s:.2f} s "

@@ -10,6 +10,7 @@ import pandas as pd
 from cnnmem.commands.common import emit, format_option, parse_key_values
 from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
+from cnnmem.limits import MAX_BATCH
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
 
@@ -59,7 +60,7 @@ def plot_speedups(df: pd.DataFrame, path: Path) -> None:
               help="hardware with a conv/FC unit split (both baselines use it: iso-resource)")
 @click.option("--bandwidths", default=DEFAULT_BANDWIDTHS, show_default=True,
               help="comma-separated DRAM bandwidths")
-@click.option("--batch", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1, max=MAX_BATCH), default=50, show_default=True)
 @click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
               help="TNPU strategy switch, repeatable, e.g. pe_sharing=dynamic|static "
                    "(default dynamic; see cnnmem.model.tnpu)")

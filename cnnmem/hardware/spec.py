@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from cnnmem.errors import InputError
+from cnnmem.fields import Field, parse_fields
+from cnnmem.limits import MAX_CHIPS, check_chips
 from cnnmem.paths import ROOT, builtin_names, resolve_yaml
-from cnnmem.units import parse_quantity
 from cnnmem.yamlio import line_of, line_of_key, load_yaml_file
 
 
@@ -81,12 +82,13 @@ class Hardware:
                 raise InputError(f"must be positive, got {getattr(self, f)!r}", field=f)
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, float) and math.isnan(v):
-                raise InputError("must be a number, got NaN", field=f.name)
+            if isinstance(v, (int, float)) and not math.isfinite(v):
+                raise InputError(f"must be a finite number, got {v}", field=f.name)
         if not 0 < self.utilization <= 1:
             raise InputError(f"must be in (0, 1], got {self.utilization}", field="utilization")
         if self.chips < 1:
             raise InputError(f"must be >= 1, got {self.chips}", field="chips")
+        check_chips(self.chips, field="chips")
         if (self.array_rows > 0) != (self.array_cols > 0) or min(self.array_rows,
                                                                  self.array_cols) < 0:
             raise InputError("give both array rows and columns as positive whole numbers",
@@ -107,43 +109,66 @@ class Hardware:
         return dataclasses.replace(self, **changes)
 
 
-# YAML key -> (dataclass field, dimension or None for a plain number)
-_KEYS: dict[str, tuple[str, str | None]] = {
-    "buffer": ("buffer_bytes", "bytes"),
-    "registers": ("register_bytes", "bytes"),
-    "mac_units": ("mac_units", "count"),
-    "clock": ("clock_hz", "frequency"),
-    "utilization": ("utilization", None),
-    "dram_bandwidth": ("dram_bandwidth_bytes_per_s", "bandwidth"),
-    "dram_energy": ("dram_energy_pj_per_byte", "energy_per_byte"),
-    "buffer_energy": ("buffer_energy_pj_per_byte", "energy_per_byte"),
-    "register_energy": ("register_energy_pj_per_byte", "energy_per_byte"),
-    "mac_energy": ("mac_energy_pj", "energy"),
-    "static_power": ("static_power_w", "power"),
-    "chips": ("chips", None),
-    "chip_bandwidth": ("chip_bandwidth_bytes_per_s", "bandwidth"),
-    "conv_mac_units": ("conv_mac_units", "count"),
-    "fc_mac_units": ("fc_mac_units", "count"),
-}
-_OTHER = {"name", "description", "source", "peak", "bytes_per_element", "precision", "array"}
+def _q(name: str, unit: str, attr: str, help: str, *, positive: bool = False,
+       required: bool = False) -> Field:
+    """A quantity field: positive (> 0) or non-negative."""
+    return Field(name, "quantity", help, unit=unit, attr=attr, minimum=0.0,
+                 exclusive_minimum=positive, required=required)
+
+
+#: Every field of a hardware file, declared once (kind and unit, range, default, help).
+HARDWARE_FIELDS: tuple[Field, ...] = (
+    Field("name", "text", "the hardware's name (default: the file name)"),
+    Field("description", "text", "one line about it"),
+    Field("source", "text", "where its numbers come from"),
+    _q("buffer", "bytes", "buffer_bytes", "on-chip global buffer capacity", positive=True,
+       required=True),
+    _q("registers", "bytes", "register_bytes", "register / local level capacity"),
+    _q("mac_units", "count", "mac_units", "MAC units (or give peak with clock)", positive=True),
+    _q("clock", "frequency", "clock_hz", "clock frequency", positive=True),
+    _q("peak", "rate", "peak_ops_per_s", "peak rate (2 ops per MAC), with clock or mac_units",
+       positive=True),
+    Field("utilization", "number", "fraction of the peak MAC rate achieved on conv/FC work",
+          minimum=0.0, exclusive_minimum=True, maximum=1.0),
+    _q("dram_bandwidth", "bandwidth", "dram_bandwidth_bytes_per_s", "DRAM bandwidth",
+       positive=True, required=True),
+    _q("dram_energy", "energy_per_byte", "dram_energy_pj_per_byte",
+       "energy per byte moved to or from DRAM"),
+    _q("buffer_energy", "energy_per_byte", "buffer_energy_pj_per_byte",
+       "energy per byte read or written in the global buffer"),
+    _q("register_energy", "energy_per_byte", "register_energy_pj_per_byte",
+       "energy per byte of the register level"),
+    _q("mac_energy", "energy", "mac_energy_pj", "energy per MAC"),
+    _q("static_power", "power", "static_power_w", "static power"),
+    Field("bytes_per_element", "number", "bytes of every activation, weight and gradient",
+          minimum=0.0, exclusive_minimum=True),
+    Field("precision", "any", "{activation: B, weight: B, gradient: B} (bytes)"),
+    Field("chips", "int", "chips of a multi-chip pipeline", minimum=1, maximum=MAX_CHIPS,
+          limit="MAX_CHIPS"),
+    _q("chip_bandwidth", "bandwidth", "chip_bandwidth_bytes_per_s", "chip-to-chip link"),
+    _q("conv_mac_units", "count", "conv_mac_units", "MAC units of the conv unit (TNPU-style)",
+       positive=True),
+    _q("fc_mac_units", "count", "fc_mac_units", "MAC units of the FC unit (TNPU-style)",
+       positive=True),
+    Field("array", "any", "[rows, cols] of weight-stationary systolic arrays"),
+)
+PRECISION_FIELDS: tuple[Field, ...] = tuple(
+    Field(kind, "number", f"bytes per {kind}", minimum=0.0, exclusive_minimum=True,
+          attr=f"bytes_per_{kind}") for kind in ("activation", "weight", "gradient"))
+_BY_NAME = {f.name: f for f in HARDWARE_FIELDS}
+
 #: dotted names accepted by sweeps, e.g. "precision.weight" -> bytes_per_weight
 FIELD_ALIASES = {
-    **{k: v[0] for k, v in _KEYS.items()},
-    "bytes_per_element": "bytes_per_element",
-    "precision.activation": "bytes_per_activation",
-    "precision.weight": "bytes_per_weight",
-    "precision.gradient": "bytes_per_gradient",
+    **{f.name: f.target for f in HARDWARE_FIELDS
+       if f.kind in ("quantity", "number", "int") and f.name != "peak"},
+    **{f"precision.{f.name}": f.target for f in PRECISION_FIELDS},
 }
-
-
 #: unit dimension of each settable Hardware field (None: a plain number), e.g. for sweep axes
 FIELD_DIMENSIONS: dict[str, str | None] = {
-    **{attr: dim for attr, dim in _KEYS.values()},
-    **dict.fromkeys(("bytes_per_element", "bytes_per_activation", "bytes_per_weight",
-                     "bytes_per_gradient")),
+    **{f.target: f.unit for f in HARDWARE_FIELDS if f.name in FIELD_ALIASES},
+    **{f.target: None for f in PRECISION_FIELDS},
 }
-
-_ATTR_TO_KEY = {attr: key for key, (attr, _) in _KEYS.items()}
+_ATTR_TO_KEY = {f.target: f.name for f in HARDWARE_FIELDS}
 
 
 def _yaml_key(field: str | None, data: dict[str, Any]) -> str | None:
@@ -162,74 +187,79 @@ def _yaml_key(field: str | None, data: dict[str, Any]) -> str | None:
     return field
 
 
-def _number(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"expected a number, got {value!r}", field=field)
-    return float(value)
+def _rate(parsed: dict[str, Any]) -> dict[str, float]:
+    """mac_units and clock_hz from two of mac_units, clock and peak."""
+    units, clock, peak = (parsed.get(k) for k in ("mac_units", "clock", "peak"))
+    if peak is None:
+        return {k: v for k, v in (("mac_units", units), ("clock_hz", clock)) if v is not None}
+    if units is not None and clock is not None:
+        raise InputError("give two of mac_units, clock and peak, not all three", field="peak")
+    if clock is not None:
+        return {"mac_units": peak / 2 / clock, "clock_hz": clock}
+    if units is not None:
+        return {"mac_units": units, "clock_hz": peak / 2 / units}
+    raise InputError("peak needs clock or mac_units beside it", field="peak")
+
+
+def _precision(parsed: dict[str, Any], data: dict[str, Any], file: str) -> dict[str, float]:
+    """bytes_per_activation/weight/gradient from bytes_per_element and precision."""
+    out = {}
+    if "bytes_per_element" in parsed:
+        out = {f.target: parsed["bytes_per_element"] for f in PRECISION_FIELDS}
+    if "precision" in parsed:
+        prec = parsed["precision"]
+        if not isinstance(prec, dict) or set(prec) - {f.name for f in PRECISION_FIELDS}:
+            raise InputError("expected {activation: B, weight: B, gradient: B} (bytes)",
+                             field="precision")
+        for f in PRECISION_FIELDS:
+            if f.name in prec:
+                try:
+                    out[f.target] = f.parse(prec[f.name])
+                except InputError as exc:
+                    raise InputError(exc.message, field=f"precision.{f.name}") from None
+    return out
+
+
+def _array(parsed: dict[str, Any]) -> dict[str, int]:
+    if "array" not in parsed:
+        return {}
+    arr = parsed["array"]
+    if (not isinstance(arr, list) or len(arr) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in arr)):
+        raise InputError("expected [rows, cols] of the systolic array, e.g. [128, 128]",
+                         field="array")
+    return {"array_rows": int(arr[0]), "array_cols": int(arr[1])}
+
+
+_DERIVED = {"name", "description", "source", "mac_units", "clock", "peak", "bytes_per_element",
+            "precision", "array"}
+
+
+def _direct_values(parsed: dict[str, Any], default_name: str) -> dict[str, Any]:
+    """Hardware attributes set by one field each (the rest are derived, see _DERIVED)."""
+    values: dict[str, Any] = {f.target: parsed[f.name] for f in HARDWARE_FIELDS
+                              if f.name in parsed and f.name not in _DERIVED}
+    values["name"] = parsed.get("name") or default_name
+    if parsed.get("description"):
+        values["description"] = parsed["description"]
+    return values
 
 
 def parse_hardware(data: Any, *, file: str, default_name: str | None = None) -> Hardware:
-    """Validate parsed YAML into a :class:`Hardware` (errors name file, line and field)."""
-    if not isinstance(data, dict):
-        raise InputError("a hardware file must be a mapping of field: value", file=file)
-    line = line_of(data)
-    unknown = set(data) - set(_KEYS) - _OTHER
-    if unknown:
-        allowed = ", ".join(sorted(set(_KEYS) | _OTHER))
-        bad = sorted(unknown, key=str)[0]
-        raise InputError(f"unknown field (allowed: {allowed})", file=file,
-                         line=line_of_key(data, bad), field=str(bad))
-    values: dict[str, Any] = {"name": str(data.get("name", default_name or Path(file).stem))}
-    if data.get("description"):
-        values["description"] = str(data["description"])
+    """Validate parsed YAML into a :class:`Hardware` from :data:`HARDWARE_FIELDS` (errors name
+    file, line and field)."""
+    parsed = parse_fields(HARDWARE_FIELDS, data, file=file,
+                          what="a hardware file: a mapping of field: value")
+    values = _direct_values(parsed, default_name or Path(file).stem)
     try:
-        for key, (attr, dim) in _KEYS.items():
-            if key in data:
-                raw = data[key]
-                values[attr] = _number(raw, key) if dim is None else parse_quantity(
-                    raw, dim, field=key)
-        if "chips" in values:
-            if not float(values["chips"]).is_integer():
-                raise InputError("must be a whole number", field="chips")
-            values["chips"] = int(values["chips"])
-        if "peak" in data:
-            peak_ops = parse_quantity(data["peak"], "rate", field="peak")
-            if "mac_units" in values and "clock_hz" in values:
-                raise InputError("give two of mac_units, clock and peak, not all three",
-                                 field="peak")
-            if "clock_hz" in values:
-                values["mac_units"] = peak_ops / 2 / values["clock_hz"]
-            elif "mac_units" in values:
-                values["clock_hz"] = peak_ops / 2 / values["mac_units"]
-            else:
-                raise InputError("peak needs clock or mac_units beside it", field="peak")
-        if "array" in data:
-            arr = data["array"]
-            if (not isinstance(arr, list) or len(arr) != 2
-                    or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                               for v in arr)):
-                raise InputError("expected [rows, cols] of the systolic array, e.g. [128, 128]",
-                                 field="array")
-            values["array_rows"], values["array_cols"] = int(arr[0]), int(arr[1])
-        if "bytes_per_element" in data:
-            b = _number(data["bytes_per_element"], "bytes_per_element")
-            for f in ("bytes_per_activation", "bytes_per_weight", "bytes_per_gradient"):
-                values[f] = b
-        if "precision" in data:
-            prec = data["precision"]
-            if not isinstance(prec, dict) or set(prec) - {"activation", "weight", "gradient"}:
-                raise InputError("expected {activation: B, weight: B, gradient: B} (bytes)",
-                                 field="precision")
-            for k, v in prec.items():
-                values[f"bytes_per_{k}"] = _number(v, f"precision.{k}")
-        for required in ("buffer_bytes", "mac_units", "clock_hz", "dram_bandwidth_bytes_per_s"):
-            if required not in values:
-                key = next(k for k, v in _KEYS.items() if v[0] == required)
-                raise InputError(f"missing required field '{key}'", field=key)
+        values |= _rate(parsed) | _precision(parsed, data, file) | _array(parsed)
+        for required in ("mac_units", "clock"):
+            if _BY_NAME[required].target not in values:
+                raise InputError(f"missing required field '{required}'", field=required)
         return Hardware(**values)
     except InputError as exc:
         key = _yaml_key(exc.field, data)
-        field_line = line_of_key(data, key.split(".")[0]) if key else line
+        field_line = line_of_key(data, key.split(".")[0]) if key else line_of(data)
         raise InputError(exc.message, file=exc.file or file,
                          line=exc.line if exc.line is not None else field_line,
                          item=exc.item, field=key) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from cnnmem.sweep.output import write_atomic  # noqa: E402
 
 MIB = float(1 << 20)
 GIB = float(1 << 30)
@@ -25,9 +28,11 @@ def save_figure(fig: plt.Figure, path: Path | str, *, dpi: int = 150) -> Path:
     figure gives the same bytes. The figure stays open."""
     path = Path(path)
     svg = path.suffix.lower() == ".svg"
+    buf = io.BytesIO()
     with plt.rc_context({"svg.hashsalt": "cnnmem"}):
-        fig.savefig(path, dpi=dpi, bbox_inches="tight",
+        fig.savefig(buf, dpi=dpi, bbox_inches="tight", format="svg" if svg else "png",
                     metadata={"Date": None, "Creator": None} if svg else {"Software": None})
+    write_atomic(path, buf.getvalue())  # an interrupt never leaves a truncated figure
     return path
 
 

@@ -7,6 +7,7 @@ Reads ``run.json`` (the sweep file's text), ``results.csv`` (in chunks, so any s
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ from cnnmem.model.schedule import TRAINING, ScheduleRequest, get_strategy
 from cnnmem.report import plots
 from cnnmem.sweep.output import AtomicOutputs
 from cnnmem.sweep.spec import SweepSpec, apply_hardware, parse_sweep
-from cnnmem.yamlio import load_yaml_text
+from cnnmem.yamlio import load_yaml_text, read_text_file
 
+#: columns read as text even when every value looks like a number (a network named "2024")
+TEXT_COLUMNS = {"cuts": str, "grouping": str, "network": str, "hardware": str, "strategy": str}
 BOUND_POINTS = 48  # capacities at which the lower bound is evaluated
 
 
@@ -30,21 +33,29 @@ def _load(run_dir: Path) -> tuple[dict[str, Any], SweepSpec]:
         raise InputError("not a sweep run directory (no run.json; run `cnnmem sweep` first)",
                          file=str(run_dir))
     try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
+        info = json.loads(read_text_file(info_path))
     except json.JSONDecodeError as exc:
         raise InputError(f"run.json is not valid JSON: {exc.msg}", file=str(info_path),
                          line=exc.lineno) from None
+    if not isinstance(info, dict) or not isinstance(info.get("sweep_text", ""), str):
+        raise InputError("run.json is not a sweep run's record", file=str(info_path))
     text = info.get("sweep_text", "")
-    file = info.get("sweep_file", "sweep")
-    spec = parse_sweep(load_yaml_text(text, file=file), file=file, text=text)
-    return info, spec
+    file = str(info.get("sweep_file", "sweep"))
+    spec = parse_sweep(load_yaml_text(text, file=file), file=_sweep_path(info, file), text=text)
+    return info, replace(spec, file=file)
+
+
+def _sweep_path(info: dict[str, Any], file: str) -> str:
+    """Where the sweep file was, so relative paths in it resolve from any directory."""
+    folder = info.get("sweep_dir")
+    return str(Path(folder) / Path(file).name) if isinstance(folder, str) else file
 
 
 def _scan(results: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Min DRAM traffic per (network, strategy, capacity) and min-energy row per strategy."""
     best_parts, energy_parts = [], []
     for df in pd.read_csv(results, chunksize=1_000_000, keep_default_na=False,
-                          na_values=[""], dtype={"cuts": str, "grouping": str}):
+                          na_values=[""], dtype=TEXT_COLUMNS):
         df = df[np.isfinite(df["dram_bytes"].to_numpy(dtype=float))]
         best_parts.append(df.groupby(["network", "strategy", "capacity_bytes"], sort=False,
                                      as_index=False)["dram_bytes"].min())
@@ -136,7 +147,7 @@ def write_report(run_dir: Path) -> Path:
         raise InputError("no results.csv in the run directory", file=str(run_dir))
     best, energy = _scan(results)
     pareto = pd.read_csv(run_dir / "pareto.csv", keep_default_na=False, na_values=[""],
-                         dtype={"cuts": str, "grouping": str})
+                         dtype=TEXT_COLUMNS)
     fig_dir = run_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     md = [f"# Sweep `{spec.name}`", ""]

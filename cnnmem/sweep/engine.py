@@ -428,6 +428,7 @@ def run_info(spec: SweepSpec, version: str, points: int, pareto_points: int) -> 
         "cnnmem_version": version,
         "sweep": spec.name,
         "sweep_file": spec.file,
+        "sweep_dir": str(Path(spec.file).resolve().parent),  # resolves its relative paths
         "sweep_sha256": spec.sha256,
         "sweep_text": spec.text,
         "mode": spec.mode,

@@ -155,6 +155,32 @@ def dataframe_csv(df: Any) -> bytes:
     return csv_header([str(c) for c in df.columns]) + csv_rows(cols, len(df))
 
 
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` under a temporary name beside it, then rename it into place:
+    readers (and an interrupted run) see the old file or the whole new one, never a part."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:  # name the file asked for, not the temporary one
+        _unlink_quietly(tmp)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 class AtomicOutputs:
     """Files of one run, written under temporary names and renamed into place on commit()."""
 

@@ -25,6 +25,7 @@ Every problem raises :class:`~cnnmem.errors.InputError` naming the file, line an
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,15 +33,22 @@ from typing import Any
 import numpy as np
 
 from cnnmem.errors import InputError
+from cnnmem.fields import Field, parse_fields
 from cnnmem.hardware import FIELD_ALIASES, FIELD_DIMENSIONS, Hardware, load_hardware
+from cnnmem.limits import (
+    MAX_AXIS_VALUES,
+    MAX_BATCH,
+    MAX_CHIPS,
+    MAX_RANDOM_GROUPINGS,
+    MAX_SWEEP_POINTS,
+    quote,
+)
 from cnnmem.model.schedule import INFERENCE, TRAINING, get_strategy, sweep_evaluators
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
 from cnnmem.workload.network import Network
-from cnnmem.yamlio import line_of, line_of_key, load_yaml_file
+from cnnmem.yamlio import line_of, line_of_key, load_yaml_text, read_text_file
 
-TOP_FIELDS = ("sweep", "description", "networks", "network", "hardware", "mode", "batch",
-              "chips", "strategies", "strategy", "objectives", "options", "axes")
 #: result columns an objective may name (all minimized); "buffer_bytes" means capacity_bytes
 OBJECTIVE_COLUMNS = ("dram_bytes", "capacity_bytes", "buffer_need_bytes", "energy_pj",
                      "energy_dram_pj", "energy_buffer_pj", "energy_compute_pj",
@@ -193,13 +201,12 @@ def _range_values(ctx: _Ctx, spec: Any, fld: str, dimension: str | None,
             if not step > 0:
                 raise ctx.error("'step' must be positive", fld, spec,
                                 line=line_of_key(spec, "step"))
+            _check_axis_size(ctx, np.floor((hi - lo) / step + 1e-9) + 1, fld, spec)
             n = int(np.floor((hi - lo) / step + 1e-9)) + 1
-            if n > 100_000_000:
-                raise ctx.error(f"range has {n:,} values (at most 100,000,000)", fld, spec,
-                                line=line_of(spec))
             values = lo + step * np.arange(n)
         elif "steps" in spec:
             n = _int(ctx, spec["steps"], fld, spec)
+            _check_axis_size(ctx, n, fld, spec)
             if scale == "log":
                 if not lo > 0:
                     raise ctx.error("a log range needs 'from' > 0", fld, spec,
@@ -208,6 +215,7 @@ def _range_values(ctx: _Ctx, spec: Any, fld: str, dimension: str | None,
             else:
                 values = np.linspace(lo, hi, n)
         elif integer and scale == "linear":
+            _check_axis_size(ctx, np.floor(hi) - np.ceil(lo) + 1, fld, spec)
             values = np.arange(lo, hi + 1)
         else:
             raise ctx.error("a range needs 'steps' (or 'step')", fld, spec, line=line_of(spec))
@@ -221,6 +229,12 @@ def _range_values(ctx: _Ctx, spec: Any, fld: str, dimension: str | None,
     if not np.all(np.isfinite(values)) or np.any(values <= 0) and dimension == "bytes":
         raise ctx.error("values must be positive and finite", fld)
     return np.unique(values)
+
+
+def _check_axis_size(ctx: _Ctx, n: float, fld: str, spec: Any) -> None:
+    if n > MAX_AXIS_VALUES:
+        raise ctx.error(f"the range has {n:,.0f} values, more than the limit of "
+                        f"{MAX_AXIS_VALUES:,} (cnnmem.limits)", fld, spec, line=line_of(spec))
 
 
 def _groupings(ctx: _Ctx, spec: Any, axes: Any) -> tuple[GroupingSpec, ...]:
@@ -261,6 +275,10 @@ def _groupings(ctx: _Ctx, spec: Any, axes: Any) -> tuple[GroupingSpec, ...]:
                 out.append(GroupingSpec("exhaustive", max_depth=max_depth, line=iline))
             else:
                 n = _int(ctx, item["random"], "axes.grouping.random", item)
+                if n > MAX_RANDOM_GROUPINGS:
+                    raise ctx.error(f"{n:,} random groupings exceed the limit of "
+                                    f"{MAX_RANDOM_GROUPINGS:,} (cnnmem.limits)",
+                                    "axes.grouping.random", line=iline)
                 seed = _int(ctx, item.get("seed", 0), "axes.grouping.seed", item, minimum=0)
                 out.append(GroupingSpec("random", n, max_depth=max_depth, seed=seed, line=iline))
         else:
@@ -270,82 +288,76 @@ def _groupings(ctx: _Ctx, spec: Any, axes: Any) -> tuple[GroupingSpec, ...]:
 
 
 def _resolve(name: str, base: Path) -> str:
-    """A path relative to the sweep file when it is not found relative to the working dir."""
+    """A relative path names a file beside the sweep file when one is there (wherever the
+    command runs from), else a file relative to the working directory."""
     p = Path(name)
-    if (p.suffix in (".yaml", ".yml") or "/" in name) and not p.exists() and not p.is_absolute():
+    if (p.suffix in (".yaml", ".yml") or "/" in name) and not p.is_absolute():
         alt = base / p
-        if alt.exists():
+        if alt.is_file():
             return str(alt)
     return name
 
 
-def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
-    """Validate parsed sweep YAML into a :class:`SweepSpec` (loads networks and hardware)."""
-    if text is None:
-        try:
-            text = Path(file).read_text(encoding="utf-8")
-        except OSError:
-            text = ""
-    ctx = _Ctx(file, data)
-    if not isinstance(data, dict):
-        raise InputError("a sweep file must be a mapping", file=file)
-    unknown = sorted(set(data) - set(TOP_FIELDS), key=str)
-    if unknown:
-        raise ctx.error(f"unknown field (allowed: {', '.join(TOP_FIELDS)})", str(unknown[0]))
-    if "sweep" not in data:
-        raise ctx.error("missing required field 'sweep' (the sweep's name)", "sweep")
-    name = data["sweep"]
-    if not isinstance(name, str) or not name.strip():
-        raise ctx.error(f"expected the sweep's name, got {name!r}", "sweep")
-    base = Path(file).parent
+#: Every top-level field of a sweep file, declared once (kind, range, default, help); the
+#: limits of cnnmem.limits are ranges here. ``any`` fields are checked by their own parsers.
+SWEEP_FIELDS: tuple[Field, ...] = (
+    Field("sweep", "text", "the sweep's name (also the default output folder)", required=True),
+    Field("description", "text", "one line about the sweep", default=""),
+    Field("networks", "any", "built-in network names or YAML paths (one or a list)"),
+    Field("network", "any", "same as networks"),
+    Field("hardware", "any", "built-in hardware names or YAML paths (one or a list)",
+          required=True),
+    Field("mode", "choice", "training or inference", default=TRAINING,
+          choices=(TRAINING, INFERENCE)),
+    Field("batch", "int", "mini-batch (training) or images in flight (inference)", default=1,
+          minimum=1, maximum=MAX_BATCH, limit="MAX_BATCH"),
+    Field("chips", "int", "chips of a multi-chip pipeline", default=1, minimum=1,
+          maximum=MAX_CHIPS, limit="MAX_CHIPS"),
+    Field("strategies", "any", "strategy names (see `cnnmem strategies`)"),
+    Field("strategy", "any", "same as strategies"),
+    Field("objectives", "any", "result columns to minimize (Pareto front)",
+          default=list(DEFAULT_OBJECTIVES)),
+    Field("options", "any", "a mapping of strategy options", default={}),
+    Field("axes", "any", "axis: values (capacity, sub_batch, grouping, hardware fields)"),
+)
+TOP_FIELDS = tuple(f.name for f in SWEEP_FIELDS)
 
-    def names(key: str, alias: str) -> tuple[str, list[str]]:
-        if key != alias and key in data and alias in data:
-            raise ctx.error(f"give '{key}' or '{alias}', not both", alias)
-        k = key if key in data else alias
-        if k not in data:
-            raise ctx.error(f"missing required field '{key}'", key)
-        items = _as_list(data[k])
-        if not items or not all(isinstance(x, str) and x for x in items):
-            raise ctx.error("expected a name or a list of names", k)
-        if len(set(items)) != len(items):
-            raise ctx.error("lists a name twice", k)
-        return k, items
 
-    nkey, net_names = names("networks", "network")
-    networks = []
-    for n in net_names:
+def _one_of(ctx: _Ctx, data: dict[str, Any], key: str, alias: str) -> str:
+    """``key`` or its ``alias`` (not both): which one the file uses."""
+    if key != alias and key in data and alias in data:
+        raise ctx.error(f"give '{key}' or '{alias}', not both", alias)
+    return key if key in data or alias not in data else alias
+
+
+def _names(ctx: _Ctx, data: dict[str, Any], key: str, alias: str) -> tuple[str, list[str]]:
+    k = _one_of(ctx, data, key, alias)
+    if k not in data:
+        raise ctx.error(f"missing required field '{key}'", key)
+    items = _as_list(data[k])
+    if not items or not all(isinstance(x, str) and x for x in items):
+        raise ctx.error("expected a name or a list of names", k)
+    if len(set(items)) != len(items):
+        raise ctx.error("lists a name twice", k)
+    return k, items
+
+
+def _load_each(ctx: _Ctx, key: str, names: list[str], base: Path,
+               load: Callable[[str], Any]) -> list[Any]:
+    """Load every named file; an error inside a file names that file, else the sweep field."""
+    out = []
+    for n in names:
         try:
-            networks.append((Path(n).stem if n.endswith((".yaml", ".yml")) else n,
-                             load_network(_resolve(n, base))))
-        except InputError as exc:
-            if exc.file:  # an error inside the network file itself
-                raise
-            raise ctx.error(exc.message, nkey) from None
-    if "hardware" not in data:
-        raise ctx.error("missing required field 'hardware'", "hardware")
-    _, hw_names = names("hardware", "hardware")
-    hardware = []
-    for h in hw_names:
-        try:
-            hw = load_hardware(_resolve(h, base))
+            out.append(load(_resolve(n, base)))
         except InputError as exc:
             if exc.file:
                 raise
-            raise ctx.error(exc.message, "hardware") from None
-        hardware.append((hw.name, hw))
-    if len({h for h, _ in hardware}) != len(hardware):
-        raise ctx.error("two hardware entries have the same name", "hardware")
+            raise ctx.error(exc.message, key) from None
+    return out
 
-    mode = data.get("mode", TRAINING)
-    if mode not in (TRAINING, INFERENCE):
-        raise ctx.error(f"must be 'training' or 'inference', got {mode!r}", "mode")
-    batch = _int(ctx, data.get("batch", 1), "batch")
-    chips = _int(ctx, data.get("chips", 1), "chips")
 
-    if "strategies" in data and "strategy" in data:
-        raise ctx.error("give 'strategies' or 'strategy', not both", "strategy")
-    skey = "strategies" if "strategies" in data else "strategy"
+def _strategies(ctx: _Ctx, data: dict[str, Any], mode: str) -> tuple[str, ...]:
+    skey = _one_of(ctx, data, "strategies", "strategy")
     strategies = _as_list(data.get(skey, ["layerwise"]))
     if not strategies or not all(isinstance(s, str) for s in strategies):
         raise ctx.error("expected a strategy name or a list of names", skey)
@@ -363,71 +375,132 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
         if mode not in strat.modes:
             raise ctx.error(f"strategy '{s}' does not support {mode} "
                             f"(it supports: {', '.join(strat.modes)})", skey)
+    return tuple(strategies)
 
-    objectives = []
-    for o in _as_list(data.get("objectives", list(DEFAULT_OBJECTIVES))):
+
+def _objectives(ctx: _Ctx, value: Any) -> tuple[str, ...]:
+    objectives: list[str] = []
+    for o in _as_list(value):
         col = OBJECTIVE_ALIASES.get(o, o) if isinstance(o, str) else o
         if col not in OBJECTIVE_COLUMNS:
-            raise ctx.error(f"unknown objective {o!r} (known: {', '.join(OBJECTIVE_COLUMNS)}; "
-                            "all are minimized)", "objectives")
+            raise ctx.error(f"unknown objective {quote(o)} (known: "
+                            f"{', '.join(OBJECTIVE_COLUMNS)}; all are minimized)", "objectives")
         if col in objectives:
-            raise ctx.error(f"objective {o!r} listed twice", "objectives")
+            raise ctx.error(f"objective {quote(o)} listed twice", "objectives")
         objectives.append(col)
     if not objectives:
         raise ctx.error("needs at least one objective", "objectives")
+    return tuple(objectives)
 
-    options = data.get("options", {})
-    if not isinstance(options, dict):
-        raise ctx.error("expected a mapping of strategy options", "options")
 
-    axes = data.get("axes", {})
+@dataclass
+class _Axes:
+    capacity: np.ndarray | None = None
+    sub_batch: np.ndarray | None = None
+    groupings: tuple[GroupingSpec, ...] = (GroupingSpec("default"),)
+    hardware: list[HardwareAxis] = field(default_factory=list)
+
+
+def _hardware_axis(actx: _Ctx, key: str, spec: Any, fld: str, hw: Hardware,
+                   seen: set[str]) -> HardwareAxis:
+    attr = FIELD_ALIASES[key]
+    if attr in seen:
+        raise actx.error("hardware field swept twice", fld)
+    seen.add(attr)
+    vals = _range_values(actx, spec, fld, FIELD_DIMENSIONS.get(attr), integer=attr == "chips")
+    for v in vals:  # validate every value now, not half-way through the sweep
+        try:
+            _apply_hw(hw, attr, float(v))
+        except InputError as exc:
+            raise actx.error(f"{v:g}: {exc.message}", fld) from None
+    return HardwareAxis(key, attr, tuple(float(v) for v in vals))
+
+
+def _axes(ctx: _Ctx, axes: Any, file: str, batch: int, hw: Hardware) -> _Axes:
     if axes is None:
         axes = {}
     if not isinstance(axes, dict):
         raise ctx.error("expected a mapping of axis: values", "axes")
-    capacity = sub_batch = None
-    groupings: tuple[GroupingSpec, ...] = (GroupingSpec("default"),)
-    hw_axes = []
+    out = _Axes()
     seen_attrs: set[str] = set()
+    actx = _Ctx(file, axes)
     for key, spec in axes.items():
-        actx = _Ctx(file, axes)
         fld = f"axes.{key}"
         if key in ("capacity", "buffer", "capacity_bytes"):
-            if capacity is not None:
+            if out.capacity is not None:
                 raise actx.error("capacity given twice", fld)
-            capacity = _range_values(actx, spec, fld, "bytes", integer=True)
+            out.capacity = _range_values(actx, spec, fld, "bytes", integer=True)
         elif key == "sub_batch":
-            sub_batch = _range_values(actx, spec, fld, None, integer=True).astype(np.int64)
-            if sub_batch[0] < 1 or sub_batch[-1] > batch:
+            sub = _range_values(actx, spec, fld, None, integer=True).astype(np.int64)
+            if sub[0] < 1 or sub[-1] > batch:
                 raise actx.error(f"sub-batch sizes must be in 1..batch ({batch}), got "
-                                 f"{sub_batch[0]}..{sub_batch[-1]}", fld)
+                                 f"{sub[0]}..{sub[-1]}", fld)
+            out.sub_batch = sub
         elif key == "grouping":
-            groupings = _groupings(actx, spec, axes)
+            out.groupings = _groupings(actx, spec, axes)
         elif isinstance(key, str) and key in FIELD_ALIASES:
-            attr = FIELD_ALIASES[key]
-            if attr in seen_attrs:
-                raise actx.error("hardware field swept twice", fld)
-            seen_attrs.add(attr)
-            dim = FIELD_DIMENSIONS.get(attr)
-            vals = _range_values(actx, spec, fld, dim, integer=attr == "chips")
-            for v in vals:  # validate every value now, not half-way through the sweep
-                try:
-                    _apply_hw(hardware[0][1], attr, float(v))
-                except InputError as exc:
-                    raise actx.error(f"{v:g}: {exc.message}", fld) from None
-            hw_axes.append(HardwareAxis(key, attr, tuple(float(v) for v in vals)))
+            out.hardware.append(_hardware_axis(actx, key, spec, fld, hw, seen_attrs))
         else:
             known = ["capacity", "sub_batch", "grouping"] + sorted(FIELD_ALIASES)
             raise actx.error(f"unknown axis (known: {', '.join(known)})", fld)
-    if "precision" in {a.key.split(".")[0] for a in hw_axes} and "bytes_per_element" in seen_attrs:
+    if "precision" in {a.key.split(".")[0] for a in out.hardware} and \
+            "bytes_per_element" in seen_attrs:
         raise ctx.error("sweep bytes_per_element or precision.*, not both", "axes")
-    desc = data.get("description", "")
+    return out
+
+
+def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
+    """Validate parsed sweep YAML into a :class:`SweepSpec` from :data:`SWEEP_FIELDS` (loads
+    networks and hardware)."""
+    if text is None:
+        try:
+            text = read_text_file(file)
+        except InputError:
+            text = ""
+    ctx = _Ctx(file, data)
+    top = parse_fields(SWEEP_FIELDS, data, file=file, what="a sweep file: a mapping")
+    if not top["sweep"].strip():
+        raise ctx.error("expected the sweep's name, got ''", "sweep")
+    base = Path(file).parent
+    nkey, net_names = _names(ctx, data, "networks", "network")
+    networks = list(zip([Path(n).stem if n.endswith((".yaml", ".yml")) else n
+                         for n in net_names],
+                        _load_each(ctx, nkey, net_names, base, load_network), strict=True))
+    hw_values = _load_each(ctx, "hardware", _names(ctx, data, "hardware", "hardware")[1], base,
+                           load_hardware)
+    hardware = [(hw.name, hw) for hw in hw_values]
+    if len({h for h, _ in hardware}) != len(hardware):
+        raise ctx.error("two hardware entries have the same name", "hardware")
+    if not isinstance(top["options"], dict):
+        raise ctx.error("expected a mapping of strategy options", "options")
+    strategies = _strategies(ctx, data, top["mode"])
+    objectives = _objectives(ctx, top["objectives"])
+    axes = _axes(ctx, data.get("axes"), file, top["batch"], hardware[0][1])
+    _check_points(ctx, len(networks) * len(hardware) * len(strategies), axes.capacity,
+                  axes.sub_batch, axes.groupings, axes.hardware)
     return SweepSpec(
-        name=name.strip(), file=file, text=text, description=str(desc or ""),
-        networks=tuple(networks), hardware=tuple(hardware), mode=mode, batch=batch,
-        chips=chips, strategies=tuple(strategies), objectives=tuple(objectives),
-        capacity_bytes=capacity, sub_batch=sub_batch, groupings=groupings,
-        hw_axes=tuple(hw_axes), options=dict(options))
+        name=top["sweep"].strip(), file=file, text=text, description=top["description"],
+        networks=tuple(networks), hardware=tuple(hardware), mode=top["mode"],
+        batch=top["batch"], chips=top["chips"], strategies=strategies, objectives=objectives,
+        capacity_bytes=axes.capacity, sub_batch=axes.sub_batch, groupings=axes.groupings,
+        hw_axes=tuple(axes.hardware), options=dict(top["options"]))
+
+
+def _check_points(ctx: _Ctx, combos: int, capacity: np.ndarray | None,
+                  sub_batch: np.ndarray | None, groupings: tuple[GroupingSpec, ...],
+                  hw_axes: list[HardwareAxis]) -> None:
+    """An upper estimate of the design points (exhaustive groupings counted at their most),
+    checked against :data:`~cnnmem.limits.MAX_SWEEP_POINTS` before any work."""
+    per_grouping = {"random": None, "exhaustive": 2 ** (EXHAUSTIVE_MAX_LAYERS - 1)}
+    n_groupings = sum(g.value if g.kind == "random" else per_grouping.get(g.kind, 1)
+                      for g in groupings)
+    points = combos * n_groupings
+    for n in (len(capacity) if capacity is not None else 1,
+              len(sub_batch) if sub_batch is not None else 1, *(len(a.values) for a in hw_axes)):
+        points *= n
+    if points > MAX_SWEEP_POINTS:
+        raise ctx.error(f"the sweep has up to {points:,} design points, more than the limit of "
+                        f"{MAX_SWEEP_POINTS:,} (cnnmem.limits)", "axes")
 
 
 def _apply_hw(hw: Hardware, attr: str, value: float) -> Hardware:
@@ -449,5 +522,5 @@ def apply_hardware(hw: Hardware, axes: tuple[HardwareAxis, ...],
 
 def load_sweep(path: str) -> SweepSpec:
     """Read, parse and validate a sweep file."""
-    data = load_yaml_file(path)
-    return parse_sweep(data, file=str(path), text=Path(path).read_text(encoding="utf-8"))
+    text = read_text_file(path)
+    return parse_sweep(load_yaml_text(text, file=str(path)), file=str(path), text=text)

@@ -10,11 +10,18 @@ strings, parameter names, arithmetic (+ - * / // % **), comparisons, ``and/or/no
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from typing import Any
 
 from cnnmem.errors import InputError
+from cnnmem.limits import (
+    MAX_EXPRESSION_CHARS,
+    MAX_EXPRESSION_INT,
+    MAX_EXPRESSION_STRING,
+    quote,
+)
 
 _BIN = {
     ast.Add: operator.add,
@@ -37,6 +44,38 @@ _WHOLE_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 _EMBEDDED = re.compile(r"\$\{([^}]*)\}")
 
 
+def _magnitude_bits(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value == 0:
+        return 0.0
+    return math.log2(abs(value))
+
+
+def _check_operands(op: ast.operator, left: Any, right: Any) -> None:
+    """Refuse an operation whose result would be huge, before computing it (``9**64**64``,
+    ``'x' * 10**9``); limits in :mod:`cnnmem.limits`."""
+    if isinstance(op, ast.Pow) and isinstance(right, (int, float)) and not isinstance(
+            left, str) and right > 0 and _magnitude_bits(left) * right > 64:
+        raise InputError(f"{quote(left)} ** {quote(right)} exceeds the limit of "
+                         f"{MAX_EXPRESSION_INT:,} (cnnmem.limits)")
+    if isinstance(op, ast.Mult):
+        for text, count in ((left, right), (right, left)):
+            if isinstance(text, str) and isinstance(count, int) and \
+                    len(text) * count > MAX_EXPRESSION_STRING:
+                raise InputError(f"a string of {len(text) * count:,} characters exceeds the "
+                                 f"limit of {MAX_EXPRESSION_STRING:,}")
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > \
+            MAX_EXPRESSION_INT:
+        raise InputError(f"value {quote(value)} exceeds the limit of {MAX_EXPRESSION_INT:,} "
+                         "(cnnmem.limits)")
+    if isinstance(value, str) and len(value) > MAX_EXPRESSION_STRING:
+        raise InputError(f"a string of {len(value):,} characters exceeds the limit of "
+                         f"{MAX_EXPRESSION_STRING:,}")
+    return value
+
+
 def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
     if isinstance(node, ast.Expression):
         return _eval(node.body, env)
@@ -53,8 +92,9 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
     if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
         left, right = _eval(node.left, env), _eval(node.right, env)
         if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
-            raise InputError(f"exponent {right} is too large")
-        return _BIN[type(node.op)](left, right)
+            raise InputError(f"exponent {quote(right)} is too large (limit 64)")
+        _check_operands(node.op, left, right)
+        return _bounded(_BIN[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return -_eval(node.operand, env)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
@@ -70,14 +110,17 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
 
 
 def evaluate(expression: str, env: dict[str, Any]) -> Any:
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise InputError(f"expression of {len(expression):,} characters exceeds the limit of "
+                         f"{MAX_EXPRESSION_CHARS:,} (cnnmem.limits)")
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError:
-        raise InputError(f"cannot parse expression '{expression}'") from None
+        raise InputError(f"cannot parse expression {quote(expression)}") from None
     try:
         value = _eval(tree, env)
     except (ArithmeticError, TypeError, ValueError) as exc:  # 1/0, 2 + 'x', 10.0 ** 999
-        raise InputError(f"cannot evaluate '{expression}': {exc}") from None
+        raise InputError(f"cannot evaluate {quote(expression)}: {exc}") from None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return value

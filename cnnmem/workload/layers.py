@@ -322,7 +322,8 @@ def build_layer(
         raise InputError(f"unknown field for a {t} layer (allowed: {allowed})", field=bad)
     lo, hi = spec.arity
     if not lo <= len(inputs) <= hi:
-        want = f"exactly {lo}" if lo == hi else f"at least {lo}"
+        want = (f"exactly {lo}" if lo == hi else f"at least {lo}" if len(inputs) < lo
+                else f"at most {hi}")
         raise InputError(f"a {t} layer takes {want} input(s), got {len(inputs)}", field="inputs")
     attrs = spec.infer(t, fields, in_shapes)
     shape = attrs["out_shape"]

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnmem.errors import InputError
+from cnnmem.limits import MAX_LAYERS, MAX_REPEAT, check_count, quote
 from cnnmem.workload.expr import substitute
 from cnnmem.workload.layers import MAX_COUNT, Layer, Shape, build_layer
 from cnnmem.workload.network import INPUT, Network
@@ -79,6 +80,7 @@ class _Expander:
         self.raws: list[_Raw] = []
         self.full_names: set[str] = set()
         self.auto_counter: dict[tuple[str, str], int] = {}
+        self.instances = 0
 
     def err(self, exc: InputError, line: int | None, item: str | None) -> InputError:
         return exc.located(file=self.file, line=line, item=item)
@@ -93,7 +95,8 @@ class _Expander:
         for item in items:
             line = line_of(item)
             if not isinstance(item, dict):
-                raise InputError(f"each layer must be a mapping, got {item!r}", file=self.file,
+                raise InputError(f"each layer must be a mapping, got {quote(item)}",
+                                 file=self.file,
                                  line=line or line_of(items))
             if "block" in item:
                 prev = self._instance(item, scope, prev, depth)
@@ -127,7 +130,7 @@ class _Expander:
                 self.auto_counter[key] += 1
                 name = f"{kind}{self.auto_counter[key]}"
         if not isinstance(name, str) or not name or name in ("in", INPUT) or "." in name:
-            raise InputError(f"invalid layer name {name!r} (reserved, empty or contains '.')",
+            raise InputError(f"invalid layer name {quote(name)} (reserved, empty or contains '.')",
                              file=self.file, line=line, field="name")
         if name in scope.names:
             raise InputError(f"duplicate layer name '{name}'", file=self.file, line=line,
@@ -136,8 +139,12 @@ class _Expander:
 
     def _layer(self, item: dict[str, Any], scope: _Scope, prev: str) -> str:
         line = line_of(item)
-        if "when" in item and not item["when"]:
+        if "when" in item and not _condition(item["when"], self.file, line):
             return prev
+        if len(self.raws) >= MAX_LAYERS:
+            raise InputError(f"the network expands to more than {MAX_LAYERS:,} layers (limit, "
+                             "cnnmem.limits.MAX_LAYERS)", file=self.file, line=line,
+                             field="repeat")
         kind = str(item.get("type", "layer"))
         name = self._name(item, scope, kind, line)
         full = scope.prefix + name
@@ -153,7 +160,7 @@ class _Expander:
         if unknown:
             raise InputError(f"unknown field (allowed: {', '.join(sorted(_INSTANCE_FIELDS))})",
                              file=self.file, line=line, item=label, field=sorted(unknown)[0])
-        if "when" in item and not item["when"]:
+        if "when" in item and not _condition(item["when"], self.file, line):
             return prev
         block_name = item["block"]
         if not isinstance(block_name, str) or block_name not in self.blocks:
@@ -162,8 +169,10 @@ class _Expander:
         block = self.blocks[block_name]
         repeat = item.get("repeat", 1)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-            raise InputError(f"must be a positive integer, got {repeat!r}", file=self.file,
+            raise InputError(f"must be a positive integer, got {quote(repeat)}", file=self.file,
                              line=line, item=label, field="repeat")
+        check_count(repeat, MAX_REPEAT, what="repeat", field="repeat", file=self.file, line=line,
+                    item=label)
         args = item.get("args") or {}
         first = item.get("first") or {}
         for fname, value in (("args", args), ("first", first)):
@@ -190,6 +199,11 @@ class _Expander:
             prev = resolved
         scope.names[name] = f"{scope.prefix}{name}"  # reserve the name
         for rep in range(repeat):
+            self.instances += 1
+            if self.instances > MAX_LAYERS:
+                raise InputError(f"more than {MAX_LAYERS:,} block instances (limit, "
+                                 "cnnmem.limits.MAX_LAYERS)", file=self.file, line=line,
+                                 item=label, field="repeat")
             env = {**block["params"], **args, **(first if rep == 0 else {})}
             inst = f"{scope.prefix}{name}" + (f".{rep}" if repeat > 1 else "")
             inner = _Scope(prefix=inst + ".", names={}, parent=scope, block_input=prev)
@@ -208,6 +222,32 @@ class _Expander:
             prev = last
         scope.names[name] = prev  # referring to the instance means its output
         return prev
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0", "")
+
+
+def _condition(value: Any, file: str, line: int | None) -> bool:
+    """A ``when:`` value: a boolean or number, or a string spelling one (``"false"`` is
+    false)."""
+    if isinstance(value, (bool, int, float)) or value is None:
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InputError(f"expected true or false, got {quote(value)}", file=file, line=line,
+                     field="when")
+
+
+def _text_field(data: dict[str, Any], key: str, file: str) -> str | None:
+    """``name``/``description``/``source``: text (a number is taken as its text)."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(f"expected text, got {quote(value)}", file=file,
+                         line=line_of_key(data, key), field=key)
+    return str(value)
 
 
 def _parse_input(value: Any, file: str, line: int | None) -> Shape:
@@ -296,6 +336,8 @@ def parse_network(data: Any, *, file: str, default_name: str | None = None) -> N
         if required not in data:
             raise InputError(f"missing required field '{required}'", file=file,
                              line=line_of(data), field=required)
+    for key in ("name", "description", "source"):
+        _text_field(data, key, file)  # checked before the (possibly long) expansion
     input_shape = _parse_input(data["input"], file, line_of_key(data, "input"))
     blocks = _parse_blocks(data.get("blocks"), file)
     expander = _Expander(file, blocks)
@@ -336,9 +378,10 @@ def parse_network(data: Any, *, file: str, default_name: str | None = None) -> N
         shapes[layer.name] = layer.out_shape
         layers.append(layer)
 
-    name = data.get("name", default_name or Path(file).stem)
-    return Network(name=str(name), input_shape=input_shape, layers=tuple(layers),
-                   source=data.get("source"), description=data.get("description"))
+    name = _text_field(data, "name", file) or default_name or Path(file).stem
+    return Network(name=name, input_shape=input_shape, layers=tuple(layers),
+                   source=_text_field(data, "source", file),
+                   description=_text_field(data, "description", file))
 
 
 def load_network_file(path: str | os.PathLike[str]) -> Network:
