@@ -209,7 +209,10 @@ def geometry(net: Network) -> Geometry:
         oc, oh, ow = lay.out_shape
         win = lay.family in (CONV, POOL)
         k = int(effective_kernel(lay.kernel[0], lay.dilation[0])) if win else 1
-        rows.append((k, lay.stride[0] if win else 1, c, h, w, oc, oh, ow, win,
+        stride = lay.stride[0] if win else 1
+        if lay.type == "convtranspose":  # r output rows need ~r/s + K/s input rows: taken as
+            k, stride = -(-k // stride), 1  # a stride-1 window of ceil(K/s) rows [conservative]
+        rows.append((k, stride, c, h, w, oc, oh, ow, win,
                      lay.family == FC, lay.in_elems))
     a = np.array(rows, dtype=np.int64).T
     return Geometry(*(a[i] for i in range(8)), a[8].astype(bool), a[9].astype(bool), a[10])
