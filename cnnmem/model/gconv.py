@@ -35,7 +35,6 @@ pass              output (stationary)  streamed operand A     streamed operand B
 from __future__ import annotations
 
 import dataclasses
-
 from dataclasses import dataclass
 
 import numpy as np

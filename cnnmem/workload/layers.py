@@ -330,7 +330,7 @@ def _infer_add(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, A
     or per-sample [1, 1, 1] operand, as in squeeze-and-excitation)."""
     first = tuple(max(s[a] for s in ins) for a in range(3))
     for other in ins:
-        if any(o not in (1, m) for o, m in zip(other, first)):
+        if any(o not in (1, m) for o, m in zip(other, first, strict=True)):
             a = ins[0] if ins[0] != other else ins[1]
             raise InputError(
                 f"inputs have different shapes {list(a)} and {list(other)} "
@@ -529,6 +529,6 @@ def ceil_div(a: int, b: int) -> int:
 
 
 __all__ = [
-    "Behaviour", "Layer", "Shape", "TYPES", "behaviour_of", "ALIASES", "ACTIVATIONS", "build_layer", "canonical_type",
-    "conv_output_size", "ceil_div",
+    "Behaviour", "Layer", "Shape", "TYPES", "behaviour_of", "ALIASES", "ACTIVATIONS",
+    "build_layer", "canonical_type", "conv_output_size", "ceil_div",
 ]

@@ -25,7 +25,8 @@ from typing import Any
 
 from cnnmem.errors import InputError
 
-INSTALL_HINT = "ONNX import needs the onnx package: pip install 'cnnmem[onnx]' (or pip install onnx)"
+INSTALL_HINT = ("ONNX import needs the onnx package: pip install 'cnnmem[onnx]' "
+                "(or pip install onnx)")
 
 _ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leakyrelu",
                 "Elu": "elu", "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid",
