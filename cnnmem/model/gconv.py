@@ -100,7 +100,7 @@ def layer_gconvs(layer: Layer, index: int, passes: tuple[str, ...] = PASSES) -> 
     """The GConvs of one conv/FC layer for the requested passes (empty for other layers)."""
     if not layer.is_compute:
         return []
-    if layer.type == "convtranspose":
+    if layer.behaviour.transposed:
         return _transposed_gconvs(layer, index, passes)
     c_o, h_o, w_o = layer.out_shape
     if layer.family == "fc":

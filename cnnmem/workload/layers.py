@@ -46,6 +46,7 @@ class Behaviour:
     norms that read their input twice when it does not fit ("batch": the whole batch's input).
     ``forward_ops`` / ``dgrad_ops``: vector operations per output (forward) or per input (dgrad)
     element; ``dgrad_streams`` False: backward only passes or slices dY (no traffic of its own).
+    ``transposed``: a transposed convolution (forward = a convolution's data-gradient pass).
     """
 
     role: str
@@ -55,6 +56,7 @@ class Behaviour:
     forward_ops: int = 1
     dgrad_ops: int = 1
     dgrad_streams: bool = True
+    transposed: bool = False  # a compute layer whose forward pass is a conv's dgrad
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -423,7 +425,9 @@ TYPES: dict[str, _TypeSpec] = {
                                        "groups", "bias"}), _infer_conv, behaviour=_COMPUTE),
     "convtranspose": _TypeSpec(CONV, frozenset({"out", "kernel", "stride", "padding",
                                                 "output_padding", "dilation", "groups", "bias"}),
-                               _infer_convtranspose, behaviour=_COMPUTE),
+                               _infer_convtranspose,
+                               behaviour=Behaviour("compute", "input", forward_ops=0,
+                                                   dgrad_ops=0, transposed=True)),
     "fc": _TypeSpec(FC, frozenset({"out", "bias"}), _infer_fc, behaviour=_COMPUTE),
     "maxpool": _TypeSpec(POOL, _POOL_FIELDS, _infer_pool, behaviour=Behaviour("window", "input")),
     "avgpool": _TypeSpec(POOL, _POOL_FIELDS, _infer_pool, behaviour=Behaviour("window", "none")),
