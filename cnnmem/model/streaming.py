@@ -17,7 +17,14 @@ concat             read all inputs, write Y       nothing: dX are slices of dY
 flatten            nothing (a view)               nothing
 dropout            read X, write Y and mask***    read dY and mask***, write dX
 softmax            read X, write Y                read dY and Y, write dX
+mul (broadcast)    read all inputs, write Y       read dY and the stashed inputs, write dX
+resize / shuffle   read X, write Y                read dY, write dX
+slice              nothing (a view)               nothing: dX is dY placed in a slice
 =================  =============================  ==========================================
+
+Each row is the type's :class:`~cnnmem.workload.layers.Behaviour` record (what backward stashes,
+statistics re-reads, whether backward streams, folded at inference); this module reads only the
+records, never type names.
 
 \\* batchnorm needs whole-batch statistics: the second read is saved when N x |X| fits in the
 buffer. \\** groupnorm statistics are per sample: saved when one sample's |X| fits.
@@ -26,10 +33,12 @@ buffer. \\** groupnorm statistics are per sample: saved when one sample's |X| fi
 Inference (forward only) runs as inference accelerators do [reconstruction]: activation
 functions are applied on the fly in the producer's output path, batchnorm is folded into the
 preceding convolution's weights (running statistics), dropout is the identity, flatten a view,
-softmax a negligible tail, and concat inputs are written straight into their slices of the
-concatenated tensor: none of these costs DRAM traffic when its inputs are produced by layers
-(one that reads the network input itself streams it). Pooling, add, LRN and groupnorm (whose
-statistics are computed at run time) still stream their tensors. This matches papers.md's
+softmax a negligible tail, concat inputs are written straight into their slices of the
+concatenated tensor, a slice is a view and a channel shuffle is its consumer's read order: none
+of these costs DRAM traffic when its inputs are produced by layers (one that reads the network
+input itself streams it). Pooling, add, mul, resize, LRN and groupnorm (whose statistics are
+computed at run time) still stream their tensors. [Reconstruction for the newer types: a slice
+is a view in training too; a channel shuffle is a copy in training, as frameworks run it.] This matches papers.md's
 inference base case (every conv/FC layer reads its input and filters and writes its output).
 
 A tensor read by k > 1 consumers receives k gradients in backward: the producer accumulates
