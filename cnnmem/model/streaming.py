@@ -38,8 +38,9 @@ concatenated tensor, a slice is a view and a channel shuffle is its consumer's r
 of these costs DRAM traffic when its inputs are produced by layers (one that reads the network
 input itself streams it). Pooling, add, mul, resize, LRN and groupnorm (whose statistics are
 computed at run time) still stream their tensors. [Reconstruction for the newer types: a slice
-is a view in training too; a channel shuffle is a copy in training, as frameworks run it.] This matches papers.md's
-inference base case (every conv/FC layer reads its input and filters and writes its output).
+is a view in training too; a channel shuffle is a copy in training, as frameworks run it.]
+This matches papers.md's inference base case (every conv/FC layer reads its input and filters
+and writes its output).
 
 A tensor read by k > 1 consumers receives k gradients in backward: the producer accumulates
 them, (k - 1) x (read 2, write 1) gradient tensors, charged to the producer's dgrad.
