@@ -64,6 +64,18 @@ def test_conv_asymmetric_pads_and_ceil_mode_pool() -> None:
     assert conv.weight_elems == 8 * 3 * 9 + 8 and conv.macs == 8 * 8 * 8 * 3 * 9
 
 
+def test_pad_node_merged_into_the_conv_padding() -> None:
+    pads = numpy_helper.from_array(np.array([0, 0, 1, 0, 0, 0, 2, 1], np.int64), "pads")
+    m = model([helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+               helper.make_node("Conv", ["p", "w"], ["y"], kernel_shape=[3, 3], name="conv")],
+              [weight("w", 4, 3, 3, 3), pads])
+    (conv,) = net_of(m).layers
+    # rows 16 + 1 + 2 - 3 + 1 = 17, cols 16 + 0 + 1 - 3 + 1 = 15
+    assert conv.out_shape == (4, 17, 15)
+    assert conv.padding == (1, 0) and conv.padding_end == (2, 1)
+    assert conv.macs == 17 * 15 * 4 * 27
+
+
 def test_convtranspose() -> None:
     m = model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], kernel_shape=[2, 2],
                                 strides=[2, 2], name="up")], [weight("w", 3, 5, 2, 2)])

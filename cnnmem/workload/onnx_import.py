@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cnnmem.errors import InputError
 
 INSTALL_HINT = ("ONNX import needs the onnx package: pip install 'cnnmem[onnx]' "
@@ -101,7 +103,8 @@ class _Importer:
         self.layer_type: dict[str, str] = {}
         self.used: set[str] = set()
         self.notes: list[str] = []
-        self.skip: set[str] = set()  # node names already consumed by a pattern
+        self.skip: set[int] = set()  # nodes already consumed by a pattern
+        self.pad_of: dict[str, list[int]] = {}  # Pad output -> [top, left, bottom, right]
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -179,6 +182,11 @@ class _Importer:
         pads = _ints(a, "pads", [0, 0, 0, 0])
         auto = a.get("auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else auto
+        extra = self.pad_of.get(node.input[0])
+        if extra is not None:  # a separate Pad node before this window: merged into its padding
+            if auto not in ("NOTSET", "VALID"):
+                raise self.err(node, "auto_pad after a Pad node is not modelled")
+            pads = [p + e for p, e in zip(pads, extra, strict=True)]
         if auto in ("SAME_UPPER", "SAME_LOWER"):
             _, h, w = self.sample_shape(node.input[0], node)
             pads = [0, 0, 0, 0]
@@ -413,10 +421,35 @@ class _Importer:
             self.map_slice(node)
         elif op in ("Resize", "Upsample"):
             self.map_resize(node)
+        elif op == "Pad":
+            self.map_pad(node)
         else:
             raise self.err(node, "op type not supported by the importer; replace it in the "
                                  "model or write the network YAML by hand (cnnmem import -o "
                                  "writes one to start from)")
+
+    def map_pad(self, node: Any) -> None:
+        """Zero padding of height and width read only by convs and pools: their padding."""
+        a = self.attrs(node)
+        mode = a.get("mode", b"constant")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        pads = self.const_value(node.input[1]) if len(node.input) > 1 else a.get("pads")
+        value = self.const_value(node.input[2]) if len(node.input) > 2 and node.input[2] else (
+            a.get("value", 0.0))
+        users = self.consumers.get(node.output[0], [])
+        if (mode != "constant" or pads is None or len(list(pads)) != 8 or value is None
+                or float(np.asarray(value).ravel()[0] if np.size(value) else 0.0) != 0.0):
+            raise self.err(node, "only constant zero padding of an N x C x H x W tensor is "
+                                 "modelled")
+        p = [int(v) for v in pads]
+        if p[0] or p[1] or p[4] or p[5] or min(p) < 0:
+            raise self.err(node, "only padding of height and width (>= 0) is modelled")
+        if not users or any(u.op_type not in ("Conv", "MaxPool", "AveragePool")
+                            or u.input[0] != node.output[0] for u in users):
+            raise self.err(node, "a Pad is modelled only as the padding of the convs / pools "
+                                 "that read it")
+        self.pad_of[node.output[0]] = [p[2], p[3], p[6], p[7]]
+        self.fold(node, "merged into the padding of the conv / pool that reads it")
 
     def _is_spatial_mean(self, node: Any) -> bool:
         axes = self.attrs(node).get("axes")
