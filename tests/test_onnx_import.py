@@ -3,14 +3,13 @@ counts), the real CNNs shipped inside the onnx wheel, the CLI and the missing-ex
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cnnmem.cli import cli, main
+from cnnmem.cli import cli
 from cnnmem.errors import InputError
 from cnnmem.workload import load_network
 
@@ -197,18 +196,6 @@ def test_eval_mode_folded_batchnorm_detected_and_restored() -> None:
     assert [lay.type for lay in n.layers] == ["conv", "batchnorm", "relu"]
     # the conv loses its bias (8) and the norm gains 2 x 8 affine parameters
     assert n.layers[0].weight_elems == 8 * 27 and n.total_params == 8 * 27 + 16
-
-
-def test_missing_extra_is_one_line_with_install_hint(monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from cnnmem.workload import library
-    library._load_onnx_cached.cache_clear()  # an earlier test may have loaded this model
-    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
-    with pytest.raises(SystemExit) as exit_info:
-        main(["show", str(LIGHT / "light_vgg19.onnx")])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "pip install 'cnnmem[onnx]'" in err
 
 
 # --------------------------------------------------------------------------------------------

@@ -272,7 +272,8 @@ def _groupings(ctx: _Ctx, spec: Any, axes: Any) -> tuple[GroupingSpec, ...]:
 def _resolve(name: str, base: Path) -> str:
     """A path relative to the sweep file when it is not found relative to the working dir."""
     p = Path(name)
-    if (p.suffix in (".yaml", ".yml") or "/" in name) and not p.exists() and not p.is_absolute():
+    named_file = p.suffix in (".yaml", ".yml", ".onnx") or "/" in name
+    if named_file and not p.exists() and not p.is_absolute():
         alt = base / p
         if alt.exists():
             return str(alt)
