@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cnnmem.cli import cli
+from cnnmem.cli import cli, main
 from cnnmem.errors import InputError
 from cnnmem.workload import load_network
 
@@ -166,6 +166,23 @@ def test_split_slice_reducemean() -> None:
     assert shapes["a"] == (1, 16, 16) and shapes["b"] == (2, 16, 16)
     assert shapes["rows"] == (2, 8, 16) and n.layer("rows").type == "slice"
     assert shapes["mean"] == (2, 1, 1) and n.layer("mean").type == "globalavgpool"
+
+
+def test_instance_norm_as_groupnorm_and_unmappable_op_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    m = model([helper.make_node("InstanceNormalization", ["x", "g", "b"], ["y"], name="inorm")],
+              [weight("g", 3), weight("b", 3)])
+    (norm,) = net_of(m).layers
+    assert norm.type == "groupnorm" and norm.weight_elems == 2 * 3
+    bad = model([helper.make_node("Erf", ["x"], ["y"], name="weird")], [])
+    path = tmp_path / "bad.onnx"
+    onnx.save(bad, str(path))
+    out = tmp_path / "bad.yaml"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["import", str(path), "-o", str(out)])
+    assert exit_info.value.code == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "node 'weird' (Erf)" in err
 
 
 def test_dropout_identity_folded_with_a_note() -> None:

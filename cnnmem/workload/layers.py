@@ -10,7 +10,7 @@ dilation, groups) for conv and pooling layers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cnnmem.errors import InputError
@@ -188,7 +188,7 @@ class _TypeSpec:
     fields: frozenset[str]
     infer: Callable[[str, dict[str, Any], tuple[Shape, ...]], dict[str, Any]]
     arity: tuple[int, int] = (1, 1)  # min, max inputs
-    behaviour: Behaviour | None = None
+    behaviour: Behaviour = field(kw_only=True)  # required: no type without a record
 
 
 def _single(in_shapes: tuple[Shape, ...]) -> Shape:
@@ -474,7 +474,7 @@ def behaviour_of(layer_type: str) -> Behaviour:
     """The behaviour record of a (canonical) layer type; an unknown type is an error, never a
     default."""
     spec = TYPES.get(layer_type)
-    if spec is None or spec.behaviour is None:
+    if spec is None:
         raise KeyError(f"layer type {layer_type!r} has no behaviour record")
     return spec.behaviour
 

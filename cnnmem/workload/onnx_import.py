@@ -32,7 +32,8 @@ INSTALL_HINT = ("ONNX import needs the onnx package: pip install 'cnnmem[onnx]' 
 
 _ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leakyrelu",
                 "Elu": "elu", "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid",
-                "Softmax": "softmax", "Clip": "clip", "Gelu": "gelu", "Identity": None,
+                "Softmax": "softmax", "LogSoftmax": "softmax", "Clip": "clip", "Gelu": "gelu",
+                "Identity": None,
                 "Dropout": None}
 _CONST_OPS = ("Constant", "ConstantOfShape")
 
@@ -385,6 +386,11 @@ class _Importer:
             self.emit(node, node.output[0], {"type": "globalavgpool"}, [node.input[0]])
         elif op == "BatchNormalization":
             self.emit(node, node.output[0], {"type": "batchnorm"}, [node.input[0]])
+        elif op in ("InstanceNormalization", "GroupNormalization"):
+            c = self.sample_shape(node.input[0], node)[0]
+            groups = c if op == "InstanceNormalization" else int(self.attrs(node)["num_groups"])
+            self.emit(node, node.output[0], {"type": "groupnorm", "groups": groups},
+                      [node.input[0]])
         elif op == "LRN":
             self.emit(node, node.output[0], {"type": "lrn", "size": int(self.attrs(node)["size"])},
                       [node.input[0]])
