@@ -10,7 +10,8 @@ dilation, groups) for conv and pooling layers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from cnnmem.errors import InputError
@@ -188,7 +189,7 @@ class _TypeSpec:
     fields: frozenset[str]
     infer: Callable[[str, dict[str, Any], tuple[Shape, ...]], dict[str, Any]]
     arity: tuple[int, int] = (1, 1)  # min, max inputs
-    behaviour: Behaviour = field(kw_only=True)  # required: no type without a record
+    behaviour: Behaviour = dataclass_field(kw_only=True)  # required: no type without a record
 
 
 def _single(in_shapes: tuple[Shape, ...]) -> Shape:
