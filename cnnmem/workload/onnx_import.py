@@ -104,6 +104,8 @@ class _Importer:
         self.layer_type: dict[str, str] = {}
         self.used: set[str] = set()
         self.notes: list[str] = []
+        self.folded: dict[tuple[str, str], list[str]] = {}
+        self.restored = 0  # batchnorm layers put back by restore_norm
         self.skip: set[int] = set()  # nodes already consumed by a pattern
         self.pad_of: dict[str, list[int]] = {}  # Pad output -> [top, left, bottom, right]
 
@@ -173,7 +175,16 @@ class _Importer:
     def fold(self, node: Any, why: str) -> None:
         acts = self.act_inputs(node)
         self.alias[node.output[0]] = self.ref(acts[0], node)
-        self.notes.append(f"{node.op_type} '{node.name or node.output[0]}' folded: {why}")
+        self.folded.setdefault((node.op_type, why), []).append(node.name or node.output[0])
+
+    def fold_notes(self) -> list[str]:
+        """One note per (op type, reason): how many nodes were folded, the first named."""
+        out = []
+        for (op, why), names in self.folded.items():
+            what = f"{op} '{names[0]}'" if len(names) == 1 else (
+                f"{len(names)} {op} nodes (first '{names[0]}')")
+            out.append(f"{what} folded: {why}")
+        return out
 
     # -- op mappers ----------------------------------------------------------------------------
 
@@ -242,6 +253,7 @@ class _Importer:
         f["bias"] = has_bias and not restore
         name = self.emit(node, node.output[0], f, [node.input[0]])
         if restore:
+            self.restored += 1
             self.emit(node, node.output[0], {"type": "batchnorm"}, [node.output[0]],
                       name_hint=f"{name}_bn")
             self.alias[node.output[0]] = self.layers[-1]["name"]
@@ -486,6 +498,7 @@ class _Importer:
         self.alias[x] = "input"
         for node in self.graph.node:
             self.map_node(node)
+        self.notes.extend(self.fold_notes())
         convs = [lay for lay in self.layers if lay["type"] == "conv"]
         has_norm = any(lay["type"] in ("batchnorm", "groupnorm") for lay in self.layers)
         if convs and not has_norm and all(lay.get("bias") for lay in convs):
@@ -494,7 +507,9 @@ class _Importer:
                 "export, BatchNorm was folded into the convs by the exporter; import with "
                 "--restore-norm to put a batchnorm after each of them for training analysis")
         elif self.restore_norm:
-            self.notes.append("--restore-norm: batchnorm layers added after convs with a bias")
+            self.notes.append(f"--restore-norm: {self.restored} batchnorm layer(s) added after "
+                              "convs with a bias" if self.restored else
+                              "--restore-norm: no conv has a bias; nothing added")
         data = {"name": name, "source": f"imported from {Path(self.file).name} by cnnmem "
                 "import", "input": list(dims[1:]), "layers": self.layers}
         return ImportResult(data=data, shapes=self.layer_shape, notes=self.notes)
