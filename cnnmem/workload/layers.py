@@ -5,6 +5,11 @@ its output (channels, height, width per sample), and the per-sample counts every
 ``weight_elems`` (parameters), ``macs`` (multiply-accumulates of conv and FC layers; zero for all
 other layers, as torchvision's reference counts), and window geometry (kernel, stride, padding,
 dilation, groups) for conv and pooling layers.
+
+Every type also has a :class:`Behaviour` record (what backward keeps from forward, whether it is
+folded in inference, its role: compute / window / element-wise / join / view, its element-wise
+operation counts). The cost modules read these records, never lists of type names; a type
+cannot be declared without one.
 """
 
 from __future__ import annotations
@@ -445,7 +450,7 @@ TYPES: dict[str, _TypeSpec] = {
                      behaviour=Behaviour("elementwise", "input+output")),
     "add": _TypeSpec(ADD, frozenset(), _infer_add, (2, 64),
                      behaviour=Behaviour("join", "none", dgrad_ops=0, dgrad_streams=False)),
-    "mul": _TypeSpec(ADD, frozenset(), _infer_add, (2, 64),
+    "mul": _TypeSpec(ADD, frozenset(), _infer_add, (2, 64),  # the join family of add
                      behaviour=Behaviour("join", "input")),
     "concat": _TypeSpec(CONCAT, frozenset(), _infer_concat, (2, 64),
                         behaviour=Behaviour("join", "none", folded_at_inference=True,
