@@ -288,3 +288,18 @@ def test_good_hardware_validates(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"{good}: ok: hardware 'h', buffer 2,097,152 B"
     assert proc.stderr == ""
+
+
+def test_missing_onnx_extra_is_one_line_with_install_hint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs with or without the extra installed: import onnx is made to fail."""
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"not read: the missing package is reported first")
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    for argv in (["show", str(model)], ["import", str(model)]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "pip install 'cnnmem[onnx]'" in err

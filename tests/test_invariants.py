@@ -97,3 +97,14 @@ def test_sweep_evaluator_agrees_with_schedule(text: str, batch: int, mode: str) 
                                             capacity_bytes=np.array([hw.buffer_bytes])))
         want, got = totals["dram_bytes"], float(np.asarray(pts.dram_bytes)[0, 0])
         assert (np.isinf(want) and np.isinf(got)) or np.isclose(got, want, rtol=1e-9), name
+
+
+@settings(**{**SETTINGS, "max_examples": 30})
+@given(text=small_nets(dag=True, modern=True), batch=st.integers(1, 4),
+       mode=st.sampled_from([TRAINING, INFERENCE]))
+def test_new_layer_types_in_every_strategy(text: str, batch: int, mode: str) -> None:
+    """SE multiplies, up-sampling, shuffles, splits, asymmetric padding and ceil-mode pooling:
+    every strategy runs, never beats the compulsory traffic, and its sweep evaluator agrees
+    with its schedule."""
+    test_no_strategy_beats_the_compulsory_traffic.hypothesis.inner_test(text, batch, mode)
+    test_sweep_evaluator_agrees_with_schedule.hypothesis.inner_test(text, batch, mode)

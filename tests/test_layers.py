@@ -46,6 +46,7 @@ ELTWISE_KINDS = [*ACTIVATIONS, "dropout", "softmax"]
 COVERED = {
     "conv", "fc", "flatten", "maxpool", "avgpool", "globalavgpool", "globalmaxpool",
     "batchnorm", "groupnorm", "lrn", "add", "concat", *ELTWISE_KINDS,
+    "convtranspose", "mul", "resize", "channelshuffle", "slice",
 }
 
 
@@ -532,3 +533,134 @@ def test_real_network_bottleneck_counts() -> None:
     assert "l.1.ds" not in [lay.name for lay in n.layers]
     assert n.layer("l.0.ds").weight_elems == 8 * 16
     assert n.total_params == (8 * 4 + 4 * 16 + 8 * 16) + (16 * 4 + 4 * 16)
+
+
+# --------------------------------------------------------------------------------------------
+# layer types of today's CNNs (issue 13), hand counts in the comments
+
+
+def test_asymmetric_padding_conv_and_pool() -> None:
+    # 32 + 0 + 1 - 3 = 30 // 2 + 1 = 16 rows; 32 + 1 + 1 - 3 = 31 // 2 + 1 = 16 cols
+    c = one("{name: c, type: conv, out: 8, kernel: 3, stride: 2, padding: [0, 1, 1, 1]}")
+    assert c.out_shape == (8, 16, 16)
+    assert c.padding == (0, 1) and c.padding_end == (1, 1)
+    assert c.macs == 16 * 16 * 8 * 3 * 9 and c.weight_elems == 8 * 3 * 9 + 8
+    # (33 + 0 + 1 - 2) // 2 + 1 = 17 with the extra bottom/right row
+    p = one("{name: p, type: maxpool, kernel: 2, stride: 2, padding: [0, 0, 1, 1]}",
+            input="[3, 33, 33]")
+    assert p.out_shape == (3, 17, 17)
+    with pytest.raises(InputError, match="four integers"):
+        one("{name: c, type: conv, out: 8, kernel: 3, padding: [0, 1, -1, 1]}")
+
+
+def test_ceil_mode_pool() -> None:
+    # 56: (56 - 3) / 2 = 26.5 -> floor 27 rows, ceil 28
+    assert one("{name: p, type: maxpool, kernel: 3, stride: 2}",
+               input="[4, 56, 56]").out_shape == (4, 27, 27)
+    assert one("{name: p, type: maxpool, kernel: 3, stride: 2, ceil_mode: true}",
+               input="[4, 56, 56]").out_shape == (4, 28, 28)
+
+
+def test_convtranspose_counts() -> None:
+    # (16 - 1) * 2 - 2 + 4 = 32; every input pixel scatters a 4x4x8 window: 16*16*3*8*16 MACs
+    t = one("{name: t, type: convtranspose, out: 8, kernel: 4, stride: 2, padding: 1}",
+            input="[3, 16, 16]")
+    assert t.family == CONV and t.is_compute
+    assert t.out_shape == (8, 32, 32)
+    assert t.weight_elems == 3 * 8 * 16 + 8
+    assert t.macs == 16 * 16 * 3 * 8 * 16
+    # output_padding: (16 - 1) * 2 + 2 + 1 = 33
+    assert one("{name: t, type: convtranspose, out: 4, kernel: 2, stride: 2, output_padding: 1,"
+               " bias: false}", input="[3, 16, 16]").out_shape == (4, 33, 33)
+
+
+def test_convtranspose_gconvs_are_the_swapped_conv_passes() -> None:
+    from cnnmem.model.gconv import layer_gconvs
+    t = one("{name: t, type: convtranspose, out: 8, kernel: 4, stride: 2, padding: 1}",
+            input="[3, 16, 16]")
+    g = {x.pass_name: x for x in layer_gconvs(t, 0)}
+    assert [x.pass_name for x in layer_gconvs(t, 0)] == ["forward", "dgrad", "wgrad"]
+    assert all(x.macs_per_sample == t.macs for x in g.values())
+    # forward reads the 3x16x16 input and writes the 8x32x32 output
+    assert g["forward"].a_elems == 3 * 16 * 16 and g["forward"].out_elems == 8 * 32 * 32
+    assert g["forward"].a_kind == "activation" and g["dgrad"].a_kind == "gradient"
+    assert g["dgrad"].a_elems == 8 * 32 * 32 and g["dgrad"].out_elems == 3 * 16 * 16
+
+
+def test_resize() -> None:
+    r = one("{name: r, type: upsample, scale: 2}", input="[4, 8, 8]")
+    assert r.type == "resize" and r.out_shape == (4, 16, 16) and r.weight_elems == 0
+    assert one("{name: r, type: resize, size: [15, 9], mode: bilinear}",
+               input="[4, 8, 8]").out_shape == (4, 15, 9)
+    with pytest.raises(InputError, match="exactly one"):
+        one("{name: r, type: resize}")
+    with pytest.raises(InputError, match="nearest or bilinear"):
+        one("{name: r, type: resize, scale: 2, mode: cubic}")
+
+
+def test_channelshuffle_and_slice() -> None:
+    s = one("{name: s, type: channelshuffle, groups: 2}", input="[8, 4, 4]")
+    assert s.out_shape == (8, 4, 4) and s.weight_elems == 0 and s.macs == 0
+    with pytest.raises(InputError, match="divide"):
+        one("{name: s, type: channelshuffle, groups: 3}", input="[8, 4, 4]")
+    n = net("""
+        - {name: a, type: slice, start: 0, end: 3}
+        - {name: b, type: split, start: 3, input: input}
+        - {name: h, type: slice, axis: height, start: 1, end: 3, input: input}
+    """, input="[8, 4, 4]")
+    assert [lay.out_shape for lay in n.layers] == [(3, 4, 4), (5, 4, 4), (8, 2, 4)]
+    with pytest.raises(InputError, match="empty or outside"):
+        one("{name: a, type: slice, start: 4, end: 9}", input="[8, 4, 4]")
+
+
+def test_broadcast_mul_and_add_squeeze_excitation() -> None:
+    n = net("""
+        - {name: c, type: conv, out: 16, kernel: 3, padding: 1}
+        - {name: sq, type: globalavgpool}
+        - {name: fc1, type: conv, out: 4, kernel: 1}
+        - {name: relu, type: relu}
+        - {name: fc2, type: conv, out: 16, kernel: 1}
+        - {name: gate, type: hardsigmoid}
+        - {name: scale, type: mul, inputs: [c, gate]}
+        - {name: shift, type: add, inputs: [scale, gate]}
+    """)
+    assert n.layer("scale").out_shape == (16, 32, 32)
+    assert n.layer("scale").family == ADD and n.layer("shift").out_shape == (16, 32, 32)
+    # SE weights: 16*4 + 4 + 4*16 + 16
+    assert n.layer("fc1").weight_elems + n.layer("fc2").weight_elems == 16 * 4 + 4 + 4 * 16 + 16
+    with pytest.raises(InputError, match="different shapes"):
+        net("""
+            - {name: c, type: conv, out: 16, kernel: 1}
+            - {name: d, type: conv, out: 8, kernel: 1, input: input}
+            - {name: m, type: mul, inputs: [c, d]}
+        """)
+
+
+def test_clip_and_new_activations() -> None:
+    for t in ("clip", "hardswish", "silu", "sigmoid"):
+        lay = one(f"{{name: a, type: {t}}}")
+        assert lay.family == ELTWISE and lay.out_shape == (3, 32, 32) and lay.weight_elems == 0
+
+
+def test_every_type_has_a_behaviour_record_and_unknown_types_fail() -> None:
+    from cnnmem.workload.layers import behaviour_of
+    for t in TYPES:
+        b = behaviour_of(t)
+        assert (b.role == "compute") == (TYPES[t].family in (CONV, FC))
+    with pytest.raises(KeyError):
+        behaviour_of("warp")
+
+
+def test_expression_functions_make_divisible() -> None:
+    n = net("""
+        - {name: m1, block: mb, args: {c: 24, w: 0.75}}
+        - {name: m2, block: mb, args: {c: 16, w: 0.35}}
+    """, blocks="""
+        mb:
+          params: {c: 8, w: 1.0}
+          layers:
+            - {type: conv, out: "${max(8, int(c * w + 4) // 8 * 8)}", kernel: 1}
+            - {type: conv, out: "${ceil(c * w / 2) + floor(w) + round(2.4) + min(c, 1)}",
+               kernel: 1}
+    """)
+    assert [lay.out_channels for lay in n.layers] == [16, 9 + 0 + 2 + 1, 8, 3 + 0 + 2 + 1]

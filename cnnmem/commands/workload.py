@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 import pandas as pd
 
@@ -88,4 +90,31 @@ def validate_cmd(files: tuple[str, ...]) -> None:
             click.echo(f"{path}: ok: hardware '{hw.name}', buffer {hw.buffer_bytes:,.0f} B")
 
 
-COMMANDS = [networks_cmd, show_cmd, validate_cmd]
+@click.command("import")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="network YAML to write (default: print it)")
+@click.option("--restore-norm", is_flag=True,
+              help="put a batchnorm after every conv with a bias (BatchNorm folded by an "
+                   "eval-mode export), for training analysis")
+def import_cmd(model: str, output: str | None, restore_norm: bool) -> None:
+    """Import an ONNX MODEL as a network YAML (needs the extra: pip install 'cnnmem[onnx]')."""
+    from cnnmem.workload.onnx_import import import_onnx, network_of, to_yaml  # noqa: PLC0415
+
+    result = import_onnx(model, restore_norm=restore_norm)
+    net = network_of(result, model)  # validates before anything is written
+    text = to_yaml(result)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    tmp = f"{output}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, output)
+    click.echo(f"wrote {output}: {len(net)} layers, {net.total_params} params, "
+               f"{net.total_macs} MACs per sample", err=True)
+
+
+COMMANDS = [networks_cmd, show_cmd, validate_cmd, import_cmd]

@@ -102,7 +102,7 @@ from cnnmem.model.schedule import (
     register_sweep,
 )
 from cnnmem.model.streaming import streaming_elementwise_ops
-from cnnmem.workload.layers import ADD, CONCAT, CONV, ELTWISE, FC, NORM, POOL, RESHAPE
+from cnnmem.workload.layers import CONV, FC
 from cnnmem.workload.network import Network
 
 OCCAM, FUSION = "occam", "fusion"
@@ -165,11 +165,11 @@ def cut_allowed(net: Network, pool: str = "fold") -> np.ndarray:
     ok = np.ones(n, dtype=bool)
     for c in range(n - 1):
         nxt = net.layers[c + 1]
-        attached = nxt.family in (ELTWISE, NORM, RESHAPE) or (nxt.family == POOL
-                                                              and pool == "fold")
+        role = nxt.behaviour.role  # the type's behaviour record
+        attached = role in ("elementwise", "view") or (role == "window" and pool == "fold")
         if attached and net.producers[c + 1] == (c,):
             ok[c] = False
-        if (pool == "separate" and net.layers[c].family == POOL
+        if (pool == "separate" and net.layers[c].behaviour.role == "window"
                 and net.consumers[c] == (c + 1,)):
             ok[c] = False
     ok[n - 1] = True
@@ -207,9 +207,12 @@ def geometry(net: Network) -> Geometry:
     for lay in net.layers:
         c, h, w = lay.in_shapes[0]
         oc, oh, ow = lay.out_shape
-        win = lay.family in (CONV, POOL)
+        win = lay.family == CONV or lay.behaviour.role == "window"
         k = int(effective_kernel(lay.kernel[0], lay.dilation[0])) if win else 1
-        rows.append((k, lay.stride[0] if win else 1, c, h, w, oc, oh, ow, win,
+        stride = lay.stride[0] if win else 1
+        if lay.behaviour.transposed:  # r output rows need ~r/s + K/s input rows: taken as
+            k, stride = -(-k // stride), 1  # a stride-1 window of ceil(K/s) rows [conservative]
+        rows.append((k, stride, c, h, w, oc, oh, ow, win,
                      lay.family == FC, lay.in_elems))
     a = np.array(rows, dtype=np.int64).T
     return Geometry(*(a[i] for i in range(8)), a[8].astype(bool), a[9].astype(bool), a[10])
@@ -289,7 +292,7 @@ def closure_matrix(net: Network, ends: np.ndarray, geo: Geometry, hw: Hardware,
         u = uidx[layer_i]
         _add_layer_term(mem, u, per_layer[layer_i], u)
     for a, lay in enumerate(net.layers):  # delay buffers of joins
-        if lay.family not in (ADD, CONCAT):
+        if lay.behaviour.role != "join":
             continue
         for p in net.producers[a]:
             if p < 0:

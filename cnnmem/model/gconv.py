@@ -34,6 +34,7 @@ pass              output (stationary)  streamed operand A     streamed operand B
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +100,8 @@ def layer_gconvs(layer: Layer, index: int, passes: tuple[str, ...] = PASSES) -> 
     """The GConvs of one conv/FC layer for the requested passes (empty for other layers)."""
     if not layer.is_compute:
         return []
+    if layer.behaviour.transposed:
+        return _transposed_gconvs(layer, index, passes)
     c_o, h_o, w_o = layer.out_shape
     if layer.family == "fc":
         c_i, h_i, w_i = layer.in_elems, 1, 1
@@ -110,6 +113,8 @@ def layer_gconvs(layer: Layer, index: int, passes: tuple[str, ...] = PASSES) -> 
         kh, kw = layer.kernel
         sh, sw = layer.stride
         ph, pw = layer.padding
+        if layer.padding_end is not None:  # asymmetric: the mean side (exact for the totals)
+            ph, pw = (ph + layer.padding_end[0]) // 2, (pw + layer.padding_end[1]) // 2
         dh, dw = layer.dilation
         g = layer.groups
     keh, kew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
@@ -143,6 +148,30 @@ def layer_gconvs(layer: Layer, index: int, passes: tuple[str, ...] = PASSES) -> 
                              **common))
         else:
             raise ValueError(f"unknown pass {p!r}")
+    return out
+
+
+_SWAP_PASS = {"forward": "dgrad", "dgrad": "forward", "wgrad": "wgrad"}
+
+
+def _transposed_gconvs(layer: Layer, index: int, passes: tuple[str, ...]) -> list[GConv]:
+    """A transposed convolution is the data-gradient of the convolution that maps its output
+    shape back to its input shape (same kernel, stride, padding, groups): its forward pass is
+    that convolution's dgrad, its dgrad that convolution's forward pass and its wgrad that
+    convolution's wgrad with the operands' roles swapped. MACs per sample are equal."""
+    equivalent = dataclasses.replace(layer, type="conv", in_shapes=(layer.out_shape,),
+                                     out_shape=layer.in_shapes[0])
+    wanted = tuple(_SWAP_PASS[p] for p in passes)
+    out = []
+    for g in layer_gconvs(equivalent, index, wanted):
+        p = _SWAP_PASS[g.pass_name]
+        if p == "forward":
+            g = dataclasses.replace(g, pass_name=p, a_kind=ACT, out_kind=ACT)
+        elif p == "dgrad":
+            g = dataclasses.replace(g, pass_name=p, a_kind=GRAD, out_kind=GRAD)
+        else:
+            g = dataclasses.replace(g, a_kind=GRAD, b_kind=ACT)
+        out.append(g)
     return out
 
 

@@ -103,8 +103,6 @@ NOTE_NORM = ("batchnorm inside an MBS group is modelled as per-sample norm (Grou
              "statistics, one pass over an on-chip sample); single-layer full-batch groups run "
              "it as conventional batchnorm")
 
-_NEEDS_INPUT = {"batchnorm", "groupnorm", "maxpool", "globalmaxpool", "lrn"}
-_NEEDS_NOTHING = {"add", "concat", "avgpool", "globalavgpool", "flatten"}
 
 
 def cell_key(pass_name: str, kind: str) -> str:
@@ -140,11 +138,12 @@ def _needs(net: Network, training: bool) -> list[list[int]]:
     out: list[list[int]] = []
     for i, layer in enumerate(net.layers):
         ins = sorted({n if p < 0 else p for p in net.producers[i]})
-        if not training or layer.type in _NEEDS_NOTHING:
+        stash = layer.behaviour.stash  # the type's behaviour record
+        if not training or stash == "none":
             need: list[int] = []
-        elif layer.is_compute or layer.type in _NEEDS_INPUT:
-            need = list(ins) + ([i] if layer.type == "lrn" else [])
-        else:  # activation functions, dropout (mask), softmax
+        elif stash in ("input", "input+output"):
+            need = list(ins) + ([i] if stash == "input+output" else [])
+        else:  # output: activation functions, softmax; mask: dropout (output-sized)
             need = [i]
         out.append(need)
     return out

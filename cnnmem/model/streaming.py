@@ -17,7 +17,14 @@ concat             read all inputs, write Y       nothing: dX are slices of dY
 flatten            nothing (a view)               nothing
 dropout            read X, write Y and mask***    read dY and mask***, write dX
 softmax            read X, write Y                read dY and Y, write dX
+mul (broadcast)    read all inputs, write Y       read dY and the stashed inputs, write dX
+resize / shuffle   read X, write Y                read dY, write dX
+slice              nothing (a view)               nothing: dX is dY placed in a slice
 =================  =============================  ==========================================
+
+Each row is the type's :class:`~cnnmem.workload.layers.Behaviour` record (what backward stashes,
+statistics re-reads, whether backward streams, folded at inference); this module reads only the
+records, never type names.
 
 \\* batchnorm needs whole-batch statistics: the second read is saved when N x |X| fits in the
 buffer. \\** groupnorm statistics are per sample: saved when one sample's |X| fits.
@@ -26,11 +33,14 @@ buffer. \\** groupnorm statistics are per sample: saved when one sample's |X| fi
 Inference (forward only) runs as inference accelerators do [reconstruction]: activation
 functions are applied on the fly in the producer's output path, batchnorm is folded into the
 preceding convolution's weights (running statistics), dropout is the identity, flatten a view,
-softmax a negligible tail, and concat inputs are written straight into their slices of the
-concatenated tensor: none of these costs DRAM traffic when its inputs are produced by layers
-(one that reads the network input itself streams it). Pooling, add, LRN and groupnorm (whose
-statistics are computed at run time) still stream their tensors. This matches papers.md's
-inference base case (every conv/FC layer reads its input and filters and writes its output).
+softmax a negligible tail, concat inputs are written straight into their slices of the
+concatenated tensor, a slice is a view and a channel shuffle is its consumer's read order: none
+of these costs DRAM traffic when its inputs are produced by layers (one that reads the network
+input itself streams it). Pooling, add, mul, resize, LRN and groupnorm (whose statistics are
+computed at run time) still stream their tensors. [Reconstruction for the newer types: a slice
+is a view in training too; a channel shuffle is a copy in training, as frameworks run it.]
+This matches papers.md's inference base case (every conv/FC layer reads its input and filters
+and writes its output).
 
 A tensor read by k > 1 consumers receives k gradients in backward: the producer accumulates
 them, (k - 1) x (read 2, write 1) gradient tensors, charged to the producer's dgrad.
@@ -41,12 +51,17 @@ from __future__ import annotations
 import numpy as np
 
 from cnnmem.model.precision import Precision
-from cnnmem.workload.layers import ACTIVATIONS, Layer
+from cnnmem.workload.layers import TYPES, Layer, behaviour_of
 from cnnmem.workload.network import INPUT
 
-#: layer types that cost no DRAM traffic in inference (fused into their producer or consumer)
-FOLDED_AT_INFERENCE = frozenset(ACTIVATIONS) | {"batchnorm", "dropout", "flatten", "softmax",
-                                                 "concat"}
+#: layer types that cost no DRAM traffic in inference (fused into their producer or consumer),
+#: read from the behaviour records of :mod:`cnnmem.workload.layers`
+FOLDED_AT_INFERENCE = frozenset(t for t in TYPES if behaviour_of(t).folded_at_inference)
+
+
+def _stash_elems(stash: str, x: float, y: float) -> float:
+    """Elements backward reads back from forward (inputs x, output y)."""
+    return {"none": 0.0, "input": x, "output": y, "input+output": x + y, "mask": y}[stash]
 
 
 def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_bytes: np.ndarray,
@@ -58,7 +73,7 @@ def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_by
     ea, eg = precision.activation, precision.gradient
     x = float(layer.in_elems)
     y = float(layer.out_elems)
-    t = layer.type
+    b = layer.behaviour
     zero = np.zeros((n.shape[0], m.shape[1]))
 
     def rereads(tensor_elems: float, e: float, whole_batch: bool) -> np.ndarray:
@@ -71,32 +86,32 @@ def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_by
     if layer.is_compute:
         return zero + n * fork
     if pass_name == "forward":
-        folded = not training and t in FOLDED_AT_INFERENCE and INPUT not in layer.inputs
-        if t == "flatten" or folded:
+        folded = not training and b.folded_at_inference and INPUT not in layer.inputs
+        if b.role == "view" or folded:
             return zero
-        if t in ("batchnorm", "groupnorm") and training:
-            reads = rereads(x, ea, t == "batchnorm") * x * ea
+        if b.statistics is not None and training:
+            reads = rereads(x, ea, b.statistics == "batch") * x * ea
             return zero + n * (reads + y * ea)
-        extra = y * ea if t == "dropout" else 0.0
+        extra = y * ea if b.stash == "mask" else 0.0
         return zero + n * (x * ea + y * ea + extra)
     if pass_name == "wgrad":
         return zero
     if pass_name != "dgrad":
         raise ValueError(f"unknown pass {pass_name!r}")
-    if t in ("add", "concat", "flatten"):
+    if not b.dgrad_streams:
         return zero + n * fork
-    if t in ("batchnorm", "groupnorm"):
-        k = rereads(x, ea, t == "batchnorm")
+    if b.statistics is not None:
+        k = rereads(x, ea, b.statistics == "batch")
         return zero + n * (k * (y * eg + x * ea) + x * eg + fork)
-    stash = {"maxpool": x * ea, "globalmaxpool": x * ea, "lrn": (x + y) * ea,
-             "dropout": y * ea, "avgpool": 0.0, "globalavgpool": 0.0}.get(t, y * ea)
+    stash = _stash_elems(b.stash, x, y) * ea
     return zero + n * (y * eg + stash + x * eg + fork)
 
 
 def streaming_elementwise_ops(layer: Layer, pass_name: str) -> int:
     """Vector operations per sample of a non-compute layer (one per output element touched)."""
-    if layer.is_compute or layer.type == "flatten" or pass_name == "wgrad":
+    b = layer.behaviour
+    if pass_name == "wgrad":
         return 0
-    if pass_name == "dgrad" and layer.type in ("add", "concat"):
-        return 0
-    return layer.out_elems if pass_name == "forward" else layer.in_elems
+    if pass_name == "forward":
+        return b.forward_ops * layer.out_elems
+    return b.dgrad_ops * layer.in_elems if b.dgrad_streams else 0

@@ -291,7 +291,7 @@ def _resolve(name: str, base: Path) -> str:
     """A relative path names a file beside the sweep file when one is there (wherever the
     command runs from), else a file relative to the working directory."""
     p = Path(name)
-    if (p.suffix in (".yaml", ".yml") or "/" in name) and not p.is_absolute():
+    if (p.suffix in (".yaml", ".yml", ".onnx") or "/" in name) and not p.is_absolute():
         alt = base / p
         if alt.is_file():
             return str(alt)

@@ -4,7 +4,9 @@ A string value ``"$name"`` is replaced by the parameter's value (keeping its typ
 containing ``${expression}`` has each expression evaluated and, when the whole string is one
 expression, takes the expression's value. Expressions are a safe subset of Python: numbers,
 strings, parameter names, arithmetic (+ - * / // % **), comparisons, ``and/or/not`` and
-``a if cond else b``. Nothing else is evaluated.
+``a if cond else b`` and the functions ``min``, ``max``, ``int``, ``round``, ``ceil`` and
+``floor`` (e.g. MobileNet's make_divisible: ``${max(8, int(c * w + 4) // 8 * 8)}``). Nothing
+else is evaluated.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ _CMP = {
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
 }
+_FUNCTIONS = {"min": min, "max": max, "int": int, "round": round, "ceil": math.ceil,
+              "floor": math.floor}
 _WHOLE_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 _EMBEDDED = re.compile(r"\$\{([^}]*)\}")
 
@@ -104,6 +108,12 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
         return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _CMP:
         return _CMP[type(node.ops[0])](_eval(node.left, env), _eval(node.comparators[0], env))
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in _FUNCTIONS and not node.keywords and node.args):
+        args = [_eval(a, env) for a in node.args]
+        if not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+            raise InputError(f"{node.func.id}() takes numbers, got {args!r}")
+        return _FUNCTIONS[node.func.id](*args)
     if isinstance(node, ast.IfExp):
         return _eval(node.body, env) if _eval(node.test, env) else _eval(node.orelse, env)
     raise InputError(f"unsupported expression element {type(node).__name__}")

@@ -5,12 +5,18 @@ its output (channels, height, width per sample), and the per-sample counts every
 ``weight_elems`` (parameters), ``macs`` (multiply-accumulates of conv and FC layers; zero for all
 other layers, as torchvision's reference counts), and window geometry (kernel, stride, padding,
 dilation, groups) for conv and pooling layers.
+
+Every type also has a :class:`Behaviour` record (what backward keeps from forward, whether it is
+folded in inference, its role: compute / window / element-wise / join / view, its element-wise
+operation counts). The cost modules read these records, never lists of type names; a type
+cannot be declared without one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from cnnmem.errors import InputError
@@ -34,6 +40,44 @@ CONV, FC, POOL, NORM, ELTWISE, ADD, CONCAT, RESHAPE = (
 
 
 @dataclass(frozen=True)
+class Behaviour:
+    """What the cost modules need to know about a layer type, one record per type.
+
+    ``role``: "compute" (conv/FC, tiled by the cost core), "window" (pooling), "elementwise",
+    "join" (several inputs combined element-wise or concatenated) or "view" (no data moved).
+    ``stash``: what backward needs kept from forward: "none", "input" (all inputs), "output",
+    "input+output" or "mask" (an output-sized mask, written in forward as an extra tensor).
+    ``folded_at_inference``: costs no DRAM traffic in inference when its inputs are produced by
+    layers (fused into the producer or the consumer). ``statistics``: "batch" / "sample" for
+    norms that read their input twice when it does not fit ("batch": the whole batch's input).
+    ``forward_ops`` / ``dgrad_ops``: vector operations per output (forward) or per input (dgrad)
+    element; ``dgrad_streams`` False: backward only passes or slices dY (no traffic of its own).
+    ``transposed``: a transposed convolution (forward = a convolution's data-gradient pass).
+    """
+
+    role: str
+    stash: str
+    folded_at_inference: bool = False
+    statistics: str | None = None
+    forward_ops: int = 1
+    dgrad_ops: int = 1
+    dgrad_streams: bool = True
+    transposed: bool = False  # a compute layer whose forward pass is a conv's dgrad
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}")
+        if self.stash not in STASHES:
+            raise ValueError(f"unknown stash {self.stash!r}")
+        if self.statistics not in (None, "batch", "sample"):
+            raise ValueError(f"unknown statistics {self.statistics!r}")
+
+
+ROLES = ("compute", "window", "elementwise", "join", "view")
+STASHES = ("none", "input", "output", "input+output", "mask")
+
+
+@dataclass(frozen=True)
 class Layer:
     """One validated layer with inferred shapes (all sizes are per sample, in elements)."""
 
@@ -47,7 +91,8 @@ class Layer:
     macs: int = 0
     kernel: tuple[int, int] = (1, 1)
     stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
+    padding: tuple[int, int] = (0, 0)  # top, left
+    padding_end: tuple[int, int] | None = None  # bottom, right when they differ from top, left
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     bias: bool = False
@@ -75,6 +120,11 @@ class Layer:
     def is_compute(self) -> bool:
         """Conv and FC layers: the ones with MACs, tiled by the per-layer cost core."""
         return self.family in (CONV, FC)
+
+    @property
+    def behaviour(self) -> Behaviour:
+        """The type's behaviour record (see :class:`Behaviour`)."""
+        return behaviour_of(self.type)
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,8 +159,20 @@ def _bool(value: Any, field: str) -> bool:
     return value
 
 
-def _window_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    span = size + 2 * p - d * (k - 1) - 1
+def _padding(value: Any, field: str = "padding") -> tuple[tuple[int, int], tuple[int, int]]:
+    """(top, left), (bottom, right) from an integer, [h, w] or [top, left, bottom, right]."""
+    if isinstance(value, (list, tuple)) and len(value) == 4:
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+            raise InputError(f"expected four integers >= 0 [top, left, bottom, right], got "
+                             f"{list(value)!r}", field=field)
+        return (int(value[0]), int(value[1])), (int(value[2]), int(value[3]))
+    p = _pair(value, field, minimum=0)
+    return p, p
+
+
+def _window_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool,
+                p_end: int | None = None) -> int:
+    span = size + p + (p if p_end is None else p_end) - d * (k - 1) - 1
     if span < 0:
         return 0
     if ceil_mode:
@@ -132,6 +194,7 @@ class _TypeSpec:
     fields: frozenset[str]
     infer: Callable[[str, dict[str, Any], tuple[Shape, ...]], dict[str, Any]]
     arity: tuple[int, int] = (1, 1)  # min, max inputs
+    behaviour: Behaviour = dataclass_field(kw_only=True)  # required: no type without a record
 
 
 def _single(in_shapes: tuple[Shape, ...]) -> Shape:
@@ -153,8 +216,9 @@ def _infer_conv(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, 
         if s != (1, 1):
             raise InputError("padding 'same' needs stride 1", field="padding")
         p = (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
+        p_end = p
     else:
-        p = _pair(pad, "padding", minimum=0)
+        p, p_end = _padding(pad)
     g = f.get("groups", 1)
     if g == "depthwise":
         g = c_in
@@ -170,8 +234,8 @@ def _infer_conv(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, 
         # so the output keeps the input size; p above is the smaller (top/left) side.
         ho, wo = h, w
     else:
-        ho = _window_out(h, k[0], s[0], p[0], d[0], False)
-        wo = _window_out(w, k[1], s[1], p[1], d[1], False)
+        ho = _window_out(h, k[0], s[0], p[0], d[0], False, p_end[0])
+        wo = _window_out(w, k[1], s[1], p[1], d[1], False, p_end[1])
     if ho <= 0 or wo <= 0:
         raise InputError(
             f"kernel {k[0]}x{k[1]} does not fit input {h}x{w} with padding {p[0]}x{p[1]}",
@@ -181,8 +245,39 @@ def _infer_conv(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, 
     macs = ho * wo * out * (c_in // g) * k[0] * k[1]
     return dict(
         out_shape=(out, ho, wo), weight_elems=weights, macs=macs, kernel=k, stride=s,
-        padding=p, dilation=d, groups=g, bias=bias,
+        padding=p, padding_end=None if p_end == p else p_end, dilation=d, groups=g, bias=bias,
     )
+
+
+def _infer_convtranspose(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    """Transposed convolution (PyTorch ConvTranspose2d / ONNX ConvTranspose): every input pixel
+    scatters a K x K x C_out/g window; out = (in - 1) s - p_begin - p_end + d (K - 1) + 1 +
+    output_padding; MACs = H_in W_in C_in (C_out / g) K_h K_w."""
+    c_in, h, w = _single(ins)
+    if "out" not in f:
+        raise InputError("convtranspose needs 'out' (output channels)", field="out")
+    out = _int(f["out"], "out")
+    if "kernel" not in f:
+        raise InputError("convtranspose needs 'kernel'", field="kernel")
+    k = _pair(f["kernel"], "kernel")
+    s = _pair(f.get("stride", 1), "stride")
+    d = _pair(f.get("dilation", 1), "dilation")
+    p, p_end = _padding(f.get("padding", 0))
+    op = _pair(f.get("output_padding", 0), "output_padding", minimum=0)
+    g = _int(f.get("groups", 1), "groups")
+    if c_in % g or out % g:
+        raise InputError(f"groups={g} must divide input channels {c_in} and output channels "
+                         f"{out}", field="groups")
+    bias = _bool(f.get("bias", True), "bias")
+    ho = (h - 1) * s[0] - p[0] - p_end[0] + d[0] * (k[0] - 1) + 1 + op[0]
+    wo = (w - 1) * s[1] - p[1] - p_end[1] + d[1] * (k[1] - 1) + 1 + op[1]
+    if ho <= 0 or wo <= 0:
+        raise InputError(f"padding leaves no output for input {h}x{w}", field="padding")
+    weights = c_in * (out // g) * k[0] * k[1] + (out if bias else 0)
+    macs = h * w * c_in * (out // g) * k[0] * k[1]
+    return dict(out_shape=(out, ho, wo), weight_elems=weights, macs=macs, kernel=k, stride=s,
+                padding=p, padding_end=None if p_end == p else p_end, dilation=d, groups=g,
+                bias=bias)
 
 
 def _infer_fc(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
@@ -212,15 +307,16 @@ def _infer_pool(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, 
                          field="kernel")
     k = _pair(f["kernel"], "kernel")
     s = _pair(f.get("stride", f["kernel"]), "stride")
-    p = _pair(f.get("padding", 0), "padding", minimum=0)
-    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+    p, p_end = _padding(f.get("padding", 0))
+    if max(p[0], p_end[0]) * 2 > k[0] or max(p[1], p_end[1]) * 2 > k[1]:
         raise InputError("padding must be at most half the kernel", field="padding")
     ceil_mode = _bool(f.get("ceil_mode", False), "ceil_mode")
-    ho = _window_out(h, k[0], s[0], p[0], 1, ceil_mode)
-    wo = _window_out(w, k[1], s[1], p[1], 1, ceil_mode)
+    ho = _window_out(h, k[0], s[0], p[0], 1, ceil_mode, p_end[0])
+    wo = _window_out(w, k[1], s[1], p[1], 1, ceil_mode, p_end[1])
     if ho <= 0 or wo <= 0:
         raise InputError(f"kernel {k[0]}x{k[1]} does not fit input {h}x{w}", field="kernel")
-    return dict(out_shape=(c, ho, wo), kernel=k, stride=s, padding=p)
+    return dict(out_shape=(c, ho, wo), kernel=k, stride=s, padding=p,
+                padding_end=None if p_end == p else p_end)
 
 
 def _infer_norm(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
@@ -238,15 +334,65 @@ def _infer_same(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, 
 
 
 def _infer_add(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
-    first = ins[0]
-    for other in ins[1:]:
-        if other != first:
+    """Element-wise join; an input may broadcast along axes of size 1 (a per-channel [C, 1, 1]
+    or per-sample [1, 1, 1] operand, as in squeeze-and-excitation)."""
+    first = tuple(max(s[a] for s in ins) for a in range(3))
+    for other in ins:
+        if any(o not in (1, m) for o, m in zip(other, first, strict=True)):
+            a = ins[0] if ins[0] != other else ins[1]
             raise InputError(
-                f"inputs have different shapes {list(first)} and {list(other)} "
+                f"inputs have different shapes {list(a)} and {list(other)} "
                 "(channels, height, width)",
                 field="inputs",
             )
+    if first not in ins:
+        raise InputError(f"no input has the full shape {list(first)}", field="inputs")
     return dict(out_shape=first)
+
+
+def _infer_resize(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    c, h, w = _single(ins)
+    mode = f.get("mode", "nearest")
+    if mode not in ("nearest", "bilinear"):
+        raise InputError(f"expected nearest or bilinear, got {mode!r}", field="mode")
+    if ("scale" in f) == ("size" in f):
+        raise InputError(f"{t} needs exactly one of 'scale' or 'size' ([height, width])",
+                         field="scale")
+    if "size" in f:
+        ho, wo = _pair(f["size"], "size")
+    else:
+        sh, sw = _pair(f["scale"], "scale")
+        ho, wo = h * sh, w * sw
+    return dict(out_shape=(c, ho, wo))
+
+
+def _infer_shuffle(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    c, h, w = _single(ins)
+    g = _int(f.get("groups"), "groups") if "groups" in f else None
+    if g is None:
+        raise InputError("channelshuffle needs 'groups'", field="groups")
+    if c % g:
+        raise InputError(f"groups={g} must divide channels {c}", field="groups")
+    return dict(out_shape=(c, h, w), groups=g)
+
+
+_AXES = {"channels": 0, "height": 1, "width": 2}
+
+
+def _infer_slice(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    """A contiguous range [start, end) along one axis (channels, height or width)."""
+    shape = list(_single(ins))
+    axis = f.get("axis", "channels")
+    if axis not in _AXES:
+        raise InputError(f"expected one of {', '.join(_AXES)}, got {axis!r}", field="axis")
+    a = _AXES[axis]
+    start = _int(f.get("start", 0), "start", minimum=0)
+    end = _int(f.get("end", shape[a]), "end")
+    if not start < end <= shape[a]:
+        raise InputError(f"range [{start}, {end}) is empty or outside 0..{shape[a]}",
+                         field="end")
+    shape[a] = end - start
+    return dict(out_shape=tuple(shape))
 
 
 def _infer_concat(t: str, f: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
@@ -268,29 +414,75 @@ _COMMON = frozenset({"name", "type", "input", "inputs", "when"})
 _POOL_FIELDS = frozenset({"kernel", "stride", "padding", "ceil_mode", "global", "adaptive"})
 ACTIVATIONS = (
     "relu", "relu6", "leakyrelu", "sigmoid", "tanh", "gelu", "silu", "swish", "hardswish",
-    "hardsigmoid", "elu", "identity",
+    "hardsigmoid", "elu", "identity", "clip",
 )
+
+# Behaviour records. Stash rules: conv/FC keep their input for wgrad; activation functions their
+# output; max-pooling its input (argmax); LRN input and output; average pooling nothing; dropout
+# its mask; joins nothing (add passes dY on; concat and slice are slices of dY), except the
+# broadcast multiply (dX = dY x s, ds = sum dY x X), which keeps its inputs.
+_COMPUTE = Behaviour("compute", "input", forward_ops=0, dgrad_ops=0)
+_ACTIVATION = Behaviour("elementwise", "output", folded_at_inference=True)
+_VIEW = Behaviour("view", "none", folded_at_inference=True, forward_ops=0, dgrad_ops=0,
+                  dgrad_streams=False)
 
 TYPES: dict[str, _TypeSpec] = {
     "conv": _TypeSpec(CONV, frozenset({"out", "kernel", "stride", "padding", "dilation",
-                                       "groups", "bias"}), _infer_conv),
-    "fc": _TypeSpec(FC, frozenset({"out", "bias"}), _infer_fc),
-    "maxpool": _TypeSpec(POOL, _POOL_FIELDS, _infer_pool),
-    "avgpool": _TypeSpec(POOL, _POOL_FIELDS, _infer_pool),
-    "globalavgpool": _TypeSpec(POOL, frozenset(), _infer_pool),
-    "globalmaxpool": _TypeSpec(POOL, frozenset(), _infer_pool),
-    "batchnorm": _TypeSpec(NORM, frozenset({"affine"}), _infer_norm),
-    "groupnorm": _TypeSpec(NORM, frozenset({"affine", "groups"}), _infer_norm),
-    "lrn": _TypeSpec(NORM, frozenset({"size"}), _infer_same),
-    "add": _TypeSpec(ADD, frozenset(), _infer_add, (2, 64)),
-    "concat": _TypeSpec(CONCAT, frozenset(), _infer_concat, (2, 64)),
-    "flatten": _TypeSpec(RESHAPE, frozenset(), _infer_flatten),
-    "dropout": _TypeSpec(ELTWISE, frozenset({"p"}), _infer_same),
-    "softmax": _TypeSpec(ELTWISE, frozenset(), _infer_same),
-    **{a: _TypeSpec(ELTWISE, frozenset({"slope"}), _infer_same) for a in ACTIVATIONS},
+                                       "groups", "bias"}), _infer_conv, behaviour=_COMPUTE),
+    "convtranspose": _TypeSpec(CONV, frozenset({"out", "kernel", "stride", "padding",
+                                                "output_padding", "dilation", "groups", "bias"}),
+                               _infer_convtranspose,
+                               behaviour=Behaviour("compute", "input", forward_ops=0,
+                                                   dgrad_ops=0, transposed=True)),
+    "fc": _TypeSpec(FC, frozenset({"out", "bias"}), _infer_fc, behaviour=_COMPUTE),
+    "maxpool": _TypeSpec(POOL, _POOL_FIELDS, _infer_pool, behaviour=Behaviour("window", "input")),
+    "avgpool": _TypeSpec(POOL, _POOL_FIELDS, _infer_pool, behaviour=Behaviour("window", "none")),
+    "globalavgpool": _TypeSpec(POOL, frozenset(), _infer_pool,
+                               behaviour=Behaviour("window", "none")),
+    "globalmaxpool": _TypeSpec(POOL, frozenset(), _infer_pool,
+                               behaviour=Behaviour("window", "input")),
+    "batchnorm": _TypeSpec(NORM, frozenset({"affine"}), _infer_norm,
+                           behaviour=Behaviour("elementwise", "input", folded_at_inference=True,
+                                               statistics="batch")),
+    "groupnorm": _TypeSpec(NORM, frozenset({"affine", "groups"}), _infer_norm,
+                           behaviour=Behaviour("elementwise", "input", statistics="sample")),
+    "lrn": _TypeSpec(NORM, frozenset({"size"}), _infer_same,
+                     behaviour=Behaviour("elementwise", "input+output")),
+    "add": _TypeSpec(ADD, frozenset(), _infer_add, (2, 64),
+                     behaviour=Behaviour("join", "none", dgrad_ops=0, dgrad_streams=False)),
+    "mul": _TypeSpec(ADD, frozenset(), _infer_add, (2, 64),  # the join family of add
+                     behaviour=Behaviour("join", "input")),
+    "concat": _TypeSpec(CONCAT, frozenset(), _infer_concat, (2, 64),
+                        behaviour=Behaviour("join", "none", folded_at_inference=True,
+                                            dgrad_ops=0, dgrad_streams=False)),
+    "flatten": _TypeSpec(RESHAPE, frozenset(), _infer_flatten,
+                         behaviour=Behaviour("view", "none", forward_ops=0, dgrad_ops=0,
+                                             dgrad_streams=False)),
+    "slice": _TypeSpec(RESHAPE, frozenset({"axis", "start", "end"}), _infer_slice,
+                       behaviour=_VIEW),
+    "channelshuffle": _TypeSpec(ELTWISE, frozenset({"groups"}), _infer_shuffle,
+                                behaviour=Behaviour("elementwise", "none",
+                                                    folded_at_inference=True)),
+    "resize": _TypeSpec(ELTWISE, frozenset({"scale", "size", "mode"}), _infer_resize,
+                        behaviour=Behaviour("elementwise", "none")),
+    "dropout": _TypeSpec(ELTWISE, frozenset({"p"}), _infer_same,
+                         behaviour=Behaviour("elementwise", "mask", folded_at_inference=True)),
+    "softmax": _TypeSpec(ELTWISE, frozenset(), _infer_same, behaviour=_ACTIVATION),
+    **{a: _TypeSpec(ELTWISE, frozenset({"slope", "min", "max"} if a == "clip" else {"slope"}),
+                    _infer_same, behaviour=_ACTIVATION) for a in ACTIVATIONS},
 }
 ALIASES = {"linear": "fc", "dense": "fc", "pool": "maxpool", "bn": "batchnorm", "gn": "groupnorm",
-           "cat": "concat", "sum": "add"}
+           "cat": "concat", "sum": "add", "upsample": "resize", "deconv": "convtranspose",
+           "multiply": "mul", "split": "slice", "shuffle": "channelshuffle"}
+
+
+def behaviour_of(layer_type: str) -> Behaviour:
+    """The behaviour record of a (canonical) layer type; an unknown type is an error, never a
+    default."""
+    spec = TYPES.get(layer_type)
+    if spec is None:
+        raise KeyError(f"layer type {layer_type!r} has no behaviour record")
+    return spec.behaviour
 
 
 def canonical_type(t: Any) -> str:
@@ -348,6 +540,6 @@ def ceil_div(a: int, b: int) -> int:
 
 
 __all__ = [
-    "Layer", "Shape", "TYPES", "ALIASES", "ACTIVATIONS", "build_layer", "canonical_type",
-    "conv_output_size", "ceil_div",
+    "Behaviour", "Layer", "Shape", "TYPES", "behaviour_of", "ALIASES", "ACTIVATIONS",
+    "build_layer", "canonical_type", "conv_output_size", "ceil_div",
 ]

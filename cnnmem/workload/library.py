@@ -6,6 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from cnnmem.errors import InputError
 from cnnmem.paths import ROOT, builtin_names, resolve_yaml
 from cnnmem.workload.loader import load_network_file
 from cnnmem.workload.network import Network
@@ -28,7 +29,20 @@ def _load_cached(path: str, mtime: float) -> Network:
     return load_network_file(path)
 
 
+@lru_cache(maxsize=16)
+def _load_onnx_cached(path: str, mtime: float) -> Network:
+    from cnnmem.workload.onnx_import import load_onnx_network  # noqa: PLC0415 (optional extra)
+
+    return load_onnx_network(path)
+
+
 def load_network(name_or_path: str | os.PathLike[str]) -> Network:
-    """Load a built-in network by name or any network YAML by path (cached per file version)."""
+    """Load a built-in network by name, any network YAML by path or an ONNX model (a .onnx
+    path, imported with :mod:`cnnmem.workload.onnx_import`); cached per file version."""
+    if str(name_or_path).lower().endswith(".onnx"):
+        p = Path(name_or_path)
+        if not p.exists():
+            raise InputError("file not found", file=str(p))
+        return _load_onnx_cached(str(p), p.stat().st_mtime)
     p = network_path(name_or_path)
     return _load_cached(str(p), p.stat().st_mtime)
