@@ -25,6 +25,7 @@ Every problem raises :class:`~cnnmem.errors.InputError` naming the file, line an
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,12 @@ import numpy as np
 
 from cnnmem.errors import InputError
 from cnnmem.hardware import FIELD_ALIASES, FIELD_DIMENSIONS, Hardware, load_hardware
+from cnnmem.hardware.spec import hardware_path
 from cnnmem.model.schedule import INFERENCE, TRAINING, get_strategy, sweep_evaluators
+from cnnmem.paths import ROOT, builtin_names, resolve_yaml
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
+from cnnmem.workload.library import network_path
 from cnnmem.workload.network import Network
 from cnnmem.yamlio import line_of, line_of_key, load_yaml_file
 
@@ -114,6 +118,8 @@ class SweepSpec:
     groupings: tuple[GroupingSpec, ...]
     hw_axes: tuple[HardwareAxis, ...]
     options: dict[str, Any] = field(default_factory=dict)
+    #: the network and hardware files read: (kind, name, path), recorded in run.json
+    input_files: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -314,10 +320,12 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
 
     nkey, net_names = names("networks", "network")
     networks = []
+    input_files: list[tuple[str, str, str]] = []
     for n in net_names:
         try:
-            networks.append((Path(n).stem if n.endswith((".yaml", ".yml")) else n,
-                             load_network(_resolve(n, base))))
+            net_name = Path(n).stem if n.endswith((".yaml", ".yml")) else n
+            networks.append((net_name, load_network(_resolve(n, base))))
+            input_files.append(("network", net_name, str(network_path(_resolve(n, base)))))
         except InputError as exc:
             if exc.file:  # an error inside the network file itself
                 raise
@@ -334,6 +342,7 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
                 raise
             raise ctx.error(exc.message, "hardware") from None
         hardware.append((hw.name, hw))
+        input_files.append(("hardware", hw.name, str(hardware_path(_resolve(h, base)))))
     if len({h for h, _ in hardware}) != len(hardware):
         raise ctx.error("two hardware entries have the same name", "hardware")
 
@@ -427,7 +436,7 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
         networks=tuple(networks), hardware=tuple(hardware), mode=mode, batch=batch,
         chips=chips, strategies=tuple(strategies), objectives=tuple(objectives),
         capacity_bytes=capacity, sub_batch=sub_batch, groupings=groupings,
-        hw_axes=tuple(hw_axes), options=dict(options))
+        hw_axes=tuple(hw_axes), options=dict(options), input_files=tuple(input_files))
 
 
 def _apply_hw(hw: Hardware, attr: str, value: float) -> Hardware:
@@ -447,7 +456,21 @@ def apply_hardware(hw: Hardware, axes: tuple[HardwareAxis, ...],
     return hw
 
 
-def load_sweep(path: str) -> SweepSpec:
-    """Read, parse and validate a sweep file."""
+SWEEPS_DIR = ROOT / "sweeps"
+
+
+def builtin_sweeps() -> list[str]:
+    """Names of the built-in sweeps (sweeps/*.yaml), sorted."""
+    return builtin_names(SWEEPS_DIR)
+
+
+def sweep_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """A built-in sweep name ('quickstart') or a path to a sweep YAML file -> its path."""
+    return resolve_yaml(name_or_path, SWEEPS_DIR, "sweep")
+
+
+def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
+    """Read, parse and validate a sweep file, given by path or by built-in name."""
+    path = sweep_path(path)
     data = load_yaml_file(path)
     return parse_sweep(data, file=str(path), text=Path(path).read_text(encoding="utf-8"))
