@@ -131,20 +131,42 @@ def _panels(n: int, width: float = 5.2, height: float = 3.8) -> tuple[plt.Figure
     return fig, flat[:n]
 
 
-def _figure_legend(fig: plt.Figure, handles: Sequence, rows_of_panels: int) -> None:
-    """One legend for the whole figure, above the panels (never over data)."""
-    ncol = min(len(handles), 3)
-    fig.legend(handles=list(handles), loc="lower center", ncol=ncol, frameon=False,
-               bbox_to_anchor=(0.5, 1.0))
+def _figure_legend(fig: plt.Figure, handles: Sequence, *, side: bool = False) -> None:
+    """One legend for the whole figure, outside the panels (never over data): in one row
+    above them, or (``side``, for long labels) in a column on their right."""
     fig.tight_layout()
+    if side:
+        fig.legend(handles=list(handles), loc="center left", frameon=False,
+                   bbox_to_anchor=(1.0, 0.5))
+    else:
+        fig.legend(handles=list(handles), loc="lower center", ncol=min(len(handles), 5),
+                   frameon=False, bbox_to_anchor=(0.5, 1.0))
+
+
+#: result-column suffix -> (display unit, SI factor); "_bytes" scales in binary units
+_COLUMN_UNITS = (("_bytes_per_s", "GB/s", 1e9), ("_pj_per_byte", "pJ/B", 1.0),
+                 ("_pj", "pJ", 1.0), ("_hz", "GHz", 1e9), ("_w", "W", 1.0),
+                 ("_bytes", "", 0.0))
+
+
+def format_column_value(column: str, value: float) -> str:
+    """A hardware-axis value for a title: ('dram_bandwidth_bytes_per_s', 1.28e10) ->
+    'dram_bandwidth 12.8 GB/s'; ('buffer_bytes', 2097152) -> 'buffer 2 MiB'."""
+    for suffix, unit, factor in _COLUMN_UNITS:
+        if column.endswith(suffix):
+            name = column.removesuffix(suffix)
+            shown = format_bytes(value) if suffix == "_bytes" else f"{value / factor:.4g} {unit}"
+            return f"{name} {shown}"
+    return f"{column} {value:.4g}"
 
 
 def panel_title(key: tuple, columns: Sequence[str]) -> str:
-    """'resnet50 on edge' (+ ', dram_bandwidth_bytes_per_s = 1.28e+10' per hardware axis)."""
+    """'resnet50 on edge' (+ a line 'dram_bandwidth 12.8 GB/s, ...' of swept hardware fields)."""
     values = dict(zip(columns, key, strict=True))
     title = f"{values.get('network', '')} on {values.get('hardware', '')}"
-    extra = [f"{c} = {values[c]:.4g}" for c in columns if c not in ("network", "hardware")]
-    return title + (", " + ", ".join(extra) if extra else "")
+    extra = [format_column_value(c, float(values[c])) for c in columns
+             if c not in ("network", "hardware")]
+    return title + ("\n" + ", ".join(extra) if extra else "")
 
 
 def _groups(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[tuple, pd.DataFrame]]:
@@ -197,10 +219,10 @@ def draw_traffic_vs_capacity(best: pd.DataFrame, bounds: dict[tuple, pd.DataFram
         used: dict[str, object] = {}
         weights_what = "weight gradients" if training else "outputs"
         floor_labels = {
-            "lower": "sum of per-layer lower bounds (bounds layer-by-layer schedules)",
-            "compulsory": f"compulsory traffic: input, weights, {weights_what} once",
-            "stream": "compulsory traffic without the one-time weight load (bounds OCCAM's "
-                      "per-image stream)"}
+            "lower": "sum of per-layer lower bounds\n(bounds layer-by-layer schedules)",
+            "compulsory": f"compulsory traffic: input, weights,\n{weights_what} once",
+            "stream": "compulsory traffic without the one-time\nweight load (bounds OCCAM's "
+                      "rows)"}
         for ax, (key, sub) in zip(axes, panels, strict=True):
             xs, ys = [], []
             for strat, g in sub.groupby("strategy", sort=True):
@@ -218,7 +240,8 @@ def draw_traffic_vs_capacity(best: pd.DataFrame, bounds: dict[tuple, pd.DataFram
             if b is not None and len(b):
                 b = b.sort_values("capacity_bytes")
                 ax.plot(b["capacity_bytes"], b["lower_bound_bytes"], color="black",
-                        linestyle="--", linewidth=1.1, label=floor_labels["lower"])
+                        linestyle="--", linewidth=1.1, label=floor_labels["lower"],
+                        marker="_" if len(b) == 1 else None, markersize=12)
                 used.setdefault("lower", Line2D([], [], color="black", linestyle="--",
                                                 label=floor_labels["lower"]))
                 xs.append(b["capacity_bytes"].to_numpy(float))
@@ -241,8 +264,9 @@ def draw_traffic_vs_capacity(best: pd.DataFrame, bounds: dict[tuple, pd.DataFram
                                                      label=floor_labels[name]))
                         y_lo = min(y_lo, value)
                     else:
-                        notes.append(f"{floor_labels[name].split(':')[0].split(' (')[0]}: "
-                                     f"{format_bytes(value)} (below the axis)")
+                        what = "compulsory traffic" + (" without weights" if name == "stream"
+                                                       else "")
+                        notes.append(f"{what}: {format_bytes(value)} (below the axis)")
             x_lo, x_hi = float(x_all.min()), float(x_all.max())
             if x_hi <= x_lo:
                 x_lo, x_hi = x_lo / 1.5, x_hi * 1.5
@@ -261,7 +285,7 @@ def draw_traffic_vs_capacity(best: pd.DataFrame, bounds: dict[tuple, pd.DataFram
             ax.set_title(panel_title(key, panel_columns))
         order = [*sorted(k for k in used if k not in floor_labels),
                  *[k for k in floor_labels if k in used]]
-        _figure_legend(fig, [used[k] for k in order], len(axes))
+        _figure_legend(fig, [used[k] for k in order], side=True)
         return fig
 
 
@@ -323,11 +347,10 @@ def draw_energy_breakdown(points: pd.DataFrame,
                 ax.set_ylabel(f"energy per batch / {BASELINE}")
                 ax.axhline(1.0, color="black", linewidth=0.8, linestyle=":")
             else:
-                ax.set_ylabel(f"energy per batch ({unit})")
-            ax.set_title(panel_title(key, panel_columns)
-                         + ("" if scale else f" (no {BASELINE} baseline in the sweep)"))
+                ax.set_ylabel(f"energy per batch ({unit}; no {BASELINE} in the sweep)")
+            ax.set_title(panel_title(key, panel_columns))
         handles = [Patch(facecolor=c, label=lab) for _, lab, c in parts]
-        _figure_legend(fig, handles, len(axes))
+        _figure_legend(fig, handles)
         return fig
 
 

@@ -67,6 +67,29 @@ def _scan(results: Path, keys: list[str] | None = None) -> tuple[pd.DataFrame, p
     return best, en.reset_index(drop=True)
 
 
+def collapse_same_traffic(best: pd.DataFrame, keys: list[str]
+                          ) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Drop the swept hardware fields along which no strategy's traffic changes (DRAM
+    bandwidth, energies, ...): one traffic panel then stands for all their values (the rows of
+    the smallest value are kept). Returns (best, panel keys, dropped columns)."""
+    kept, dropped = list(keys), []
+    for col in keys[2:]:
+        others = [k for k in kept if k != col]
+        order = [*others, "strategy", "capacity_bytes"]
+        frames = [g.drop(columns=[col]).sort_values(order, kind="mergesort")
+                  for _, g in best.groupby(col, sort=True)]
+        first = frames[0]
+        if all(len(f) == len(first)
+               and (f[order].to_numpy() == first[order].to_numpy()).all()
+               and np.array_equal(f["dram_bytes"].to_numpy(float),
+                                  first["dram_bytes"].to_numpy(float))
+               for f in frames[1:]):
+            best = best[best[col] == best[col].min()].drop(columns=[col])
+            kept.remove(col)
+            dropped.append(col)
+    return best, kept, dropped
+
+
 def _bounds(spec: SweepSpec, best: pd.DataFrame, keys: list[str]) -> dict[tuple, pd.DataFrame]:
     """Per configuration (a panel key of ``keys``): the per-layer lower bound over the swept
     capacities and the compulsory traffic, with and without the one-time weight load."""
@@ -77,8 +100,10 @@ def _bounds(spec: SweepSpec, best: pd.DataFrame, keys: list[str]) -> dict[tuple,
         key = key if isinstance(key, tuple) else (key,)
         values = dict(zip(keys, key, strict=True))
         net = nets[values["network"]]
+        # a field dropped from the keys (same traffic at every value): its smallest value
         hw = apply_hardware(hws[values["hardware"]], spec.hw_axes,
-                            tuple(float(values[a.column]) for a in spec.hw_axes))
+                            tuple(float(values.get(a.column, min(a.values)))
+                                  for a in spec.hw_axes))
         caps = np.unique(sub["capacity_bytes"].to_numpy(float))
         if caps.size > BOUND_POINTS:
             caps = np.geomspace(caps[0], caps[-1], BOUND_POINTS)
@@ -192,8 +217,9 @@ def write_report(run_dir: Path) -> Path:
     if best.empty:
         md += ["No feasible design point: every point needs more buffer than it has.", ""]
     else:
-        plots.traffic_vs_capacity(best, _bounds(spec, best, keys),
-                                  fig_dir / "traffic_vs_capacity", keys,
+        traffic, traffic_keys, same = collapse_same_traffic(best, keys)
+        plots.traffic_vs_capacity(traffic, _bounds(spec, traffic, traffic_keys),
+                                  fig_dir / "traffic_vs_capacity", traffic_keys,
                                   training=spec.mode == TRAINING)
         md += ["## DRAM traffic vs buffer capacity", "",
                "Lowest DRAM traffic each strategy reaches with at most that much buffer, and "
@@ -204,7 +230,10 @@ def write_report(run_dir: Path) -> Path:
                "per-image stream of a pipeline whose filters stay on chip (their one-time load "
                "is left out), so where OCCAM is drawn the compulsory traffic without weights, "
                "the floor of that accounting, is drawn too. One panel per network and hardware "
-               "configuration.", "",
+               "configuration"
+               + (f" ({', '.join(same)} do{'es' if len(same) == 1 else ''} not change any "
+                  "strategy's traffic: one panel stands for all values)" if same else "")
+               + ".", "",
                "![DRAM traffic vs buffer capacity](figures/traffic_vs_capacity.png)", ""]
         plots.energy_breakdown(energy, fig_dir / "energy_breakdown", keys)
         md += ["## Energy breakdown", "",
