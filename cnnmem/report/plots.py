@@ -94,8 +94,10 @@ def _log2_bytes_axis(axis: matplotlib.axis.Axis, lo: float, hi: float) -> None:
     k0, k1 = int(np.floor(np.log2(lo))), int(np.ceil(np.log2(hi)))
     step = max(1, int(np.ceil((k1 - k0 + 1) / 8)))
     ticks = [2.0 ** k for k in range(k0, k1 + 1) if (k - k0) % step == 0 and lo <= 2.0 ** k <= hi]
-    if len(ticks) < 2:  # a narrow range: ticks at 1, 1.25, 1.5, 1.75 x a power of two
-        fine = [2.0 ** k * m for k in range(k0 - 1, k1 + 1) for m in (1, 1.25, 1.5, 1.75)]
+    for mult in ((1, 1.5), (1, 1.25, 1.5, 1.75)):  # a narrow range: finer ticks
+        if len(ticks) >= 4:
+            break
+        fine = [2.0 ** k * m for k in range(k0 - 1, k1 + 1) for m in mult]
         ticks = [t for t in fine if lo <= t <= hi]
     axis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
     axis.set_major_formatter(_bytes_formatter())
@@ -231,7 +233,8 @@ def draw_traffic_vs_capacity(best: pd.DataFrame, bounds: dict[tuple, pd.DataFram
                     continue
                 st = styles[str(strat)]
                 ax.step(x, y, where="post", linestyle=st["linestyle"], color=st["color"],
-                        marker=st["marker"], markersize=3.5, linewidth=1.4, label=str(strat))
+                        marker=st["marker"], markersize=3.5, linewidth=1.4, label=str(strat),
+                        markevery=max(1, len(x) // 16))  # markers tell lines apart, sparsely
                 used.setdefault(str(strat), Line2D([], [], label=str(strat), markersize=4,
                                                    **st))
                 xs.append(x)
