@@ -251,3 +251,24 @@ def test_compulsory_floors_bound_what_they_are_drawn_for(capsys, chips: int) -> 
                         "--mode", "inference", "--batch", "1", "--buffer", buf)
             assert o["dram_bytes"] >= full * (1 - 1e-12)
     assert below == (chips == 4)  # pipelined with resident filters only with enough chips
+
+
+def test_computed_layerwise_baseline_equals_the_swept_row(two_hw_run) -> None:
+    """Where a sweep has no layerwise row the energy figure is normalised to a baseline
+    computed from the cost core; it equals what the layerwise strategy gives in a sweep."""
+    run, spec = two_hw_run
+    keys, _, energy, *_ = _prepared(run, spec)
+    swept = energy[energy["strategy"] == "layerwise"]
+    computed = runreport.layerwise_baselines(spec, energy[energy["strategy"] != "layerwise"],
+                                             keys)
+    assert len(computed) == len(swept) == 4
+    for row in swept.itertuples(index=False):
+        key = tuple(getattr(row, k) for k in keys)
+        pj, cap = computed[key]
+        assert pj == pytest.approx(row.energy_pj, rel=1e-12)
+        assert cap == row.capacity_bytes
+    fig = plots.draw_energy_breakdown(energy[energy["strategy"] != "layerwise"], keys, computed)
+    for ax in fig.axes:
+        assert ax.get_ylabel() == "energy per batch / layerwise"
+        assert any("layerwise (not swept, computed)" in t.get_text() for t in ax.texts)
+    plt.close(fig)

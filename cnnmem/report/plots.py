@@ -311,12 +311,14 @@ def energy_parts_drawn(points: pd.DataFrame) -> list[tuple[str, str, str]]:
 
 
 def draw_energy_breakdown(points: pd.DataFrame,
-                          panel_columns: Sequence[str] = ("network", "hardware")
+                          panel_columns: Sequence[str] = ("network", "hardware"),
+                          baselines: dict[tuple, tuple[float, float]] | None = None
                           ) -> plt.Figure:
     """Stacked bars of energy parts, one bar per strategy (its lowest-energy point), a panel
-    per network and hardware configuration. Normalised to the layer-by-layer baseline's
-    lowest-energy point of the same panel where the sweep has one (the baseline's bar is 1.00),
-    else in absolute energy; every bar carries its value."""
+    per network and hardware configuration, normalised to the layer-by-layer baseline: the
+    ``layerwise`` row of the panel, else ``baselines[key]`` = (energy_pj, capacity_bytes)
+    computed for it (written in the panel), else absolute energy. Every bar carries its value."""
+    baselines = baselines or {}
     with plt.rc_context(_STYLE):
         panels = _groups(points, panel_columns)
         fig, axes = _panels(len(panels))
@@ -324,7 +326,11 @@ def draw_energy_breakdown(points: pd.DataFrame,
         for ax, (key, sub) in zip(axes, panels, strict=True):
             sub = sub.sort_values("strategy", kind="mergesort").reset_index(drop=True)
             base = sub.loc[sub["strategy"] == BASELINE, "energy_pj"]
-            scale = float(base.iloc[0]) if len(base) and float(base.iloc[0]) > 0 else None
+            scale, computed = None, None
+            if len(base) and float(base.iloc[0]) > 0:
+                scale = float(base.iloc[0])
+            elif key in baselines and baselines[key][0] > 0:
+                scale, computed = baselines[key][0], baselines[key][1]
             unit, factor = energy_unit(float(sub["energy_pj"].max()))
             div = scale if scale else factor
             x = np.arange(len(sub))
@@ -343,12 +349,17 @@ def draw_energy_breakdown(points: pd.DataFrame,
             ax.set_xticks(x, labels, rotation=30 if many else 0, ha="right" if many else "center",
                           fontsize=8 if many else 9, rotation_mode="anchor")
             ax.set_xlim(-0.7, max(len(sub), 3) - 0.3)
-            top = float(np.nanmax(bottom)) if len(bottom) else 1.0
+            top = max(float(np.nanmax(bottom)) if len(bottom) else 1.0, 1.0 if scale else 0.0)
             ax.set_ylim(0, top * 1.22)  # room for the value written over the tallest bar
             ax.grid(axis="x", visible=False)
             if scale:
                 ax.set_ylabel(f"energy per batch / {BASELINE}")
                 ax.axhline(1.0, color="black", linewidth=0.8, linestyle=":")
+                if computed is not None:
+                    ax.text(0.99, 1.0, f"{BASELINE} (not swept, computed): "
+                            f"{format_energy(scale)} at {format_bytes(computed)}",
+                            transform=ax.get_yaxis_transform(), ha="right", va="bottom",
+                            fontsize=7, color="0.25")
             else:
                 ax.set_ylabel(f"energy per batch ({unit}; no {BASELINE} in the sweep)")
             ax.set_title(panel_title(key, panel_columns))
@@ -358,9 +369,10 @@ def draw_energy_breakdown(points: pd.DataFrame,
 
 
 def energy_breakdown(points: pd.DataFrame, path_stem: Path,
-                     panel_columns: Sequence[str] = ("network", "hardware")) -> list[Path]:
+                     panel_columns: Sequence[str] = ("network", "hardware"),
+                     baselines: dict[tuple, tuple[float, float]] | None = None) -> list[Path]:
     """Write :func:`draw_energy_breakdown` as PNG and SVG."""
-    return save(draw_energy_breakdown(points, panel_columns), path_stem)
+    return save(draw_energy_breakdown(points, panel_columns, baselines), path_stem)
 
 
 def group_kind_columns(groups: pd.DataFrame) -> list[tuple[str, str, str]]:
