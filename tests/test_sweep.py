@@ -228,7 +228,7 @@ def test_builtin_sweep_files_are_valid(path):
 
 def test_readme_quickstart_runs_and_reports(tmp_path):
     """The README's main command, end to end."""
-    assert run_cli(["sweep", str(SWEEP_DIR / "quickstart.yaml"), "-o", str(tmp_path / "q"),
+    assert run_cli(["sweep", "quickstart", "-o", str(tmp_path / "q"),  # a built-in, by name
                     "--quiet"]) == 0
     assert run_cli(["report", str(tmp_path / "q")]) == 0
     df = pd.read_csv(tmp_path / "q" / "results.csv")

@@ -13,14 +13,15 @@ from cnnmem.sweep.spec import load_sweep
 
 
 @click.command("sweep")
-@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@click.argument("sweep_file")
 @click.option("-o", "--out", "out_dir", default=None,
               help="output directory [default: out/<sweep name>]")
 @click.option("--quiet", is_flag=True, help="no progress bar and no summary line")
 @click.option("--chunk-points", type=click.IntRange(min=1), default=DEFAULT_CHUNK_POINTS,
               show_default=True, help="design points per evaluator call (bounds memory)")
 def sweep_cmd(sweep_file: str, out_dir: str | None, quiet: bool, chunk_points: int) -> None:
-    """Evaluate every design point of SWEEP_FILE; write results.csv, pareto.csv and run.json."""
+    """Evaluate every design point of SWEEP_FILE (a path, or a built-in sweep name such as
+    'quickstart'); write results.csv, pareto.csv and run.json."""
     spec = load_sweep(sweep_file)
     out = Path(out_dir) if out_dir else Path("out") / safe_file_name(spec.name)
     summary = run_sweep(spec, out, quiet=quiet, chunk_points=chunk_points, version=__version__)

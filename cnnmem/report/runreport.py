@@ -51,40 +51,107 @@ def _sweep_path(info: dict[str, Any], file: str) -> str:
     return str(Path(folder) / Path(file).name) if isinstance(folder, str) else file
 
 
-def _scan(results: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Min DRAM traffic per (network, strategy, capacity) and min-energy row per strategy."""
+def panel_columns(spec: SweepSpec) -> list[str]:
+    """The columns that tell one network-and-hardware configuration from another: network,
+    hardware and every swept hardware field (a figure panel each)."""
+    return ["network", "hardware", *(a.column for a in spec.hw_axes)]
+
+
+def _scan(results: Path, keys: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Min DRAM traffic per (configuration ``keys``, strategy, capacity) and the min-energy row
+    per (configuration, strategy)."""
+    keys = keys or ["network", "hardware"]
     best_parts, energy_parts = [], []
     for df in pd.read_csv(results, chunksize=1_000_000, keep_default_na=False,
                           na_values=[""], dtype=TEXT_COLUMNS):
         df = df[np.isfinite(df["dram_bytes"].to_numpy(dtype=float))]
-        best_parts.append(df.groupby(["network", "strategy", "capacity_bytes"], sort=False,
+        best_parts.append(df.groupby([*keys, "strategy", "capacity_bytes"], sort=False,
                                      as_index=False)["dram_bytes"].min())
-        energy_parts.append(df.loc[df.groupby(["network", "strategy"], sort=False)
+        energy_parts.append(df.loc[df.groupby([*keys, "strategy"], sort=False)
                                    ["energy_pj"].idxmin()])
     if not best_parts:
         return pd.DataFrame(), pd.DataFrame()
-    best = (pd.concat(best_parts).groupby(["network", "strategy", "capacity_bytes"],
+    best = (pd.concat(best_parts).groupby([*keys, "strategy", "capacity_bytes"],
                                           as_index=False, sort=True)["dram_bytes"].min())
     en = pd.concat(energy_parts, ignore_index=True)
-    en = en.loc[en.groupby(["network", "strategy"], sort=True)["energy_pj"].idxmin()]
+    en = en.loc[en.groupby([*keys, "strategy"], sort=True)["energy_pj"].idxmin()]
     return best, en.reset_index(drop=True)
 
 
-def _bounds(spec: SweepSpec, best: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def collapse_same_traffic(best: pd.DataFrame, keys: list[str]
+                          ) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Drop the swept hardware fields along which no strategy's traffic changes (DRAM
+    bandwidth, energies, ...): one traffic panel then stands for all their values (the rows of
+    the smallest value are kept). Returns (best, panel keys, dropped columns)."""
+    kept, dropped = list(keys), []
+    for col in keys[2:]:
+        others = [k for k in kept if k != col]
+        order = [*others, "strategy", "capacity_bytes"]
+        frames = [g.drop(columns=[col]).sort_values(order, kind="mergesort")
+                  for _, g in best.groupby(col, sort=True)]
+        first = frames[0]
+        if all(len(f) == len(first)
+               and (f[order].to_numpy() == first[order].to_numpy()).all()
+               and np.array_equal(f["dram_bytes"].to_numpy(float),
+                                  first["dram_bytes"].to_numpy(float))
+               for f in frames[1:]):
+            best = best[best[col] == best[col].min()].drop(columns=[col])
+            kept.remove(col)
+            dropped.append(col)
+    return best, kept, dropped
+
+
+def _bounds(spec: SweepSpec, best: pd.DataFrame, keys: list[str]) -> dict[tuple, pd.DataFrame]:
+    """Per configuration (a panel key of ``keys``): the per-layer lower bound over the swept
+    capacities and the compulsory traffic, with and without the one-time weight load."""
     out = {}
-    hw = spec.hardware[0][1]
-    for name, net in spec.networks:
-        caps = np.unique(best.loc[best["network"] == name, "capacity_bytes"].to_numpy(float))
-        if caps.size == 0:
-            continue
+    nets, hws = dict(spec.networks), dict(spec.hardware)
+    training = spec.mode == TRAINING
+    for key, sub in best.groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        values = dict(zip(keys, key, strict=True))
+        net = nets[values["network"]]
+        # a field dropped from the keys (same traffic at every value): its smallest value
+        hw = apply_hardware(hws[values["hardware"]], spec.hw_axes,
+                            tuple(float(values.get(a.column, min(a.values)))
+                                  for a in spec.hw_axes))
+        caps = np.unique(sub["capacity_bytes"].to_numpy(float))
         if caps.size > BOUND_POINTS:
             caps = np.geomspace(caps[0], caps[-1], BOUND_POINTS)
-        training = spec.mode == TRAINING
         c = layer_pass_costs(net, hw, [spec.batch], caps, training=training)
         floor = float(compulsory_bytes(net, hw, spec.batch, training=training))
-        out[name] = pd.DataFrame({"capacity_bytes": caps,
-                                  "lower_bound_bytes": c.lower_bound_bytes.sum(axis=0)[0],
-                                  "compulsory_bytes": np.full(caps.size, floor)})
+        stream = float(compulsory_bytes(net, hw, spec.batch, training=training,
+                                        include_weights=False))
+        out[key] = pd.DataFrame({"capacity_bytes": caps,
+                                 "lower_bound_bytes": c.lower_bound_bytes.sum(axis=0)[0],
+                                 "compulsory_bytes": np.full(caps.size, floor),
+                                 "compulsory_no_weights_bytes": np.full(caps.size, stream)})
+    return out
+
+
+def layerwise_baselines(spec: SweepSpec, energy: pd.DataFrame, keys: list[str]
+                        ) -> dict[tuple, tuple[float, float]]:
+    """Per configuration without a swept ``layerwise`` row: the layer-by-layer baseline's
+    lowest energy over the sweep's capacities (energy_pj, capacity_bytes), computed with the
+    same per-layer cost core the ``layerwise`` strategy sums, so that every energy panel is
+    normalised to it."""
+    out: dict[tuple, tuple[float, float]] = {}
+    nets, hws = dict(spec.networks), dict(spec.hardware)
+    for key, sub in energy.groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        if plots.BASELINE in set(sub["strategy"]):
+            continue
+        values = dict(zip(keys, key, strict=True))
+        hw = apply_hardware(hws[values["hardware"]], spec.hw_axes,
+                            tuple(float(values[a.column]) for a in spec.hw_axes))
+        caps = (np.asarray(spec.capacity_bytes, float) if spec.capacity_bytes is not None
+                else np.array([hw.buffer_bytes]))
+        c = layer_pass_costs(nets[values["network"]], hw, [spec.batch], caps,
+                             training=spec.mode == TRAINING)
+        total = c.energy_pj.sum(axis=0)[0]
+        if np.isfinite(total).any():
+            i = int(np.nanargmin(np.where(np.isfinite(total), total, np.nan)))
+            out[key] = (float(total[i]), float(caps[i]))
     return out
 
 
@@ -104,9 +171,9 @@ def _best_schedule(spec: SweepSpec, row: pd.Series) -> tuple[pd.DataFrame, str] 
         return None
     if "dram_bytes" not in res.groups:
         return None
-    title = (f"{row['network']}: DRAM traffic per group, {row['strategy']} at "
-             f"{row['capacity_bytes'] / plots.MIB:.3g} MiB"
-             + (f", sub-batch {sub}" if sub else ""))
+    title = (f"{row['network']} on {row['hardware']}: DRAM traffic per group, "
+             f"{row['strategy']} with {plots.format_bytes(float(row['capacity_bytes']))} "
+             "of buffer" + (f", sub-batch {sub}" if sub else ""))
     return res.groups, title
 
 
@@ -126,16 +193,38 @@ def _md_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def front_table(pareto: pd.DataFrame, limit: int = 25) -> pd.DataFrame:
-    """The front's points in reader units (units in the headers)."""
+CUTS_WIDTH = 40  # characters of `cuts` shown in report.md (whole entries only)
+
+
+def shorten_cuts(cuts: str, width: int = CUTS_WIDTH) -> str:
+    """``cuts`` cut at an entry boundary (never inside a number or a run ``a..b``), with the
+    count of entries left out: '0..3;10..16;22..26 ... (+12)'."""
+    if len(cuts) <= width:
+        return cuts
+    entries = cuts.split(";")
+    kept: list[str] = []
+    for e in entries:
+        if len(";".join([*kept, e])) > width and kept:
+            break
+        kept.append(e)
+    return ";".join(kept) + f" ... (+{len(entries) - len(kept)})"
+
+
+def front_table(pareto: pd.DataFrame, limit: int = 25,
+                hw_columns: list[str] | None = None) -> pd.DataFrame:
+    """The front's points in reader units (units in the headers, or in the cell where the unit
+    scales with the value), with every swept hardware field as a column."""
+    hw_columns = [c for c in (hw_columns or []) if c in pareto]
     df = pareto.sort_values(["network", "dram_bytes", "capacity_bytes"], kind="mergesort")
     df = df.groupby("network", sort=False).head(limit)
     return pd.DataFrame({
-        "network": df["network"], "hardware": df["hardware"], "strategy": df["strategy"],
-        "grouping": df["grouping"], "capacity_mib": df["capacity_bytes"] / plots.MIB,
+        "network": df["network"], "hardware": df["hardware"],
+        **{c: df[c] for c in hw_columns},
+        "strategy": df["strategy"], "grouping": df["grouping"],
+        "capacity": [plots.format_bytes(float(v)) for v in df["capacity_bytes"]],
         "sub_batch": df["sub_batch"], "dram_gib": df["dram_bytes"] / plots.GIB,
         "energy_mj": df["energy_pj"] / 1e9, "latency_ms": df["latency_s"] * 1e3,
-        "cuts": df["cuts"].fillna("").astype(str).str.slice(0, 30),
+        "cuts": [shorten_cuts(str(v)) for v in df["cuts"].fillna("").astype(str)],
     })
 
 
@@ -145,7 +234,8 @@ def write_report(run_dir: Path) -> Path:
     results = run_dir / "results.csv"
     if not results.exists():
         raise InputError("no results.csv in the run directory", file=str(run_dir))
-    best, energy = _scan(results)
+    keys = panel_columns(spec)
+    best, energy = _scan(results, keys)
     pareto = pd.read_csv(run_dir / "pareto.csv", keep_default_na=False, na_values=[""],
                          dtype=TEXT_COLUMNS)
     fig_dir = run_dir / "figures"
@@ -164,33 +254,47 @@ def write_report(run_dir: Path) -> Path:
     if best.empty:
         md += ["No feasible design point: every point needs more buffer than it has.", ""]
     else:
-        plots.traffic_vs_capacity(best, _bounds(spec, best), fig_dir / "traffic_vs_capacity")
+        traffic, traffic_keys, same = collapse_same_traffic(best, keys)
+        plots.traffic_vs_capacity(traffic, _bounds(spec, traffic, traffic_keys),
+                                  fig_dir / "traffic_vs_capacity", traffic_keys,
+                                  training=spec.mode == TRAINING)
         md += ["## DRAM traffic vs buffer capacity", "",
                "Lowest DRAM traffic each strategy reaches with at most that much buffer, and "
                "the sum of the per-layer communication lower bounds (Chen et al.; it bounds "
                "layer-by-layer schedules, while schedules that keep data on chip across layers "
-               "can go below it), and the compulsory traffic no schedule can avoid (network "
-               "input and weights read once, outputs or weight gradients written once).", "",
+               "can go below it), and the compulsory traffic (network input and weights read "
+               "once, outputs or weight gradients written once). OCCAM's rows count the "
+               "per-image stream of a pipeline whose filters stay on chip (their one-time load "
+               "is left out), so where OCCAM is drawn the compulsory traffic without weights, "
+               "the floor of that accounting, is drawn too. One panel per network and hardware "
+               "configuration"
+               + (f" ({', '.join(same)} do{'es' if len(same) == 1 else ''} not change any "
+                  "strategy's traffic: one panel stands for all values)" if same else "")
+               + ".", "",
                "![DRAM traffic vs buffer capacity](figures/traffic_vs_capacity.png)", ""]
-        plots.energy_breakdown(energy, fig_dir / "energy_breakdown")
+        plots.energy_breakdown(energy, fig_dir / "energy_breakdown", keys,
+                               layerwise_baselines(spec, energy, keys))
         md += ["## Energy breakdown", "",
                "Each strategy's lowest-energy point, split into DRAM, buffer, compute and "
-               "static energy.", "", "![energy breakdown](figures/energy_breakdown.png)", ""]
+               "static energy (parts that are zero everywhere are left out), relative to the "
+               "layer-by-layer baseline's lowest-energy point (computed with the per-layer cost "
+               "model where the sweep has no layerwise row).", "",
+               "![energy breakdown](figures/energy_breakdown.png)", ""]
         top = energy.sort_values("energy_pj", kind="mergesort").iloc[0]
         sched = _best_schedule(spec, top)
         if sched is not None:
             plots.per_group_traffic(sched[0], sched[1], fig_dir / "best_schedule_groups")
             md += ["## Per-group DRAM traffic of the best schedule", "",
                    f"The lowest-energy point ({top['strategy']} on {top['network']}/"
-                   f"{top['hardware']}, {top['capacity_bytes'] / plots.MIB:.3g} MiB), re-run "
-                   "with the strategy's per-group model.", "",
+                   f"{top['hardware']}, {plots.format_bytes(float(top['capacity_bytes']))}), "
+                   "re-run with the strategy's per-group model.", "",
                    "![per-group DRAM traffic](figures/best_schedule_groups.png)", ""]
         else:
             md += ["## Per-group DRAM traffic of the best schedule", "",
                    f"(strategy {top['strategy']} cannot re-run this point per group)", ""]
     md += ["## Pareto front", "", "Up to 25 points per network, by DRAM traffic; all points "
            "are in `pareto.csv` (`cuts`: a group ends after each listed layer index).", "",
-           _md_table(front_table(pareto)) if len(pareto) else "(empty)", ""]
+           _md_table(front_table(pareto, hw_columns=keys[2:])) if len(pareto) else "(empty)", ""]
     out = AtomicOutputs(run_dir)
     try:
         out.write("report.md", "\n".join(md).encode("utf-8"))

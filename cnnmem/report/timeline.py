@@ -8,8 +8,10 @@ import pandas as pd
 
 from cnnmem.errors import InputError
 
-#: phase colours (FP, BP, GD); conv and FC work share them, the unit row tells them apart
-PHASE_COLORS = {"FP": "#4C72B0", "BP": "#DD8452", "GD": "#55A868"}
+#: phase colours (FP, BP, GD) from the Okabe-Ito colour-blind-safe palette (sky blue, orange,
+#: bluish green; black labels stay readable on each); conv and FC work share them, the unit
+#: row tells them apart
+PHASE_COLORS = {"FP": "#56B4E9", "BP": "#E69F00", "GD": "#009E73"}
 UNIT_LABELS = {"conv": "conv unit", "fc": "FC unit", "shared": "shared unit"}
 #: rows of a PU shared dynamically between conv and FC work (tnpu -O pe_sharing=dynamic)
 SHARED_PU_LABELS = {"conv": "conv work\n(PU share)", "fc": "FC work\n(PU share)",
@@ -92,6 +94,7 @@ def plot_timeline(intervals: pd.DataFrame, path: Path | str, *, title: str = "",
     ax.legend(handles=handles, title=legend_title,
               loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, title_fontsize=8,
               frameon=False, alignment="left")
+    ax.set_axisbelow(True)  # grid lines under the bars
     ax.grid(axis="x", linestyle=":", linewidth=0.5)
     fig.tight_layout()
     save_figure(fig, path, dpi=130)

@@ -13,8 +13,10 @@ re-run on each modified hardware, never rescaled at whole-network level.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -443,4 +445,40 @@ def run_info(spec: SweepSpec, version: str, points: int, pareto_points: int) -> 
         "points": points,
         "pareto_points": pareto_points,
         "deterministic_files": ["results.csv", "pareto.csv"],
+        "input_files": input_file_hashes(spec),
+        "versions": package_versions(version),
     }
+
+
+def input_file_hashes(spec: SweepSpec) -> list[dict[str, str]]:
+    """The network and hardware files the sweep read, with the sha256 of their bytes (the
+    sweep file's own text and hash are recorded beside them)."""
+    out = []
+    for kind, name, path in spec.input_files:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        out.append({"kind": kind, "name": name, "file": path, "sha256": digest})
+    return out
+
+
+#: packages whose versions run.json records (those the evaluation and its outputs depend on)
+RECORDED_PACKAGES = ("numpy", "pandas", "pyyaml", "click", "pyarrow")
+
+
+def package_versions(cnnmem_version: str = "") -> dict[str, str]:
+    """Python, cnnmem and dependency versions; a package that is not installed is left out."""
+    versions = {"python": platform.python_version(),
+                "cnnmem": cnnmem_version or _installed_version("cnnmem") or ""}
+    for name in RECORDED_PACKAGES:
+        v = _installed_version(name)
+        if v is not None:
+            versions[name] = v
+    return versions
+
+
+def _installed_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None

@@ -25,6 +25,7 @@ Every problem raises :class:`~cnnmem.errors.InputError` naming the file, line an
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ import numpy as np
 from cnnmem.errors import InputError
 from cnnmem.fields import Field, parse_fields
 from cnnmem.hardware import FIELD_ALIASES, FIELD_DIMENSIONS, Hardware, load_hardware
+from cnnmem.hardware.spec import hardware_path
 from cnnmem.limits import (
     MAX_AXIS_VALUES,
     MAX_BATCH,
@@ -44,8 +46,10 @@ from cnnmem.limits import (
     quote,
 )
 from cnnmem.model.schedule import INFERENCE, TRAINING, get_strategy, sweep_evaluators
+from cnnmem.paths import ROOT, builtin_names, resolve_yaml
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
+from cnnmem.workload.library import network_path
 from cnnmem.workload.network import Network
 from cnnmem.yamlio import line_of, line_of_key, load_yaml_text, read_text_file
 
@@ -122,6 +126,8 @@ class SweepSpec:
     groupings: tuple[GroupingSpec, ...]
     hw_axes: tuple[HardwareAxis, ...]
     options: dict[str, Any] = field(default_factory=dict)
+    #: the network and hardware files read: (kind, name, path), recorded in run.json
+    input_files: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -466,9 +472,13 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
     networks = list(zip([Path(n).stem if n.endswith((".yaml", ".yml")) else n
                          for n in net_names],
                         _load_each(ctx, nkey, net_names, base, load_network), strict=True))
-    hw_values = _load_each(ctx, "hardware", _names(ctx, data, "hardware", "hardware")[1], base,
-                           load_hardware)
+    hw_names = _names(ctx, data, "hardware", "hardware")[1]
+    hw_values = _load_each(ctx, "hardware", hw_names, base, load_hardware)
     hardware = [(hw.name, hw) for hw in hw_values]
+    input_files = [("network", name, str(network_path(_resolve(n, base))))
+                   for (name, _), n in zip(networks, net_names, strict=True)]
+    input_files += [("hardware", hw.name, str(hardware_path(_resolve(h, base))))
+                    for hw, h in zip(hw_values, hw_names, strict=True)]
     if len({h for h, _ in hardware}) != len(hardware):
         raise ctx.error("two hardware entries have the same name", "hardware")
     if not isinstance(top["options"], dict):
@@ -483,7 +493,7 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
         networks=tuple(networks), hardware=tuple(hardware), mode=top["mode"],
         batch=top["batch"], chips=top["chips"], strategies=strategies, objectives=objectives,
         capacity_bytes=axes.capacity, sub_batch=axes.sub_batch, groupings=axes.groupings,
-        hw_axes=tuple(axes.hardware), options=dict(top["options"]))
+        hw_axes=tuple(axes.hardware), options=dict(top["options"]), input_files=tuple(input_files))
 
 
 def _check_points(ctx: _Ctx, combos: int, capacity: np.ndarray | None,
@@ -520,7 +530,21 @@ def apply_hardware(hw: Hardware, axes: tuple[HardwareAxis, ...],
     return hw
 
 
-def load_sweep(path: str) -> SweepSpec:
-    """Read, parse and validate a sweep file."""
-    text = read_text_file(path)
+SWEEPS_DIR = ROOT / "sweeps"
+
+
+def builtin_sweeps() -> list[str]:
+    """Names of the built-in sweeps (sweeps/*.yaml), sorted."""
+    return builtin_names(SWEEPS_DIR)
+
+
+def sweep_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """A built-in sweep name ('quickstart') or a path to a sweep YAML file -> its path."""
+    return resolve_yaml(name_or_path, SWEEPS_DIR, "sweep")
+
+
+def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
+    """Read, parse and validate a sweep file, given by path or by built-in name."""
+    path = sweep_path(path)
+    text = read_text_file(str(path))
     return parse_sweep(load_yaml_text(text, file=str(path)), file=str(path), text=text)
