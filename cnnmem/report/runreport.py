@@ -1,7 +1,8 @@
 """`cnnmem report RUN_DIR`: figures and a report.md for a sweep run.
 
 Reads ``run.json`` (the sweep file's text), ``results.parquet`` (or ``results.csv`` when that
-is what the run wrote; in batches, so any size works) and ``pareto.csv``; writes ``figures/*.png|svg`` and ``report.md`` into RUN_DIR, atomically.
+is what the run wrote; in batches, so any size works) and ``pareto.csv``; writes
+``figures/*.png|svg`` and ``report.md`` into RUN_DIR, atomically.
 """
 
 from __future__ import annotations

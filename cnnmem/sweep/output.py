@@ -275,14 +275,14 @@ class ResultWriter:
     shorter), each written from contiguous arrays, so chunk boundaries leave no trace."""
 
     def __init__(self, out: AtomicOutputs, schema: Any, *, csv: bool = False,
-                 parquet: bool = True, row_group_rows: int = ROW_GROUP_ROWS,
+                 parquet: bool = True, row_group_rows: int | None = None,
                  name: str = "results") -> None:
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
         self.schema = schema
         self.rows = 0
-        self._row_group = row_group_rows
+        self._row_group = row_group_rows or ROW_GROUP_ROWS
         self._pending: list[Any] = []
         self._pending_rows = 0
         self._parquet = (pq.ParquetWriter(str(out.reserve(f"{name}.parquet")), schema,
