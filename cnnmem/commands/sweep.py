@@ -54,7 +54,12 @@ def report_cmd(run_dir: str, quiet: bool) -> None:
     """Write figures (PNG + SVG) and report.md for the sweep results in RUN_DIR."""
     from cnnmem.report.runreport import write_report
 
-    path = write_report(Path(run_dir))
+    try:
+        with terminate_as_interrupt():  # SIGTERM unwinds like Ctrl-C: no partial report.md
+            path = write_report(Path(run_dir))
+    except Terminated:
+        click.echo("terminated", err=True)
+        sys.exit(143)
     if not quiet:
         click.echo(f"report: {path}")
 
