@@ -361,3 +361,39 @@ def test_readme_quickstart_runs_and_reports(tmp_path):
     for fig in ("traffic_vs_capacity", "energy_breakdown", "best_schedule_groups"):
         assert (tmp_path / "q" / "figures" / f"{fig}.png").stat().st_size > 1000
         assert f"figures/{fig}.png" in report
+
+
+class _BarRecorder:
+    """Stands in for the tqdm bar: records its total and progress."""
+
+    def __init__(self, total, quiet):
+        self.total, self.n = total, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, k):
+        self.n += k
+
+    def refresh(self):
+        pass
+
+
+def test_progress_bar_counts_evaluated_points(tmp_path, monkeypatch):
+    """Strategies that choose their sub-batch return one point per capacity, not one per
+    planned sub-batch: the bar's total ends equal to the points evaluated."""
+    bars = []
+
+    def recorder(total, quiet):
+        bars.append(_BarRecorder(total, quiet))
+        return bars[-1]
+
+    monkeypatch.setattr(engine, "_progress", recorder)
+    text = SMALL.replace("strategies: [layerwise]", "strategies: [layerwise, mbs-greedy, mbs]"
+                         ).replace("dram_bandwidth: [10 GB/s, 20 GB/s]", "sub_batch: [1, 4, 8]")
+    s = run_sweep(load_sweep(write(tmp_path, text)), tmp_path / "out", quiet=True)
+    (bar,) = bars
+    assert bar.n == bar.total == s.points == 5 * (1 + 1 + 3)
