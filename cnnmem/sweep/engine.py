@@ -30,7 +30,7 @@ from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.grouping import format_cuts, structural_cuts
 from cnnmem.model.schedule import POINT_FIELDS, SweepRequest, sweep_evaluators
-from cnnmem.sweep.output import AtomicOutputs, ResultWriter, dataframe_csv
+from cnnmem.sweep.output import AtomicOutputs, ResultWriter
 from cnnmem.sweep.pareto import pareto_mask
 from cnnmem.sweep.spec import (
     EXHAUSTIVE_MAX_LAYERS,
@@ -312,6 +312,13 @@ def chunk_table(spec: SweepSpec, ch: Chunk, rows: np.ndarray, feasible: np.ndarr
     return pa.Table.from_arrays(cols, schema=result_schema(spec))
 
 
+def _frame_table(spec: SweepSpec, frame: pd.DataFrame) -> Any:
+    """A DataFrame of result columns as a Table of :func:`result_schema`."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, schema=result_schema(spec), preserve_index=False)
+
+
 def write_chunk(spec: SweepSpec, ch: Chunk, writer: ResultWriter | None, keep: str) -> int:
     """Write the kept rows of a chunk; returns its number of feasible points."""
     feasible = feasible_points(ch)
@@ -431,15 +438,16 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
                 _count_evaluated(bar, task_points - task.n_points)
         tw = time.perf_counter()
         pareto = front.frame(spec)
+        pareto_table = _frame_table(spec, pareto)
         if writer is not None:
             if keep == "pareto":
-                import pyarrow as pa
-
-                writer.write(pa.Table.from_pandas(pareto, schema=writer.schema,
-                                                  preserve_index=False))
+                writer.write(pareto_table)
             writer.close()
         written = writer.rows if writer is not None else 0
-        out.write("pareto.csv", dataframe_csv(pareto))
+        pareto_writer = ResultWriter(out, pareto_table.schema, csv=True, parquet=False,
+                                     name="pareto")
+        pareto_writer.write(pareto_table)
+        pareto_writer.close()
         wall = time.perf_counter() - t0
         info = run_info(spec, version, points, len(pareto))
         info.update(points_evaluated=points, points_feasible=feasible, points_written=written,
