@@ -1,9 +1,11 @@
 """Sweep throughput and peak memory.
 
     python benchmarks/bench_sweep.py                      # sweeps/resnet50-mbs.yaml
-    python benchmarks/bench_sweep.py --points 10000000    # a large synthetic sweep: peak RSS
+    python benchmarks/bench_sweep.py --points 1000000     # a large synthetic sweep
+    python benchmarks/bench_sweep.py --points 1000000 --keep all --csv
 
-Prints design points, wall time, model/writing split, points per second and peak RSS.
+Prints design points (evaluated, feasible, written), wall time, model/writing split, points
+per second, file sizes and peak RSS. ``--keep`` and ``--csv`` are those of `cnnmem sweep`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cnnmem.sweep.engine import DEFAULT_CHUNK_POINTS, run_sweep
+from cnnmem.sweep.engine import DEFAULT_CHUNK_POINTS, DEFAULT_KEEP, KEEP_CHOICES, run_sweep
 from cnnmem.sweep.spec import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,6 +74,9 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=0, help="synthetic sweep of ~N points")
     ap.add_argument("--strategy", default="mbs", help="strategy of the synthetic sweep")
     ap.add_argument("--chunk-points", type=int, default=DEFAULT_CHUNK_POINTS)
+    ap.add_argument("--keep", choices=KEEP_CHOICES, default=DEFAULT_KEEP)
+    ap.add_argument("--csv", action="store_true", help="also write results.csv")
+    ap.add_argument("--no-model-only", action="store_true", help="skip the model-only figures")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:  # first, with cold caches
         path = args.sweep
@@ -81,16 +86,19 @@ def main() -> None:
                                              n_cap=max(1, args.points // 256)))
         spec = load_sweep(path)
         t0 = time.perf_counter()
-        s = run_sweep(spec, Path(tmp) / "out", quiet=True, chunk_points=args.chunk_points)
+        s = run_sweep(spec, Path(tmp) / "out", quiet=True, chunk_points=args.chunk_points,
+                      keep=args.keep, csv=args.csv)
         wall = time.perf_counter() - t0
-        size = (Path(tmp) / "out" / "results.csv").stat().st_size
+        sizes = ", ".join(f"{p.name} {p.stat().st_size / 2**20:.1f} MiB"
+                          for p in sorted((Path(tmp) / "out").glob("results.*")))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
-    print(f"{spec.name}: {s.points:,} points, wall {wall:.2f} s (model {s.model_s:.2f} s, "
-          f"writing {s.write_s:.2f} s), {s.points / wall:,.0f} points/s overall, "
-          f"{s.points / max(s.model_s, 1e-9):,.0f} points/s in the model; "
-          f"results.csv {size / 2**20:.1f} MiB; Pareto front {s.pareto_points:,}; "
-          f"peak RSS {rss:.0f} MiB (cold caches)")
-    if not args.points:
+    print(f"{spec.name}: {s.points:,} points evaluated ({s.feasible_points:,} feasible, "
+          f"{s.written_points:,} written, --keep {args.keep}{' --csv' if args.csv else ''}), "
+          f"wall {wall:.2f} s (model {s.model_s:.2f} s, writing {s.write_s:.2f} s), "
+          f"{s.points / wall:,.0f} points/s overall, "
+          f"{s.points / max(s.model_s, 1e-9):,.0f} points/s in the model; {sizes}; "
+          f"Pareto front {s.pareto_points:,}; peak RSS {rss:.0f} MiB (cold caches)")
+    if not args.points and not args.no_model_only:
         print("model only (ResNet-50 training, WaveCore):")
         model_throughput()
 

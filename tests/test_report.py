@@ -46,7 +46,7 @@ def two_hw_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 
 def _prepared(run: Path, spec) -> tuple:
     keys = runreport.panel_columns(spec)
-    best, energy = runreport._scan(run / "results.csv", keys)
+    best, energy = runreport._scan(runreport.results_file(run), keys)
     traffic, tkeys, same = runreport.collapse_same_traffic(best, keys)
     return keys, best, energy, traffic, tkeys, same
 

@@ -1,6 +1,5 @@
 """Sweep files, the engine's outputs (determinism, atomicity) and the report."""
 
-import io
 import json
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from cnnmem.errors import InputError
 from cnnmem.model.grouping import format_cuts, parse_cuts
 from cnnmem.sweep import engine
 from cnnmem.sweep.engine import run_sweep
-from cnnmem.sweep.output import csv_rows
 from cnnmem.sweep.spec import load_sweep
 
 SMALL = """\
@@ -41,11 +39,15 @@ def run_cli(args):
     return exc.value.code
 
 
+def read_results(path):
+    return pd.read_parquet(path / "results.parquet")
+
+
 def test_small_sweep_outputs(tmp_path):
     spec = load_sweep(write(tmp_path, SMALL))
     s = run_sweep(spec, tmp_path / "out", quiet=True)
-    df = pd.read_csv(tmp_path / "out" / "results.csv")
-    assert s.points == len(df) == 10
+    df = read_results(tmp_path / "out")
+    assert s.points == len(df) == 10 and df["feasible"].all()
     assert set(df["dram_bandwidth_bytes_per_s"]) == {1e10, 2e10}
     assert (df["sub_batch"] == 8).all()  # layerwise runs the whole batch
     np.testing.assert_allclose(df["energy_pj"], df[["energy_dram_pj", "energy_buffer_pj",
@@ -60,40 +62,160 @@ def test_small_sweep_outputs(tmp_path):
     assert 0 < len(pareto) <= len(df)
     info = json.loads((tmp_path / "out" / "run.json").read_text())
     assert info["points"] == 10 and info["sweep_text"] == SMALL
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "pareto.csv", "results.parquet", "run.json"]
+
+
+INFEASIBLE = SMALL.replace("from: 16 KiB, to: 1 MiB, steps: 5", "from: 1 B, to: 1 MiB, steps: 9")
 
 
 def test_deterministic_bytes(tmp_path):
-    spec_file = write(tmp_path, SMALL)
-    assert run_cli(["sweep", spec_file, "-o", str(tmp_path / "a"), "--quiet"]) == 0
-    assert run_cli(["sweep", spec_file, "-o", str(tmp_path / "b"), "--quiet",
-                    "--chunk-points", "2"]) == 0
-    for f in ("results.csv", "pareto.csv"):
-        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+    """Same inputs, same bytes, whatever the chunking (Parquet row groups are fixed) and the
+    row-group size of the writer; the CSV equals the Parquet file's rows."""
+    spec_file = write(tmp_path, INFEASIBLE)
+    for name, extra in (("a", []), ("b", ["--chunk-points", "2"]), ("c", ["--chunk-points", "3"])):
+        assert run_cli(["sweep", spec_file, "-o", str(tmp_path / name), "--quiet", "--csv",
+                        "--keep", "all", *extra]) == 0
+    for f in ("results.parquet", "results.csv", "pareto.csv"):
+        a = (tmp_path / "a" / f).read_bytes()
+        assert a == (tmp_path / "b" / f).read_bytes() == (tmp_path / "c" / f).read_bytes()
+    pq = read_results(tmp_path / "a")
+    csv = pd.read_csv(tmp_path / "a" / "results.csv")
+    pd.testing.assert_frame_equal(pq, csv, check_dtype=False)
+    assert not pq["feasible"].all() and pq["feasible"].any()  # the case has both kinds
+    # several row groups, cut at the same rows whatever the chunking
+    from cnnmem.sweep import output
+
+    spec = load_sweep(spec_file)
+    for name, chunk in (("d", 1 << 16), ("e", 2)):
+        old = output.ROW_GROUP_ROWS
+        output.ROW_GROUP_ROWS = 4
+        try:
+            run_sweep(spec, tmp_path / name, quiet=True, chunk_points=chunk, keep="all")
+        finally:
+            output.ROW_GROUP_ROWS = old
+    import pyarrow.parquet as papq
+
+    assert papq.ParquetFile(tmp_path / "d" / "results.parquet").num_row_groups == 5
+    assert ((tmp_path / "d" / "results.parquet").read_bytes()
+            == (tmp_path / "e" / "results.parquet").read_bytes())
+
+
+def test_keep_modes_and_counts(tmp_path, capsys):
+    spec_file = write(tmp_path, INFEASIBLE)
+    frames, infos = {}, {}
+    for keep in ("all", "feasible", "pareto"):
+        assert run_cli(["sweep", spec_file, "-o", str(tmp_path / keep), "--keep", keep]) == 0
+        frames[keep] = read_results(tmp_path / keep)
+        infos[keep] = json.loads((tmp_path / keep / "run.json").read_text())
+        out = capsys.readouterr().out
+        info = infos[keep]
+        assert (f"{info['points_feasible']:,} feasible, "
+                f"{info['points_evaluated'] - info['points_feasible']:,} infeasible; "
+                f"{info['points_written']:,} written (--keep {keep})") in out
+    everything = frames["all"]
+    assert infos["all"]["points_evaluated"] == len(everything) == 18
+    assert infos["all"]["points_written"] == 18
+    feasible = everything["feasible"]
+    assert feasible.to_numpy().tolist() == np.isfinite(
+        everything[list(engine.METRICS)].to_numpy()).all(axis=1).tolist()
+    assert 0 < feasible.sum() < len(everything)
+    assert infos["feasible"]["points_feasible"] == infos["feasible"]["points_written"] == \
+        feasible.sum() == len(frames["feasible"])
+    pd.testing.assert_frame_equal(frames["feasible"],
+                                  everything[feasible].reset_index(drop=True))
+    pareto = pd.read_csv(tmp_path / "pareto" / "pareto.csv")
+    assert len(frames["pareto"]) == len(pareto) == infos["pareto"]["points_written"]
+    assert infos["pareto"]["points_evaluated"] == 18
+    for keep in ("all", "feasible"):  # the front does not depend on what is written
+        assert (tmp_path / keep / "pareto.csv").read_bytes() == \
+            (tmp_path / "pareto" / "pareto.csv").read_bytes()
+
+
+def test_report_reads_csv_when_that_is_the_results_file(tmp_path):
+    out = tmp_path / "out"
+    assert run_cli(["sweep", write(tmp_path, SMALL), "-o", str(out), "--quiet", "--csv"]) == 0
+    assert run_cli(["report", str(out), "--quiet"]) == 0
+    with_parquet = (out / "report.md").read_text()
+    (out / "results.parquet").unlink()
+    assert run_cli(["report", str(out), "--quiet"]) == 0
+    assert (out / "report.md").read_text() == with_parquet
+    (out / "results.csv").unlink()
+    assert run_cli(["report", str(out), "--quiet"]) == 2
+
+
+SLOW_SWEEP = """\
+sweep: slow
+networks: [resnet50]
+hardware: [edge]
+mode: training
+batch: 32
+strategies: [mbs]
+axes:
+  capacity: {from: 256 KiB, to: 64 MiB, steps: 4000, scale: log}
+  sub_batch: {from: 1, to: 32}
+  grouping: [layer]
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_signal_leaves_no_partial_files(tmp_path, sig):
+    """SIGTERM (as well as Ctrl-C) in the middle of a sweep: no temporary or partial file,
+    the output directory the run created is gone, and earlier results stay untouched."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec_file = write(tmp_path, SLOW_SWEEP)
+    for existing in (False, True):
+        out = tmp_path / ("old" if existing else "new")
+        if existing:
+            out.mkdir()
+            (out / "results.parquet").write_bytes(b"old")
+        proc = subprocess.Popen([sys.executable, "-c", "from cnnmem.cli import main; main()",
+                                 "sweep", spec_file, "-o", str(out), "--quiet", "--csv",
+                                 "--chunk-points", "4096"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not any(out.glob(".results.*")) and time.monotonic() < deadline:
+            time.sleep(0.05)  # wait until the run is writing
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.3)
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == (143 if sig == "SIGTERM" else 130), err
+        assert b"Traceback" not in err
+        if existing:
+            assert [p.name for p in out.iterdir()] == ["results.parquet"]
+            assert (out / "results.parquet").read_bytes() == b"old"
+        else:
+            assert not out.exists()
 
 
 def test_atomic_on_error(tmp_path, monkeypatch):
     spec = load_sweep(write(tmp_path, SMALL))
     calls = {"n": 0}
-    real = engine._chunk_csv
+    real = engine.write_chunk
 
-    def failing(spec, ch):
+    def failing(spec, ch, writer, keep):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real(spec, ch)
+        return real(spec, ch, writer, keep)
 
-    monkeypatch.setattr(engine, "_chunk_csv", failing)
+    monkeypatch.setattr(engine, "write_chunk", failing)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run_sweep(spec, out, quiet=True, chunk_points=1)
     assert not out.exists()  # created by the run, removed with its temp files
     out.mkdir()
-    (out / "results.csv").write_text("old\n")
+    (out / "results.parquet").write_text("old\n")
     with pytest.raises(KeyboardInterrupt):
         calls["n"] = 0
-        run_sweep(spec, out, quiet=True, chunk_points=1)
-    assert sorted(p.name for p in out.iterdir()) == ["results.csv"]
-    assert (out / "results.csv").read_text() == "old\n"
+        run_sweep(spec, out, quiet=True, chunk_points=1, csv=True)
+    assert sorted(p.name for p in out.iterdir()) == ["results.parquet"]
+    assert (out / "results.parquet").read_text() == "old\n"
 
 
 @pytest.mark.parametrize("patch, message", [
@@ -145,14 +267,25 @@ def test_cuts_round_trip():
     assert parse_cuts("0..2;5;7..8") == (0, 1, 2, 5, 7, 8)
 
 
-def test_csv_numbers_round_trip():
-    rng = np.random.default_rng(0)
-    x = np.concatenate([rng.random(500) * 10.0 ** rng.integers(-12, 18, 500),
-                        rng.integers(0, 10**12, 100).astype(float), [0, -3, np.inf]])
-    text = csv_rows([("num", x), ("text", np.zeros(x.size, int), ["a,b"])], x.size)
-    back = pd.read_csv(io.BytesIO(text), header=None)
-    np.testing.assert_allclose(back[0].to_numpy(float), x, rtol=1e-14)
-    assert (back[1] == "a,b").all()
+def test_csv_files_round_trip_the_values(tmp_path):
+    """results.csv and pareto.csv read back to exactly the values in results.parquet (the
+    front's rows are result rows), with inf, empty sub_batch and commas in texts."""
+    text = INFEASIBLE.replace("strategies: [layerwise]", "strategies: [layerwise, mbs-greedy]")
+    out = tmp_path / "out"
+    assert run_cli(["sweep", write(tmp_path, text), "-o", str(out), "--quiet", "--csv",
+                    "--keep", "all"]) == 0
+    pq = read_results(out)
+    def read_csv(path):  # an empty field is a missing sub_batch or an empty cut list
+        df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"cuts": str})
+        return df.assign(cuts=df["cuts"].fillna(""))
+
+    csv = read_csv(out / "results.csv")
+    pd.testing.assert_frame_equal(pq, csv, check_dtype=False)
+    assert np.isinf(pq["dram_bytes"]).any() and pq["sub_batch"].isna().any()
+    pareto = read_csv(out / "pareto.csv")
+    assert list(pareto.columns) == list(pq.columns)
+    pareto = pareto.astype(pq.dtypes.to_dict())
+    assert len(pareto.merge(pq.drop_duplicates(), on=list(pq.columns))) == len(pareto) > 0
 
 
 def test_mbs_sweep_and_report(tmp_path):
@@ -165,7 +298,7 @@ def test_mbs_sweep_and_report(tmp_path):
         "dram_bandwidth: [10 GB/s, 20 GB/s]", "sub_batch: [1, 4, 8]\n  grouping: [block, all]")
     out = tmp_path / "out"
     assert run_cli(["sweep", write(tmp_path, text), "-o", str(out), "--quiet"]) == 0
-    df = pd.read_csv(out / "results.csv", keep_default_na=False, na_values=[""])
+    df = read_results(out)
     assert set(df.strategy) == {"layerwise", "mbs-greedy", "mbs"}
     assert set(df[df.strategy == "mbs"].grouping) == {"block", "all"}
     assert set(df[df.strategy == "mbs"].sub_batch) == {1, 4, 8}
@@ -198,8 +331,8 @@ def test_a_result_row_reruns_as_that_exact_schedule(tmp_path, capsys, strategy, 
     row's DRAM traffic."""
     text = RERUN.format(hw="edge", mode=mode, strategy=strategy)
     spec = load_sweep(write(tmp_path, text))
-    run_sweep(spec, tmp_path / "out", quiet=True)
-    df = pd.read_csv(tmp_path / "out" / "results.csv", keep_default_na=False)
+    run_sweep(spec, tmp_path / "out", quiet=True, keep="all")
+    df = read_results(tmp_path / "out")
     assert len(df) > 4
     for row in df.itertuples(index=False):
         args = ["schedule", "lenet5", "--hw", "edge", "--strategy", strategy, "--mode", mode,
@@ -231,9 +364,45 @@ def test_readme_quickstart_runs_and_reports(tmp_path):
     assert run_cli(["sweep", "quickstart", "-o", str(tmp_path / "q"),  # a built-in, by name
                     "--quiet"]) == 0
     assert run_cli(["report", str(tmp_path / "q")]) == 0
-    df = pd.read_csv(tmp_path / "q" / "results.csv")
+    df = read_results(tmp_path / "q")
     assert set(df["strategy"]) == {"layerwise", "mbs-greedy", "mbs-optimal", "mbs"}
     report = (tmp_path / "q" / "report.md").read_text()
     for fig in ("traffic_vs_capacity", "energy_breakdown", "best_schedule_groups"):
         assert (tmp_path / "q" / "figures" / f"{fig}.png").stat().st_size > 1000
         assert f"figures/{fig}.png" in report
+
+
+class _BarRecorder:
+    """Stands in for the tqdm bar: records its total and progress."""
+
+    def __init__(self, total, quiet):
+        self.total, self.n = total, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, k):
+        self.n += k
+
+    def refresh(self):
+        pass
+
+
+def test_progress_bar_counts_evaluated_points(tmp_path, monkeypatch):
+    """Strategies that choose their sub-batch return one point per capacity, not one per
+    planned sub-batch: the bar's total ends equal to the points evaluated."""
+    bars = []
+
+    def recorder(total, quiet):
+        bars.append(_BarRecorder(total, quiet))
+        return bars[-1]
+
+    monkeypatch.setattr(engine, "_progress", recorder)
+    text = SMALL.replace("strategies: [layerwise]", "strategies: [layerwise, mbs-greedy, mbs]"
+                         ).replace("dram_bandwidth: [10 GB/s, 20 GB/s]", "sub_batch: [1, 4, 8]")
+    s = run_sweep(load_sweep(write(tmp_path, text)), tmp_path / "out", quiet=True)
+    (bar,) = bars
+    assert bar.n == bar.total == s.points == 5 * (1 + 1 + 3)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from cnnmem import __version__
 from cnnmem.paths import safe_file_name
-from cnnmem.sweep.engine import DEFAULT_CHUNK_POINTS, run_sweep
+from cnnmem.sweep.engine import DEFAULT_CHUNK_POINTS, DEFAULT_KEEP, KEEP_CHOICES, run_sweep
+from cnnmem.sweep.output import Terminated, terminate_as_interrupt
 from cnnmem.sweep.spec import load_sweep
 
 
@@ -19,17 +21,32 @@ from cnnmem.sweep.spec import load_sweep
 @click.option("--quiet", is_flag=True, help="no progress bar and no summary line")
 @click.option("--chunk-points", type=click.IntRange(min=1), default=DEFAULT_CHUNK_POINTS,
               show_default=True, help="design points per evaluator call (bounds memory)")
-def sweep_cmd(sweep_file: str, out_dir: str | None, quiet: bool, chunk_points: int) -> None:
+@click.option("--keep", type=click.Choice(KEEP_CHOICES), default=DEFAULT_KEEP,
+              show_default=True,
+              help="points the results file holds: every one, the feasible ones, the front")
+@click.option("--csv", "csv", is_flag=True, help="also write results.csv")
+def sweep_cmd(sweep_file: str, out_dir: str | None, quiet: bool, chunk_points: int, keep: str,
+              csv: bool) -> None:
     """Evaluate every design point of SWEEP_FILE (a path, or a built-in sweep name such as
-    'quickstart'); write results.csv, pareto.csv and run.json."""
+    'quickstart'); write results.parquet (and results.csv with
+    --csv), pareto.csv and run.json."""
     spec = load_sweep(sweep_file)
     out = Path(out_dir) if out_dir else Path("out") / safe_file_name(spec.name)
-    summary = run_sweep(spec, out, quiet=quiet, chunk_points=chunk_points, version=__version__)
+    try:
+        with terminate_as_interrupt():  # SIGTERM unwinds like Ctrl-C: no partial files
+            summary = run_sweep(spec, out, quiet=quiet, chunk_points=chunk_points,
+                                version=__version__, keep=keep, csv=csv)
+    except Terminated:
+        click.echo("terminated", err=True)
+        sys.exit(143)
     if not quiet:
+        infeasible = summary.points - summary.feasible_points
         click.echo(f"{spec.name}: {summary.points:,} points evaluated in {summary.wall_s:.2f} s "
                    f"({summary.points_per_s:,.0f} points/s; model {summary.model_s:.2f} s, "
-                   f"writing {summary.write_s:.2f} s); Pareto front {summary.pareto_points:,} "
-                   f"points -> {out}/")
+                   f"writing {summary.write_s:.2f} s); {summary.feasible_points:,} feasible, "
+                   f"{infeasible:,} infeasible; {summary.written_points:,} written "
+                   f"(--keep {summary.keep}); Pareto front {summary.pareto_points:,} points "
+                   f"-> {out}/")
 
 
 @click.command("report")
@@ -39,7 +56,12 @@ def report_cmd(run_dir: str, quiet: bool) -> None:
     """Write figures (PNG + SVG) and report.md for the sweep results in RUN_DIR."""
     from cnnmem.report.runreport import write_report
 
-    path = write_report(Path(run_dir))
+    try:
+        with terminate_as_interrupt():  # SIGTERM unwinds like Ctrl-C: no partial report.md
+            path = write_report(Path(run_dir))
+    except Terminated:
+        click.echo("terminated", err=True)
+        sys.exit(143)
     if not quiet:
         click.echo(f"report: {path}")
 

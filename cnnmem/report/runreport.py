@@ -1,12 +1,14 @@
 """`cnnmem report RUN_DIR`: figures and a report.md for a sweep run.
 
-Reads ``run.json`` (the sweep file's text), ``results.csv`` (in chunks, so any size works) and
-``pareto.csv``; writes ``figures/*.png|svg`` and ``report.md`` into RUN_DIR, atomically.
+Reads ``run.json`` (the sweep file's text), ``results.parquet`` (or ``results.csv`` when that
+is what the run wrote; in batches, so any size works) and ``pareto.csv``; writes
+``figures/*.png|svg`` and ``report.md`` into RUN_DIR, atomically.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,13 +59,36 @@ def panel_columns(spec: SweepSpec) -> list[str]:
     return ["network", "hardware", *(a.column for a in spec.hw_axes)]
 
 
+def results_file(run_dir: Path) -> Path:
+    """The run's results: ``results.parquet``, else ``results.csv``."""
+    for name in ("results.parquet", "results.csv"):
+        if (run_dir / name).exists():
+            return run_dir / name
+    raise InputError("no results.parquet or results.csv in the run directory", file=str(run_dir))
+
+
+def read_results(results: Path, batch_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+    """The rows of a results file as DataFrames of at most ``batch_rows`` rows."""
+    if results.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(results)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise InputError(f"cannot read Parquet: {exc}", file=str(results)) from None
+        for batch in pf.iter_batches(batch_size=batch_rows):
+            yield batch.to_pandas()
+        return
+    yield from pd.read_csv(results, chunksize=batch_rows, keep_default_na=False,
+                           na_values=[""], dtype=TEXT_COLUMNS)
+
+
 def _scan(results: Path, keys: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Min DRAM traffic per (configuration ``keys``, strategy, capacity) and the min-energy row
     per (configuration, strategy)."""
     keys = keys or ["network", "hardware"]
     best_parts, energy_parts = [], []
-    for df in pd.read_csv(results, chunksize=1_000_000, keep_default_na=False,
-                          na_values=[""], dtype=TEXT_COLUMNS):
+    for df in read_results(results):
         df = df[np.isfinite(df["dram_bytes"].to_numpy(dtype=float))]
         best_parts.append(df.groupby([*keys, "strategy", "capacity_bytes"], sort=False,
                                      as_index=False)["dram_bytes"].min())
@@ -231,11 +256,8 @@ def front_table(pareto: pd.DataFrame, limit: int = 25,
 def write_report(run_dir: Path) -> Path:
     """Write figures and report.md into ``run_dir``; returns the report's path."""
     info, spec = _load(run_dir)
-    results = run_dir / "results.csv"
-    if not results.exists():
-        raise InputError("no results.csv in the run directory", file=str(run_dir))
     keys = panel_columns(spec)
-    best, energy = _scan(results, keys)
+    best, energy = _scan(results_file(run_dir), keys)
     pareto = pd.read_csv(run_dir / "pareto.csv", keep_default_na=False, na_values=[""],
                          dtype=TEXT_COLUMNS)
     fig_dir = run_dir / "figures"
@@ -247,7 +269,11 @@ def write_report(run_dir: Path) -> Path:
            f"{', '.join(n for n, _ in spec.networks)}; hardware: "
            f"{', '.join(h for h, _ in spec.hardware)}",
            f"- strategies: {', '.join(spec.strategies)}",
-           f"- {info.get('points', 0):,} design points, {len(pareto):,} on the Pareto front "
+           f"- {info.get('points', 0):,} design points evaluated"
+           + (f", {info['points_feasible']:,} feasible, {info['points_written']:,} in the "
+              f"results file (`--keep {info.get('keep', '')}`)"
+              if "points_feasible" in info else "")
+           + f"; {len(pareto):,} on the Pareto front "
            f"(objectives, all minimized: {', '.join(spec.objectives)})",
            f"- sweep file `{spec.file}` (sha256 `{info.get('sweep_sha256', '')[:16]}`), "
            f"cnnmem {info.get('cnnmem_version', '')}", ""]

@@ -4,8 +4,9 @@ The design space is networks x hardware (x swept hardware fields) x strategies x
 (Python loops: each is one precomputed structure) times capacities x sub-batch sizes (arrays:
 each evaluator call covers a block of capacities and every sub-batch size at once). Capacities
 are split into chunks of at most ``chunk_points`` design points, so memory stays bounded for any
-sweep size. Rows stream to ``results.csv`` as they are produced; the Pareto front per network is
-kept incrementally (front of the union = front of (old front + new chunk)).
+sweep size. Rows stream to ``results.parquet`` (and ``results.csv`` on request) as they are
+produced, all of them or only the feasible ones; the Pareto front per network is kept
+incrementally (front of the union = front of (old front + new chunk)).
 
 Hardware-field axes (bandwidth, energies, precision ...) are evaluated exactly: the strategy is
 re-run on each modified hardware, never rescaled at whole-network level.
@@ -31,7 +32,7 @@ from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.grouping import format_cuts, structural_cuts
 from cnnmem.model.schedule import POINT_FIELDS, SweepRequest, sweep_evaluators
-from cnnmem.sweep.output import AtomicOutputs, Column, csv_header, csv_rows, dataframe_csv
+from cnnmem.sweep.output import AtomicOutputs, ResultWriter
 from cnnmem.sweep.pareto import pareto_mask
 from cnnmem.sweep.spec import (
     EXHAUSTIVE_MAX_LAYERS,
@@ -51,6 +52,10 @@ METRICS = ("dram_bytes", "buffer_need_bytes", "energy_pj", "energy_dram_pj", "en
            "energy_compute_pj", "energy_static_pj", "latency_s", "compute_s", "memory_s")
 KEY_COLUMNS = ("network", "hardware", "strategy", "grouping", "cuts")
 DEFAULT_CHUNK_POINTS = 1 << 16
+#: which evaluated points the results file keeps: every one, the feasible ones (every metric
+#: finite), or only the Pareto front
+KEEP_CHOICES = ("all", "feasible", "pareto")
+DEFAULT_KEEP = "feasible"
 
 
 # ------------------------------------------------------------------------------------------
@@ -260,23 +265,69 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
 
 def result_columns(spec: SweepSpec) -> list[str]:
     return (list(KEY_COLUMNS) + [a.column for a in spec.hw_axes]
-            + ["capacity_bytes", "sub_batch"] + list(METRICS))
+            + ["capacity_bytes", "sub_batch", "feasible"] + list(METRICS))
 
 
-def _chunk_csv(spec: SweepSpec, ch: Chunk) -> bytes:
+# ------------------------------------------------------------------------------------------
+# writing results (kept apart from the evaluation above)
+
+
+def result_schema(spec: SweepSpec) -> Any:
+    """The fixed pyarrow schema of result files: text keys, float64 numbers (``sub_batch``
+    null where the strategy chose it), a boolean ``feasible``."""
+    import pyarrow as pa
+
+    fields = [pa.field(c, pa.string()) for c in KEY_COLUMNS]
+    fields += [pa.field(a.column, pa.float64()) for a in spec.hw_axes]
+    fields += [pa.field("capacity_bytes", pa.float64()), pa.field("sub_batch", pa.float64()),
+               pa.field("feasible", pa.bool_())]
+    fields += [pa.field(m, pa.float64()) for m in METRICS]
+    return pa.schema(fields)
+
+
+def feasible_points(ch: Chunk) -> np.ndarray:
+    """Points whose every metric is finite (an infeasible schedule reports ``inf``)."""
+    ok = np.ones(len(ch), bool)
+    for m in METRICS:  # a loop over metrics
+        ok &= np.isfinite(ch.metrics[m])
+    return ok
+
+
+def chunk_table(spec: SweepSpec, ch: Chunk, rows: np.ndarray, feasible: np.ndarray) -> Any:
+    """The ``rows`` of a chunk as a pyarrow Table of :func:`result_schema` (no Python loop per
+    row: texts are taken from the chunk's few distinct labels)."""
+    import pyarrow as pa
+
     t = ch.task
-    n = len(ch)
-    cols: list[Column] = [
-        ("text", np.zeros(n, np.int64), [t.network]),
-        ("text", np.zeros(n, np.int64), [t.hardware]),
-        ("text", np.zeros(n, np.int64), [t.strategy]),
-        ("text", np.zeros(n, np.int64), [t.grouping_label]),
-        ("text", ch.cut_codes, ch.cut_labels),
-    ]
-    cols += [("num", np.full(n, v)) for v in t.hw_values]
-    cols += [("num", ch.capacity_bytes), ("num", ch.sub_batch)]
-    cols += [("num", ch.metrics[m]) for m in METRICS]
-    return csv_rows(cols, n)
+    n = rows.size
+
+    def text(value: str) -> Any:
+        return pa.array([value], pa.string()).take(pa.array(np.zeros(n, np.int32)))
+
+    sub = ch.sub_batch[rows]
+    cols = [text(t.network), text(t.hardware), text(t.strategy), text(t.grouping_label),
+            pa.array(ch.cut_labels, pa.string()).take(pa.array(ch.cut_codes[rows]))]
+    cols += [pa.array(np.full(n, v, dtype=float)) for v in t.hw_values]
+    cols += [pa.array(ch.capacity_bytes[rows]), pa.array(sub, mask=np.isnan(sub)),
+             pa.array(feasible[rows])]
+    cols += [pa.array(ch.metrics[m][rows]) for m in METRICS]
+    return pa.Table.from_arrays(cols, schema=result_schema(spec))
+
+
+def _frame_table(spec: SweepSpec, frame: pd.DataFrame) -> Any:
+    """A DataFrame of result columns as a Table of :func:`result_schema`."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, schema=result_schema(spec), preserve_index=False)
+
+
+def write_chunk(spec: SweepSpec, ch: Chunk, writer: ResultWriter | None, keep: str) -> int:
+    """Write the kept rows of a chunk; returns its number of feasible points."""
+    feasible = feasible_points(ch)
+    if writer is not None and keep != "pareto":
+        rows = np.arange(len(ch)) if keep == "all" else np.flatnonzero(feasible)
+        writer.write(chunk_table(spec, ch, rows, feasible))
+    return int(feasible.sum())
 
 
 def _chunk_frame(spec: SweepSpec, ch: Chunk, rows: np.ndarray) -> pd.DataFrame:
@@ -290,6 +341,7 @@ def _chunk_frame(spec: SweepSpec, ch: Chunk, rows: np.ndarray) -> pd.DataFrame:
         data[a.column] = v
     data["capacity_bytes"] = ch.capacity_bytes[rows]
     data["sub_batch"] = ch.sub_batch[rows]
+    data["feasible"] = feasible_points(ch)[rows]
     for m in METRICS:
         data[m] = ch.metrics[m][rows]
     return pd.DataFrame(data, index=np.arange(rows.size))
@@ -297,12 +349,15 @@ def _chunk_frame(spec: SweepSpec, ch: Chunk, rows: np.ndarray) -> pd.DataFrame:
 
 @dataclass
 class RunSummary:
-    points: int
+    points: int  # evaluated
     pareto_points: int
     wall_s: float
     model_s: float
     write_s: float
     files: list[Path]
+    feasible_points: int = 0
+    written_points: int = 0
+    keep: str = DEFAULT_KEEP
 
     @property
     def points_per_s(self) -> float:
@@ -347,40 +402,26 @@ def _progress(total: int, quiet: bool) -> Any:
                 disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
 
 
-def _parquet_writer(path: Path, frame: pd.DataFrame) -> Any:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    return pq.ParquetWriter(str(path), pa.Table.from_pandas(frame, preserve_index=False).schema)
-
-
 def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
               chunk_points: int = DEFAULT_CHUNK_POINTS, write_results: bool = True,
-              version: str = "") -> RunSummary:
-    """Evaluate the sweep and write results.csv, pareto.csv, run.json (and results.parquet)."""
+              version: str = "", keep: str = DEFAULT_KEEP, csv: bool = False) -> RunSummary:
+    """Evaluate the sweep; write results.parquet (results.csv with ``csv``), pareto.csv and
+    run.json. ``keep``: which points the results files hold (:data:`KEEP_CHOICES`)."""
+    if keep not in KEEP_CHOICES:
+        raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {keep!r}")
     t0 = time.perf_counter()
     tasks = plan(spec)
     evaluators = sweep_evaluators()
-    total = sum(t.n_points for t in tasks)
     front = _Front(spec.objectives)
     out = AtomicOutputs(out_dir)
     model_s = write_s = 0.0
-    points = 0
+    points = feasible = 0
     try:
-        try:
-            import pyarrow  # noqa: F401
-
-            have_parquet = write_results
-        except ImportError:
-            have_parquet = False
-        pq_writer = None
-        pq_tmp = None
-        fh = out.open("results.csv") if write_results else None
-        if fh is not None:
-            fh.write(csv_header(result_columns(spec)))
-        with _progress(total, quiet) as bar:
+        writer = (ResultWriter(out, result_schema(spec), csv=csv) if write_results else None)
+        with _progress(sum(t.n_points for t in tasks), quiet) as bar:
             for task in tasks:
                 gen = evaluate_task(spec, task, evaluators[task.strategy], chunk_points)
+                task_points = 0
                 while True:
                     tm = time.perf_counter()
                     ch = next(gen, None)
@@ -388,30 +429,31 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
                     if ch is None:
                         break
                     tw = time.perf_counter()
-                    if fh is not None:
-                        fh.write(_chunk_csv(spec, ch))
-                    if have_parquet:
-                        frame = _chunk_frame(spec, ch, np.arange(len(ch)))
-                        if pq_writer is None:
-                            pq_tmp = out.open("results.parquet")
-                            pq_writer = _parquet_writer(Path(pq_tmp.name), frame)
-                        import pyarrow as pa
-
-                        pq_writer.write_table(pa.Table.from_pandas(frame, preserve_index=False,
-                                                                   schema=pq_writer.schema))
+                    feasible += write_chunk(spec, ch, writer, keep)
                     write_s += time.perf_counter() - tw
                     tm = time.perf_counter()
                     front.add(spec, ch)
                     model_s += time.perf_counter() - tm
                     points += len(ch)
+                    task_points += len(ch)
                     bar.update(len(ch))
-        if pq_writer is not None:
-            pq_writer.close()
+                _count_evaluated(bar, task_points - task.n_points)
         tw = time.perf_counter()
         pareto = front.frame(spec)
-        out.write("pareto.csv", dataframe_csv(pareto))
+        pareto_table = _frame_table(spec, pareto)
+        if writer is not None:
+            if keep == "pareto":
+                writer.write(pareto_table)
+            writer.close()
+        written = writer.rows if writer is not None else 0
+        pareto_writer = ResultWriter(out, pareto_table.schema, csv=True, parquet=False,
+                                     name="pareto")
+        pareto_writer.write(pareto_table)
+        pareto_writer.close()
         wall = time.perf_counter() - t0
         info = run_info(spec, version, points, len(pareto))
+        info.update(points_evaluated=points, points_feasible=feasible, points_written=written,
+                    keep=keep, csv=csv)
         info["timings"] = {"wall_s": round(wall, 3), "model_s": round(model_s, 3),
                            "write_s": round(write_s + time.perf_counter() - tw, 3),
                            "points_per_s": round(points / wall) if wall > 0 else None}
@@ -421,7 +463,16 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
         out.abort()
         raise
     wall = time.perf_counter() - t0
-    return RunSummary(points, len(pareto), wall, model_s, write_s, files)
+    return RunSummary(points, len(pareto), wall, model_s, write_s, files, feasible, written,
+                      keep)
+
+
+def _count_evaluated(bar: Any, correction: int) -> None:
+    """Make the bar's total count the points actually evaluated: strategies that choose their
+    sub-batch themselves return one point per capacity, not one per planned sub-batch."""
+    if correction and bar.total is not None:
+        bar.total += correction
+        bar.refresh()
 
 
 def run_info(spec: SweepSpec, version: str, points: int, pareto_points: int) -> dict[str, Any]:
@@ -444,7 +495,7 @@ def run_info(spec: SweepSpec, version: str, points: int, pareto_points: int) -> 
         "columns": result_columns(spec),
         "points": points,
         "pareto_points": pareto_points,
-        "deterministic_files": ["results.csv", "pareto.csv"],
+        "deterministic_files": ["results.parquet", "results.csv", "pareto.csv"],
         "input_files": input_file_hashes(spec),
         "versions": package_versions(version),
     }
