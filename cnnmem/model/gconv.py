@@ -30,8 +30,8 @@ pass              output (stationary)  streamed operand A     streamed operand B
   = N*C_O*(C_I/g)*T_h*T_w with T = the number of tap pairs (o, r) on real input rows are the
   MACs on real inputs, the count the lower bound uses (issue #12 item 5: a MAC on a zero-padding
   operand needs no data moved, so counting it makes the "bound" exceed attainable traffic).
-  The passes share the sliding-window reuse rho = max(1, K_h*K_w / s^2) (papers.md section 1) [reconstruction for
-  dgrad and wgrad: the paper states the bound for the forward convolution].
+  The passes share the sliding-window reuse rho = max(1, K_h*K_w / s^2) (papers.md section 1)
+  [reconstruction for dgrad and wgrad: the paper states the bound for the forward convolution].
 * Element counts |I| (operands read at least once: untouched input rows of a strided conv are
   not counted), |W| and |O| feed the read-once term of the lower bound.
 """
