@@ -152,8 +152,11 @@ def test_pass_operand_sizes_consistent_with_forward(params: dict, batch: int) ->
     # wgrad: reads X and dY, writes dW (forward weights)
     assert wgrad.a_elems == fwd.a_elems and wgrad.b_elems == fwd.out_elems
     assert wgrad.out_elems == fwd.b_elems
-    assert fwd.rho == dgrad.rho == wgrad.rho == max(1.0, layer.kernel[0] * layer.kernel[1]
-                                                    / (layer.stride[0] * layer.stride[1]))
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.stride, layer.dilation
+    assert fwd.rho == dgrad.rho == wgrad.rho == max(
+        1.0, kh * math.gcd(sh, dh) * kw * math.gcd(sw, dw) / (sh * sw))
+    if dh == dw == 1:  # the paper's rho
+        assert fwd.rho == max(1.0, kh * kw / (sh * sw))
     assert fwd.a_touched_elems <= fwd.a_elems
     # the bound's MACs: those on real inputs, the same in every pass, at most the performed ones
     assert fwd.real_macs_per_sample == dgrad.real_macs_per_sample == wgrad.real_macs_per_sample
@@ -226,3 +229,17 @@ def test_dataflow_never_beats_bound_slow(params: dict, batch: list[int], caps: l
                                          prec: tuple) -> None:
     test_dataflow_never_beats_bound_and_both_monotone.hypothesis.inner_test(
         params, batch, caps, prec)
+
+
+def test_wgrad_reads_each_input_row_once_per_strip() -> None:
+    """wgrad streams output rows of a full-width strip in order and keeps the rows consecutive
+    chunks share (rolling halo): with room for the 8 x 8 x 9 dW tile (1,152 B), one row of dY
+    (8 x 32 x 2 = 512 B) and a 3-row X halo (8 x 3 x 32 x 2 = 1,536 B), it moves X, dY and dW
+    exactly once: 2 x (8,192 + 8,192 + 576) = 33,920 B. (Before issue #12 each chunk reloaded
+    its halo rows and the padding columns: more traffic at this capacity.)"""
+    net = load_network_text(conv_net(8, 32, 32, 8, 3, 1, 1))
+    (g,) = layer_gconvs(net.layers[0], 0, ("wgrad",))
+    cap = 1152 + 512 + 1536
+    r = best_tiling(g, [1], [float(cap)], E2)
+    assert r.need_bytes[0, 0] <= cap
+    assert r.traffic_bytes[0, 0] == 2 * (8 * 1024 + 8 * 1024 + 576) == 33_920

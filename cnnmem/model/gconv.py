@@ -31,13 +31,16 @@ pass              output (stationary)  streamed operand A     streamed operand B
   MACs on real inputs, the count the lower bound uses (issue #12 item 5: a MAC on a zero-padding
   operand needs no data moved, so counting it makes the "bound" exceed attainable traffic).
   The passes share the sliding-window reuse rho = max(1, K_h*K_w / s^2) (papers.md section 1)
-  [reconstruction for dgrad and wgrad: the paper states the bound for the forward convolution].
+  [reconstruction for dgrad and wgrad: the paper states the bound for the forward convolution;
+  for a dilation d the reuse per axis is K*gcd(s, d)/s: a window on the gcd(s, d) lattice
+  touches 1/gcd of the rows, each reused by K*gcd/s taps; = K/s for d = 1].
 * Element counts |I| (operands read at least once: untouched input rows of a strided conv are
   not counted), |W| and |O| feed the read-once term of the lower bound.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,7 +153,10 @@ def layer_gconvs(layer: Layer, index: int, passes: tuple[str, ...] = PASSES) -> 
         g = layer.groups
     keh, kew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     macs = h_o * w_o * c_o * (c_i // g) * kh * kw
-    rho = max(1.0, kh * kw / (sh * sw))
+    # a dilated window whose dilation shares a factor g with the stride skips the rows off that
+    # lattice, so each touched row serves K*g/s taps, not K/s (reconstruction: the paper's
+    # rho is for undilated convolutions, g = 1)
+    rho = max(1.0, kh * math.gcd(sh, dh) * kw * math.gcd(sw, dw) / (sh * sw))
     x_elems = c_i * h_i * w_i
     x_touched = c_i * _touched_rows(h_i, h_o, kh, sh, ph, dh) * _touched_rows(w_i, w_o, kw, sw,
                                                                                pw, dw)
