@@ -11,8 +11,9 @@ the model runs that reproduce it and a tolerance. Two kinds:
 
 Status depends only on the tolerance: PASS inside it (IDENTITY when the scenario records, in
 ``identity``, why its check holds by construction: such a row is never a PASS), MISS outside
-(EXPECTED-MISS when the scenario records ``expected_miss``), ERROR when the model could not run (e.g. a strategy not
-registered yet); ERROR counts like a MISS for the exit status unless ``expected_miss`` is set.
+(EXPECTED-MISS when the scenario records ``expected_miss``), ERROR when the model could not
+run (e.g. a strategy not registered yet); ERROR counts like a MISS for the exit status unless
+``expected_miss`` is set.
 A malformed scenario file raises :class:`~cnnmem.errors.InputError` (file, line, field).
 """
 

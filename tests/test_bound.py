@@ -243,3 +243,26 @@ def test_wgrad_reads_each_input_row_once_per_strip() -> None:
     r = best_tiling(g, [1], [float(cap)], E2)
     assert r.need_bytes[0, 0] <= cap
     assert r.traffic_bytes[0, 0] == 2 * (8 * 1024 + 8 * 1024 + 576) == 33_920
+
+
+def test_input_gradient_needed_only_downstream_of_parameters() -> None:
+    """Issue #12 item 2 (helper only; strategies do not use it yet): no framework computes the
+    gradient of the network input, so a layer fed only by parameter-free paths from the input
+    (here the pool and the first conv) needs no dgrad; everything after the first conv does."""
+    from cnnmem.model.gconv import input_gradient_needed
+
+    net = load_network_text("""name: t
+input: [3, 16, 16]
+layers:
+  - {name: pool, type: maxpool, kernel: 2}
+  - {name: c1, type: conv, out: 4, kernel: 3, padding: 1}
+  - {name: relu, type: relu}
+  - {name: c2, type: conv, out: 4, kernel: 3, padding: 1}
+  - {name: side, type: conv, input: input, out: 4, kernel: 2, stride: 2}
+  - {name: add, type: add, inputs: [c2, side]}
+  - {name: fc, type: fc, out: 10}
+""")
+    needed = dict(zip((layer.name for layer in net.layers), input_gradient_needed(net),
+                      strict=True))
+    assert needed == {"pool": False, "c1": False, "relu": True, "c2": True, "side": False,
+                      "add": True, "fc": True}

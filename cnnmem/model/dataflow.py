@@ -132,8 +132,8 @@ def _staircase(need: np.ndarray, traffic: np.ndarray, capacity: np.ndarray
 
 def _xy_pairs(g: GConv, nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
     """Candidate (row-tile, col-tile) index pairs. A square activation-stationary problem (same
-    size, kernel, stride, padding and dilation along both axes) is symmetric: the tile (x, y) costs what (y, x) costs, so only
-    one of each mirrored pair is kept."""
+    size, kernel, stride, padding and dilation along both axes) is symmetric: the tile (x, y)
+    costs what (y, x) costs, so only one of each mirrored pair is kept."""
     px, py = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
     square = (g.out_h == g.out_w and g.k_h == g.k_w and g.stride_h == g.stride_w
               and g.window_h == g.window_w and g.pad_h == g.pad_w and g.a_h == g.a_w

@@ -193,6 +193,23 @@ def layer_gconvs(layer: Layer, index: int, passes: tuple[str, ...] = PASSES) -> 
     return out
 
 
+def input_gradient_needed(net: Network) -> tuple[bool, ...]:
+    """Per layer: whether training needs the gradient with respect to its input(s) (its dgrad).
+
+    The gradient of a tensor is needed only if some layer with parameters lies upstream of it:
+    a layer fed only by the network input, or by layers whose own inputs need no gradient (a
+    pool or normalization without parameters between the input and the first conv), computes
+    an input gradient no framework computes (issue #12 item 2: the first conv's dgrad). A layer
+    with parameters upstream of any of its inputs needs its dgrad."""
+    upstream_params: list[bool] = []  # per layer: its output depends on some parameter
+    needed: list[bool] = []
+    for i, layer in enumerate(net.layers):
+        feeds = [upstream_params[j] for j in net.producers[i] if j >= 0]
+        needed.append(any(feeds))
+        upstream_params.append(any(feeds) or layer.weight_elems > 0)
+    return tuple(needed)
+
+
 def network_gconvs(net: Network, passes: tuple[str, ...] = PASSES) -> list[GConv]:
     """All GConvs of a network, layer-major then pass order."""
     out: list[GConv] = []
