@@ -24,7 +24,9 @@ pass              output (stationary)  streamed operand A     streamed operand B
   Strided gathers (K < s) and dilations fall out of the same rule.
 * wgrad is *weight-stationary*: a tile of z output x c input channels (all K_h x K_w taps) of dW
   stays on chip while the N x H_O x W_O reduction streams in chunks of x x y output positions;
-  each chunk loads z x x x y of dY and c x x' x y' of X (forward halo rule).
+  each chunk needs z x x x y of dY and c x x' x y' of X (forward halo rule). Chunks of one
+  column strip go in row order and keep the X rows they share, so each strip loads every
+  touched X row once (:mod:`cnnmem.model.dataflow`).
 * All three passes perform the same MAC count, N*H_O*W_O*C_O*(C_I/g)*K_h*K_w
   (``macs_per_sample``: the array runs the taps on padding too); of these, ``real_macs_per_sample``
   = N*C_O*(C_I/g)*T_h*T_w with T = the number of tap pairs (o, r) on real input rows are the
