@@ -124,6 +124,15 @@ def test_layer_by_layer_never_beats_the_per_layer_bound(text: str, batch: int,
 
 
 @settings(**SETTINGS)
+@given(text=small_nets(dag=True).map(strided_first), batch=st.integers(1, 4),
+       mode=st.sampled_from([TRAINING, INFERENCE]))
+def test_layer_by_layer_never_beats_the_per_layer_bound_strided_input(text: str, batch: int,
+                                                                      mode: str) -> None:
+    """The same on networks behind a stride-2 1x1 conv (a strided gather with K < s)."""
+    test_layer_by_layer_never_beats_the_per_layer_bound.hypothesis.inner_test(text, batch, mode)
+
+
+@settings(**SETTINGS)
 @given(text=small_nets(dag=True), batch=st.integers(1, 4),
        mode=st.sampled_from([TRAINING, INFERENCE]))
 def test_sweep_evaluator_agrees_with_schedule(text: str, batch: int, mode: str) -> None:
