@@ -9,9 +9,11 @@ the model runs that reproduce it and a tolerance. Two kinds:
 * ``bound``: the per-layer lower-bound table of :func:`cnnmem.report.bound.bound_table`; one
   column over the selected layers, combined with ``metric`` (max, min, mean, value).
 
-Status depends only on the tolerance: PASS inside it, MISS outside (EXPECTED-MISS when the
-scenario records ``expected_miss``), ERROR when the model could not run (e.g. a strategy not
-registered yet); ERROR counts like a MISS for the exit status unless ``expected_miss`` is set.
+Status depends only on the tolerance: PASS inside it (IDENTITY when the scenario records, in
+``identity``, why its check holds by construction: such a row is never a PASS), MISS outside
+(EXPECTED-MISS when the scenario records ``expected_miss``), ERROR when the model could not
+run (e.g. a strategy not registered yet); ERROR counts like a MISS for the exit status unless
+``expected_miss`` is set.
 A malformed scenario file raises :class:`~cnnmem.errors.InputError` (file, line, field).
 """
 
@@ -45,10 +47,13 @@ LAYER_SELECTORS = ("conv", "fc", "all")
 BOUND_COLUMNS = ("lower_bound_bytes", "dataflow_bytes", "dataflow_over_bound",
                  "buffer_used_bytes", "macs")
 PASS, MISS, EXPECTED_MISS, ERROR = "PASS", "MISS", "EXPECTED-MISS", "ERROR"
+#: a check that holds by construction (the scenario's ``identity`` says why): never a PASS
+IDENTITY = "IDENTITY"
+STATUSES = (PASS, IDENTITY, MISS, EXPECTED_MISS, ERROR)
 
 _COMMON_FIELDS = {"name", "kind", "figure", "source", "published", "provenance", "metric",
                   "networks", "hw", "buffer", "batch", "unit", "scale", "tolerance",
-                  "expected_miss", "average", "target", "comment"}
+                  "expected_miss", "identity", "average", "target", "comment"}
 _SCHEDULE_FIELDS = _COMMON_FIELDS | {
     "quantity", "strategy", "baseline", "strategy_options", "baseline_options", "mode",
     "baseline_mode", "baseline_hw", "baseline_buffer", "baseline_batch", "chips",
@@ -153,6 +158,7 @@ class Scenario:
     scale: float = 1.0
     average: str = "arithmetic"
     expected_miss: str | None = None
+    identity: str | None = None  # why the check holds by construction (status IDENTITY)
     target: Target | None = None
     quantity: str | None = None  # schedule
     run: Run | None = None  # schedule: the strategy side
@@ -362,6 +368,9 @@ def parse_scenario(data: Any, *, file: str, expected_name: str | None = None) ->
     if scale == 0:
         raise f.error("scale", "must not be zero")
     expected_miss = f.text("expected_miss")
+    if expected_miss is not None and f.has("identity"):
+        raise f.error("identity", "a check that holds by construction cannot also be an "
+                      "expected miss: give 'identity' or 'expected_miss'")
     common = dict(
         name=name, kind=kind, file=file, figure=f.text("figure"), source=f.text("source"),
         published=f.number("published"), provenance=f.choice("provenance", PROVENANCES,
@@ -369,7 +378,7 @@ def parse_scenario(data: Any, *, file: str, expected_name: str | None = None) ->
         metric=metric, networks=f.names("networks"), tolerance=_tolerance(f),
         unit=f.text("unit", "", allow_empty=True), scale=scale,
         average=f.choice("average", AVERAGES, "arithmetic"), expected_miss=expected_miss,
-        target=_target(f))
+        identity=f.text("identity"), target=_target(f))
     f.text("comment")
     if kind == "schedule":
         run, base = _schedule_runs(f, metric)
@@ -472,9 +481,12 @@ def bound_metric(metric: str, values: list[float]) -> float:
 
 
 def status_of(modeled: float, target: float, tolerance: Tolerance,
-              expected_miss: str | None) -> str:
+              expected_miss: str | None, identity: str | None = None) -> str:
+    """PASS inside the tolerance (IDENTITY when the check holds by construction), else MISS
+    (EXPECTED-MISS when the miss is recorded). An identity outside its tolerance is a MISS:
+    the construction it relies on is broken."""
     if tolerance.contains(modeled, target):
-        return PASS
+        return IDENTITY if identity else PASS
     return EXPECTED_MISS if expected_miss else MISS
 
 
@@ -543,8 +555,10 @@ def run_count(s: Scenario) -> int:
 
 
 def evaluate_schedule(s: Scenario, cache: RunCache, tick: Callable[[], None] = lambda: None
-                      ) -> tuple[float, dict[str, float]]:
-    """The scenario's modeled value (before ``scale``) and the per-network strategy values."""
+                      ) -> tuple[float, dict[str, float], dict[str, float]]:
+    """The scenario's modeled value (before ``scale``), the per-network values and, for a
+    value averaged over several networks, both means ({"arithmetic": .., "geometric": ..},
+    before ``scale``; the geometric one is nan where it is undefined)."""
     assert s.run is not None and s.quantity is not None
     values: dict[str, float] = {}
     base: list[float] | None = [] if s.baseline is not None else None
@@ -562,7 +576,14 @@ def evaluate_schedule(s: Scenario, cache: RunCache, tick: Callable[[], None] = l
             per[n] = schedule_metric(s.metric, [values[n]], [b]) * s.scale
         else:
             per[n] = values[n] * s.scale
-    return schedule_metric(s.metric, list(values.values()), base, s.average), per
+    means: dict[str, float] = {}
+    if len(values) > 1:
+        for how in AVERAGES:
+            try:
+                means[how] = schedule_metric(s.metric, list(values.values()), base, how)
+            except ValueError:  # geometric mean of a non-positive value
+                means[how] = math.nan
+    return schedule_metric(s.metric, list(values.values()), base, s.average), per, means
 
 
 def select_bound_rows(df: pd.DataFrame, layers: str | tuple[str, ...]) -> pd.DataFrame:
@@ -577,7 +598,7 @@ def select_bound_rows(df: pd.DataFrame, layers: str | tuple[str, ...]) -> pd.Dat
 
 
 def evaluate_bound(s: Scenario, tick: Callable[[], None] = lambda: None
-                   ) -> tuple[float, dict[str, float]]:
+                   ) -> tuple[float, dict[str, float], dict[str, float]]:
     from cnnmem.hardware import default_hardware, load_hardware
     from cnnmem.report.bound import bound_table
     from cnnmem.workload import load_network
@@ -594,7 +615,14 @@ def evaluate_bound(s: Scenario, tick: Callable[[], None] = lambda: None
         values += col
         per[n] = bound_metric(s.metric, col) * s.scale if col else math.nan
         tick()
-    return bound_metric(s.metric, values), per
+    means: dict[str, float] = {}
+    if s.metric == "mean" and len(values) > 1:
+        for how in AVERAGES:
+            try:
+                means[how] = average(values, how)
+            except ValueError:
+                means[how] = math.nan
+    return bound_metric(s.metric, values), per, means
 
 
 @dataclass
@@ -605,6 +633,8 @@ class Outcome:
     status: str = ERROR
     reason: str = ""
     per_network: dict[str, float] = field(default_factory=dict)
+    #: averaged rows: the arithmetic and geometric means (after ``scale``), {} otherwise
+    means: dict[str, float] = field(default_factory=dict)
 
     @property
     def gap(self) -> float:
@@ -649,13 +679,16 @@ def _judge(out: Outcome, ref: Outcome | None = None) -> None:
         except ValueError as exc:
             out.reason = str(exc)
             return
-    out.status = status_of(out.modeled, out.target, s.tolerance, s.expected_miss)
+    out.status = status_of(out.modeled, out.target, s.tolerance, s.expected_miss, s.identity)
     if out.status == EXPECTED_MISS:
         out.reason = s.expected_miss or ""
-    elif s.target is not None and ref is not None:
-        out.reason = f"target {out.target:.4g}"
+        return
+    parts = [f"by construction: {s.identity}"] if out.status == IDENTITY else []
+    if s.target is not None and ref is not None:
+        parts.append(f"target {out.target:.4g}")
         if ref.status != PASS:
-            out.reason += f"; {s.target.scenario} itself is {ref.status}"
+            parts.append(f"{s.target.scenario} itself is {ref.status}")
+    out.reason = "; ".join(parts)
 
 
 def reproduce(scenarios: list[Scenario], *, cache: RunCache | None = None,
@@ -671,9 +704,10 @@ def reproduce(scenarios: list[Scenario], *, cache: RunCache | None = None,
     def modeled_of(s: Scenario) -> Outcome:
         out = Outcome(s)
         try:
-            raw, out.per_network = (evaluate_schedule(s, cache, tick) if s.kind == "schedule"
-                                    else evaluate_bound(s, tick))
+            raw, out.per_network, means = (evaluate_schedule(s, cache, tick)
+                                           if s.kind == "schedule" else evaluate_bound(s, tick))
             out.modeled = raw * s.scale
+            out.means = {k: v * s.scale for k, v in means.items()}
         except Exception as exc:  # noqa: BLE001 - one scenario must not stop the others
             out.reason = _one_line(exc)
         return out
@@ -732,15 +766,26 @@ def shorten(text: str, width: int = 90) -> str:
     return text[: width - 3].rsplit(" ", 1)[0] + "..."
 
 
+def per_network_text(o: Outcome) -> str:
+    """``vgg16 1.206; vgg19 1.209; ...``: the per-network values of an outcome."""
+    return "; ".join(f"{k} {v:.4g}" for k, v in o.per_network.items())
+
+
 def outcome_table(outcomes: list[Outcome], *, detail: bool = False) -> pd.DataFrame:
-    """One row per figure; ``detail`` adds the figure, source, metric and per-network values
-    and keeps reasons whole (without it they are shortened to one terminal line)."""
+    """One row per figure. A row averaged over several networks shows both means
+    (``mean_arithmetic``, ``mean_geometric``; the tolerance is checked on the scenario's own
+    ``average``, shown as ``modeled``) and the per-network values. ``detail`` adds the figure,
+    source, metric, the per-network values of every row and keeps reasons whole (without it
+    they are shortened to one terminal line)."""
     rows = []
     for o in outcomes:
         s = o.scenario
         row: dict[str, Any] = {
             "name": s.name, "published": s.published, "modeled": o.modeled, "gap": o.gap,
             "tolerance": _tolerance_text(s), "unit": s.unit, "status": o.status,
+            "mean_arithmetic": o.means.get("arithmetic", math.nan),
+            "mean_geometric": o.means.get("geometric", math.nan),
+            "per_network": per_network_text(o) if o.means or detail else "",
             "reason": o.reason if detail else shorten(o.reason),
         }
         if detail:
@@ -749,7 +794,6 @@ def outcome_table(outcomes: list[Outcome], *, detail: bool = False) -> pd.DataFr
                 "metric": f"{s.metric} of {s.quantity or s.column}"
                           + (f" ({s.average})" if s.kind == "schedule" else ""),
                 "target": o.target,
-                "per_network": "; ".join(f"{k} {v:.4g}" for k, v in o.per_network.items()),
                 "file": _display_path(s.file),
             }
         rows.append(row)
@@ -757,9 +801,10 @@ def outcome_table(outcomes: list[Outcome], *, detail: bool = False) -> pd.DataFr
 
 
 def summary(outcomes: list[Outcome]) -> str:
-    counts = {k: sum(o.status == k for o in outcomes) for k in (PASS, MISS, EXPECTED_MISS, ERROR)}
+    counts = {k: sum(o.status == k for o in outcomes) for k in STATUSES}
     failing = sum(o.fails for o in outcomes)
-    return (f"{len(outcomes)} figures: {counts[PASS]} PASS, {counts[MISS]} MISS, "
+    return (f"{len(outcomes)} figures: {counts[PASS]} PASS, {counts[IDENTITY]} IDENTITY, "
+            f"{counts[MISS]} MISS, "
             f"{counts[EXPECTED_MISS]} EXPECTED-MISS, {counts[ERROR]} ERROR; "
             f"{failing} failing")
 
@@ -780,7 +825,12 @@ def markdown(outcomes: list[Outcome]) -> str:
         "Generated by `cnnmem reproduce all --markdown docs/reproduced.md`; do not edit by hand.",
         "Each row is a scenario in `scenarios/` (format: `scenarios/README.md`): the published "
         "number, the value the model gives for it, the gap (modeled - published, in the "
-        "figure's unit), the tolerance stated in the scenario, and the status.",
+        "figure's unit), the tolerance stated in the scenario, and the status. A figure "
+        "averaged over several networks also shows the arithmetic and the geometric mean "
+        "(the tolerance is checked on the scenario's own average, the `modeled` column) and "
+        "the per-network values. IDENTITY marks a check that holds by construction (the note "
+        "says why): it confirms the code computes what it was built to, not the model against "
+        "the paper.",
         "",
         "Only the abstracts of the four papers (Chen et al. HPCA 2020, Lym et al. SysML 2019, "
         "Gondimalla et al. OCCAM 2021/2022, TNPU ASP-DAC 2019) are publicly readable; the "
@@ -794,13 +844,15 @@ def markdown(outcomes: list[Outcome]) -> str:
         "hand-computed values of those reconstructions, not a number printed in a paper.",
         "",
         "| figure | source | provenance | published (or reference) | modeled | gap | tolerance "
-        "| unit | status | note |",
-        "|---|---|---|---:|---:|---:|---|---|---|---|",
+        "| unit | status | arithmetic mean | geometric mean | per network | note |",
+        "|---|---|---|---:|---:|---:|---|---|---|---:|---:|---|---|",
     ]
     for o in outcomes:
         s = o.scenario
         cells = [f"{s.figure} (`{s.name}`)", s.source, s.provenance, s.published, o.modeled,
-                 o.gap, _tolerance_text(s), s.unit, f"**{o.status}**", o.reason]
+                 o.gap, _tolerance_text(s), s.unit, f"**{o.status}**",
+                 o.means.get("arithmetic", math.nan), o.means.get("geometric", math.nan),
+                 per_network_text(o) if o.means else "", o.reason]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     lines += ["", summary(outcomes) + "."]
     return "\n".join(lines) + "\n"

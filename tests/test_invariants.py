@@ -71,6 +71,47 @@ def test_no_strategy_beats_the_compulsory_traffic(text: str, batch: int, mode: s
             assert np.all(np.diff(col) <= 1e-9 * col[1:]), (name, col)
 
 
+def strided_first(text: str) -> str:
+    """``text`` with a stride-2 1x1 conv put in front: the network input doubles in height and
+    width and the conv reads a quarter of it (issue #12 item 10)."""
+    head, body = text.split("layers:\n", 1)
+    c, h, w = (int(v) for v in head.split("input: [")[1].split("]")[0].split(","))
+    head = head.replace(f"input: [{c}, {h}, {w}]", f"input: [{c}, {2 * h}, {2 * w}]")
+    body = body.replace("input: input,", "input: s0,").replace(", input]", ", s0]")
+    first = f"  - {{name: s0, type: conv, input: input, out: {c}, kernel: 1, stride: 2}}\n"
+    return head + "layers:\n" + first + body
+
+
+@settings(**SETTINGS)
+@given(text=small_nets(dag=True).map(strided_first), batch=st.integers(1, 4),
+       mode=st.sampled_from([TRAINING, INFERENCE]))
+def test_no_strategy_beats_the_compulsory_traffic_strided_input(text: str, batch: int,
+                                                               mode: str) -> None:
+    """The compulsory traffic counts the input elements some layer reads, not the whole input
+    (a strided 1x1 first conv reads a quarter): failed before issue #12 item 10."""
+    test_no_strategy_beats_the_compulsory_traffic.hypothesis.inner_test(text, batch, mode)
+
+
+def test_compulsory_counts_the_input_elements_read() -> None:
+    """Hand value: a stride-2 1x1 conv on a 3 x 8 x 8 input reads 3 x 4 x 4 = 48 elements; a
+    second consumer (3x3, padding 1, stride 1) reads all 192."""
+    from cnnmem.model.cost import input_elems_read
+
+    one = load_network_text("name: t\ninput: [3, 8, 8]\nlayers:\n"
+                            "  - {name: c, type: conv, out: 4, kernel: 1, stride: 2}\n")
+    assert input_elems_read(one) == 48
+    hw = HW[INFERENCE]
+    e = hw.bytes_per_activation
+    # batch 2: 2 x 48 input elements read + 2 x 4 x 4 x 4 output elements written
+    floor = compulsory_bytes(one, hw, 2, training=False, include_weights=False)
+    assert floor == e * (2 * 48 + 2 * 4 * 16)
+    two = load_network_text("name: t\ninput: [3, 8, 8]\nlayers:\n"
+                            "  - {name: c, type: conv, out: 4, kernel: 1, stride: 2}\n"
+                            "  - {name: d, type: conv, input: input, out: 4, kernel: 3, "
+                            "padding: 1}\n")
+    assert input_elems_read(two) == 192
+
+
 @settings(**SETTINGS)
 @given(text=small_nets(dag=True), batch=st.integers(1, 4),
        mode=st.sampled_from([TRAINING, INFERENCE]))
@@ -80,6 +121,15 @@ def test_layer_by_layer_never_beats_the_per_layer_bound(text: str, batch: int,
     costs = layer_pass_costs(net, HW[mode], [batch], CAPS, training=mode == TRAINING)
     ok = np.isfinite(costs.dram_bytes)
     assert np.all(costs.dram_bytes[ok] >= costs.lower_bound_bytes[ok] * (1 - 1e-12))
+
+
+@settings(**SETTINGS)
+@given(text=small_nets(dag=True).map(strided_first), batch=st.integers(1, 4),
+       mode=st.sampled_from([TRAINING, INFERENCE]))
+def test_layer_by_layer_never_beats_the_per_layer_bound_strided_input(text: str, batch: int,
+                                                                      mode: str) -> None:
+    """The same on networks behind a stride-2 1x1 conv (a strided gather with K < s)."""
+    test_layer_by_layer_never_beats_the_per_layer_bound.hypothesis.inner_test(text, batch, mode)
 
 
 @settings(**SETTINGS)

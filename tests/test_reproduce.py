@@ -16,6 +16,7 @@ from cnnmem.cli import main
 from cnnmem.reproduce import (
     ERROR,
     EXPECTED_MISS,
+    IDENTITY,
     MISS,
     PASS,
     SCENARIO_DIR,
@@ -108,6 +109,51 @@ def test_tolerances_and_status() -> None:
     assert status_of(2.0, 1.0, Tolerance(abs=0), None) == MISS
     assert status_of(2.0, 1.0, Tolerance(abs=0), "known") == EXPECTED_MISS
     assert status_of(1.0, 1.0, Tolerance(abs=0), "known") == PASS  # status = tolerance only
+    # a check that holds by construction is never a PASS; a broken identity is a MISS
+    assert status_of(1.0, 1.0, Tolerance(abs=0), None, "by construction") == IDENTITY
+    assert status_of(2.0, 1.0, Tolerance(abs=0), None, "by construction") == MISS
+
+
+def test_identity_row_is_never_a_pass(sdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """layerwise against itself reduces traffic by 0 by construction: IDENTITY, exit 0, and
+    the reason says why (issue #12: a check that holds by construction is not a PASS)."""
+    write(sdir, "same", schedule_yaml("same", identity="the strategy is its own baseline"))
+    (out,) = reproduce(select_scenarios(["same"], sdir))
+    assert out.status == IDENTITY and not out.fails
+    assert "by construction: the strategy is its own baseline" in out.reason
+    code, text, _ = run_cli(capsys, "--dir", str(sdir), "same")
+    assert code == 0 and "IDENTITY" in text and "1 IDENTITY" in text
+    write(sdir, "both", schedule_yaml("both", identity="x", expected_miss="y"))
+    with pytest.raises(Exception, match="identity"):
+        select_scenarios(["both"], sdir)
+
+
+def test_averaged_rows_show_both_means_and_per_network(sdir: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    """Issue #12: every averaged row reports the per-network values and the geometric mean
+    beside the arithmetic one; the tolerance stays on the scenario's own average."""
+    (sdir / "data" / "h2.yaml").write_text(HW.replace("10 GB/s", "1 GB/s"))
+    (sdir / "data" / "wide.yaml").write_text(NET.replace("out: 8", "out: 64"))
+    both = ["data/tiny.yaml", "data/wide.yaml"]
+    write(sdir, "speed", schedule_yaml("speed", metric="ratio", quantity="latency_s",
+                                       published=1.0, tolerance={"min": 0}, networks=both,
+                                       baseline_hw="data/h2.yaml", baseline_buffer="64 KiB"))
+    (out,) = reproduce(select_scenarios(["speed"], sdir))
+    per = list(out.per_network.values())
+    assert out.means["arithmetic"] == pytest.approx(sum(per) / 2) == pytest.approx(out.modeled)
+    assert out.means["geometric"] == pytest.approx(math.sqrt(per[0] * per[1]))
+    assert out.means["geometric"] < out.means["arithmetic"]  # the networks differ
+    code, text, _ = run_cli(capsys, "--dir", str(sdir), "--format", "json", "speed")
+    row = json.loads(text)[0]
+    assert row["mean_geometric"] == pytest.approx(out.means["geometric"])
+    assert "data/wide.yaml" in row["per_network"]
+    md = markdown([out])
+    assert "geometric mean" in md and f"{out.means['geometric']:.4g}" in md
+    # a single-network row is not averaged: no means
+    write(sdir, "one", schedule_yaml("one"))
+    (single,) = reproduce(select_scenarios(["one"], sdir))
+    assert single.means == {}
 
 
 # ------------------------------------------------------------------------------ runner

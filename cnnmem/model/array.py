@@ -41,7 +41,7 @@ def gemm_dims(g: GConv, batch: np.ndarray | float) -> tuple[np.ndarray, float, f
     taps = g.k_h * g.k_w
     if g.pass_name == "forward":
         return n * g.out_h * g.out_w, float(g.out_c), float(g.red_c * taps)
-    if g.pass_name == "dgrad":  # dX pixels: out_elems / channels (the tiles cover padded dX)
+    if g.pass_name == "dgrad":  # dX pixels: out_elems / channels
         return n * (g.out_elems / (g.out_c * g.groups)), float(g.out_c), float(g.red_c * taps)
     positions = g.b_elems / (g.out_c * g.groups)  # wgrad: dY positions per sample
     return np.full_like(n, float(g.red_c * taps)), float(g.out_c), n * positions

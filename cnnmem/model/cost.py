@@ -31,10 +31,11 @@ from cnnmem.hardware import Hardware
 from cnnmem.model.array import pass_efficiency
 from cnnmem.model.bound import lower_bound_bytes
 from cnnmem.model.dataflow import DataflowResult, best_tiling
-from cnnmem.model.gconv import INFERENCE_PASSES, PASSES, GConv, layer_gconvs
+from cnnmem.model.gconv import INFERENCE_PASSES, PASSES, GConv, layer_gconvs, tap_pairs
 from cnnmem.model.precision import Precision
 from cnnmem.model.streaming import streaming_bytes, streaming_elementwise_ops
-from cnnmem.workload.network import Network
+from cnnmem.workload.layers import CONV, POOL, Layer
+from cnnmem.workload.network import INPUT, Network
 
 
 @dataclass(frozen=True)
@@ -191,11 +192,40 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
         tile=np.array(rows["tile"], dtype=np.int64).reshape(dram.shape + (4,)), **parts)
 
 
+def _rows_read(layer: Layer, size: int, axis: int) -> np.ndarray:
+    """Which of ``size`` input rows (axis 0) or cols (axis 1) a conv or pooling layer's window
+    taps reach (bool mask). For adaptive pooling the uniform-stride taps may miss rows the
+    adaptive windows read: that only lowers the count, so the floor stays a lower bound."""
+    mask = np.zeros(size, dtype=bool)
+    _, rows = tap_pairs(size, layer.out_shape[axis + 1], layer.kernel[axis],
+                        layer.stride[axis], layer.padding[axis], layer.dilation[axis])
+    mask[rows] = True
+    return mask
+
+
+def input_elems_read(net: Network) -> int:
+    """Elements of one sample's network input that some layer reads (issue #12 item 10): a
+    strided 1x1 conv (or a pool with stride > kernel) on the input skips rows and columns, and
+    no schedule needs to move an element no layer reads. Counted as the union, over the
+    layers reading the input, of the (row x col) positions each reads, times the channels."""
+    c, h, w = net.input_shape
+    read = np.zeros((h, w), dtype=bool)
+    for layer in net.layers:
+        if INPUT not in layer.inputs:
+            continue
+        if layer.family == CONV or layer.family == POOL:
+            read |= _rows_read(layer, h, 0)[:, None] & _rows_read(layer, w, 1)[None, :]
+        else:
+            read[:] = True
+    return int(c * read.sum())
+
+
 def compulsory_bytes(net: Network, hw: Hardware, batch: int | np.ndarray, *,
                      training: bool = True, include_weights: bool = True) -> np.ndarray:
     """A lower bound on DRAM bytes for ANY schedule of the whole network (cross-layer too).
 
-    Every schedule must read the network input and every conv/FC kernel at least once and write
+    Every schedule must read the network input (the elements some layer reads,
+    :func:`input_elems_read`) and every conv/FC kernel at least once and write
     the network outputs (inference) or every kernel gradient (training) at least once. Unlike the
     per-layer bound (which assumes each layer reads its inputs from DRAM, true for layer-by-layer
     schedules only), this holds for MBS, fusion and OCCAM schedules as well; it does not depend on
@@ -210,7 +240,7 @@ def compulsory_bytes(net: Network, hw: Hardware, batch: int | np.ndarray, *,
     kernels = sum(g.b_elems for i, layer in enumerate(net.layers)
                   for g in layer_gconvs(layer, i, ("forward",)))
     weights = float(kernels) if include_weights else 0.0
-    inputs = n * net.input_elems * prec.activation
+    inputs = n * input_elems_read(net) * prec.activation
     if training:
         return inputs + weights * (prec.weight + prec.gradient)
     outputs = n * float(sum(net.layers[i].out_elems for i in net.outputs)) * prec.activation

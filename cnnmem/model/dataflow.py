@@ -17,8 +17,14 @@ double buffering):
 
 * need_bytes = e_out*b*x*y*z + e_a*b*x'*y' + e_b*z*K_h*K_w        (activation-stationary)
   need_bytes = e_out*z*c*K_h*K_w + e_b*z*x*y + e_a*c*x'*y'         (weight-stationary, wgrad)
-* traffic = A halo loads + B loads + output written once; the halo of a tile of r rows is the
-  rule of :mod:`gconv` (padding rows are streamed as zeros, so the dataflow is charged for them).
+* wgrad's reduction is over output positions: a column strip of y output columns is streamed
+  in chunks of x rows in row order, and the operand-A (X) rows that consecutive chunks share
+  stay in the x' x y' halo buffer (a rolling line buffer), so each strip loads each touched X
+  row once (the sliding-window reuse across chunks that forward/dgrad tiles cannot have: their
+  reduction is over channels).
+* traffic = A halo loads + B loads + output written once; the halo of a tile is the set of real
+  operand-A rows (cols) its taps reach (:func:`halo_stats`; zero padding is generated on chip,
+  never read), and the buffer holds the largest tile's halo.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnmem.model.gconv import GConv
+from cnnmem.model.gconv import GConv, axis_pairs
 from cnnmem.model.precision import Precision
 
 _SMALL_COUNTS = np.arange(1, 9)
@@ -53,22 +59,27 @@ def tile_sizes(n: int, max_sizes: int = 12) -> np.ndarray:
     return out
 
 
-def _halo_rows(g: GConv, rows: np.ndarray, axis: int) -> np.ndarray:
-    """Operand-A rows (axis 0) or cols (axis 1) read by a tile of ``rows`` output rows."""
-    keff = g.window_h if axis == 0 else g.window_w
-    k = g.k_h if axis == 0 else g.k_w
-    s = g.stride_h if axis == 0 else g.stride_w
-    if g.transposed:
-        return (rows + keff - 2) // s + 1
-    return np.minimum(rows * k, (rows - 1) * s + keff)
-
-
-def _total_halo(g: GConv, tile: np.ndarray, axis: int) -> np.ndarray:
-    """Sum of halo rows over all tiles covering the output axis (last tile may be partial)."""
-    n = g.out_h if axis == 0 else g.out_w
-    count = -(-n // tile)
-    last = n - (count - 1) * tile
-    return (count - 1) * _halo_rows(g, tile, axis) + _halo_rows(g, last, axis)
+def halo_stats(g: GConv, tiles: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per tile size along an output axis: (operand-A rows summed over all tiles, rows of the
+    largest tile's halo). A tile's halo is the set of real operand-A rows its outputs' taps
+    reach (:func:`cnnmem.model.gconv.axis_pairs`): padding is never read, and a strided gather
+    (K < s) or a dilated window reads only the rows it uses. Vectorized over tile sizes."""
+    out_pos, a_pos = axis_pairs(g, axis)
+    tiles = np.asarray(tiles, dtype=np.int64)
+    n_out = g.out_h if axis == 0 else g.out_w
+    n_a = g.a_h if axis == 0 else g.a_w
+    n_tiles_max = int(-(-n_out // tiles.min())) if tiles.size else 0
+    if out_pos.size == 0 or tiles.size == 0:
+        z = np.zeros(tiles.size)
+        return z, z
+    # one key per (tile size, tile, operand row) a tap joins; distinct keys = rows loaded
+    tile_of = out_pos[None, :] // tiles[:, None]  # (n_sizes, n_pairs)
+    size_ix = np.arange(tiles.size)[:, None]
+    keys = (size_ix * n_tiles_max + tile_of) * n_a + a_pos[None, :]
+    keys = np.unique(keys.ravel())
+    per_tile = np.bincount(keys // n_a, minlength=tiles.size * n_tiles_max).reshape(
+        tiles.size, n_tiles_max)
+    return per_tile.sum(axis=1).astype(float), per_tile.max(axis=1).astype(float)
 
 
 @dataclass(frozen=True)
@@ -120,12 +131,13 @@ def _staircase(need: np.ndarray, traffic: np.ndarray, capacity: np.ndarray
 
 
 def _xy_pairs(g: GConv, nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate (row-tile, col-tile) index pairs. A square problem (same size, kernel, stride
-    and dilation along both axes) is symmetric: the tile (x, y) costs what (y, x) costs, so only
-    one of each mirrored pair is kept."""
+    """Candidate (row-tile, col-tile) index pairs. A square activation-stationary problem (same
+    size, kernel, stride, padding and dilation along both axes) is symmetric: the tile (x, y)
+    costs what (y, x) costs, so only one of each mirrored pair is kept."""
     px, py = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
     square = (g.out_h == g.out_w and g.k_h == g.k_w and g.stride_h == g.stride_w
-              and g.window_h == g.window_w)
+              and g.window_h == g.window_w and g.pad_h == g.pad_w and g.a_h == g.a_w
+              and not g.is_weight_stationary)  # wgrad streams rows, not columns, in order
     keep = (px <= py) if square else np.ones_like(px, dtype=bool)
     return px[keep], py[keep]
 
@@ -137,13 +149,14 @@ def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
     cap = np.atleast_1d(np.asarray(capacity_bytes, dtype=float))
     ea, eb, eo = (precision.bytes_of(k) for k in (g.a_kind, g.b_kind, g.out_kind))
     kk = g.k_h * g.k_w
-    xs = tile_sizes(g.out_h, max_sizes)
-    ys = tile_sizes(g.out_w, max_sizes)
+    # wgrad's chunk shape sets its column-halo overhead (rows are read once, see below), so
+    # its spatial sizes are searched more finely
+    spatial = max_sizes + 8 if g.is_weight_stationary else max_sizes
+    xs = tile_sizes(g.out_h, spatial)
+    ys = tile_sizes(g.out_w, spatial)
     zs = tile_sizes(g.out_c, max_sizes + 4)
-    hx = _halo_rows(g, xs, 0).astype(float)
-    hy = _halo_rows(g, ys, 1).astype(float)
-    rtot = _total_halo(g, xs, 0).astype(float)
-    ctot = _total_halo(g, ys, 1).astype(float)
+    rtot, hx = halo_stats(g, xs, 0)
+    ctot, hy = halo_stats(g, ys, 1)
     ntx = -(-g.out_h // xs)
     nty = -(-g.out_w // ys)
     ntz = -(-g.out_c // zs)
@@ -163,7 +176,12 @@ def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
         C, Z = cs[:, None, None].astype(float), zs[None, None, :].astype(float)
         need = (eo * Z * C * kk + eb * Z * (X * Y)[None, :, None]
                 + ea * C * halo_xy[None, :, None])
-        a_loads = ntz[None, None, :] * n_red_total * a_rows_cols[None, :, None]
+        # the reduction runs over output positions, so chunks of one column strip are taken in
+        # row order and the operand-A rows two chunks share stay on chip (a rolling line
+        # buffer of the largest halo, which the need already holds): each strip loads every
+        # touched row once, never a halo row twice
+        rows_once = float(np.unique(axis_pairs(g, 0)[1]).size)
+        a_loads = ntz[None, None, :] * n_red_total * (rows_once * ctot[py])[None, :, None]
         b_loads = ntc[:, None, None] * (g.out_c * g.groups) * g.out_h * g.out_w
         per_sample = (ea * a_loads + eb * b_loads).astype(float)
         shape = np.broadcast_shapes(need.shape, per_sample.shape)
