@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: the commit the snapshot was first taken at (before the strategy-contract refactor); later
+#: regenerations record their own source_commit and list what changed in their commit message
+BASELINE_COMMIT = "3482590623062d36767e780d62a612d5f33bb16f"
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "data" / "golden_totals.json"
 
@@ -87,7 +90,8 @@ def compute() -> dict[str, dict[str, Any]]:
 def main() -> int:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True, check=True).stdout.strip()
-    data = {"source_commit": commit,
+    baseline = BASELINE_COMMIT
+    data = {"baseline_commit": baseline, "source_commit": commit,
             "note": "schedule totals per case; regenerate with scripts/golden_totals.py",
             "cases": compute()}
     OUT.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

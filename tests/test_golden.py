@@ -49,5 +49,6 @@ def test_totals_equal_the_golden_snapshot(current: dict) -> None:
         got = current[key]
         for metric in sorted(set(want) | set(got)):
             if metric not in got or metric not in want or not _same(got[metric], want[metric]):
-                diffs.append(f"{key} {metric}: golden {want.get(metric)!r}, now {got.get(metric)!r}")
+                diffs.append(f"{key} {metric}: golden {want.get(metric)!r}, "
+                             f"now {got.get(metric)!r}")
     assert not diffs, f"{len(diffs)} differences, first: " + "\n".join(diffs[:10])

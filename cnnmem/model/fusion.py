@@ -78,7 +78,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.array import pass_efficiency
 from cnnmem.model.cost import energy_latency, layer_pass_costs
@@ -86,7 +85,6 @@ from cnnmem.model.gconv import layer_gconvs
 from cnnmem.model.grouping import (
     budgeted_dp,
     consecutive_dp,
-    parse_cuts,
     replicas_needed,
     replicated_bottleneck_dp,
 )
@@ -94,9 +92,12 @@ from cnnmem.model.layerwise import per_layer_totals
 from cnnmem.model.receptive import effective_kernel, overlap_rows, window_rows
 from cnnmem.model.schedule import (
     INFERENCE,
+    GroupingRule,
+    OptionSpec,
     PointCosts,
     ScheduleRequest,
     ScheduleResult,
+    StrategySpec,
     SweepRequest,
     register,
     register_sweep,
@@ -107,51 +108,48 @@ from cnnmem.workload.network import Network
 
 OCCAM, FUSION = "occam", "fusion"
 
-#: -O switches: name -> allowed values (first = default per strategy in DEFAULTS)
-CHOICES: dict[str, tuple[str, ...]] = {
-    "window": ("k", "k+s-1"),
-    "filters": ("resident", "streamed"),
-    "pool": ("fold", "separate"),
-    "stage_time": ("max", "sum"),
-    "variant": ("reuse", "recompute"),
-    "grouping": ("optimal", "layer", "all"),
-    "partition": ("traffic", "balanced"),
-}
-DEFAULTS: dict[str, dict[str, Any]] = {
-    OCCAM: {"window": "k", "filters": "resident", "pool": "fold", "stage_time": "max",
-            "grouping": "optimal", "partition": "traffic"},
-    FUSION: {"filters": "streamed", "pool": "fold", "stage_time": "max", "variant": "reuse",
-             "grouping": "optimal", "tile": 1},
+_POOL = OptionSpec("pool", "fold", ("fold", "separate"),
+                   help="pooling folded into its producer's group, or a layer of its own")
+_STAGE_TIME = OptionSpec("stage_time", "max", ("max", "sum"),
+                         help="a group's time: max(compute, memory) or their sum")
+_GROUPING = GroupingRule(("optimal", "layer", "block", "stage", "all"), cuts=True,
+                         default="optimal")
+SPECS: dict[str, StrategySpec] = {
+    FUSION: StrategySpec(
+        FUSION, (INFERENCE,),
+        "Layer Fusion (MICRO 2016): fused layer groups on one accelerator, DSE over groupings",
+        options=(OptionSpec("filters", "streamed", ("streamed", "resident"),
+                            help="each group's filters read per image or held on chip"),
+                 _POOL, _STAGE_TIME,
+                 OptionSpec("variant", "reuse", ("reuse", "recompute"),
+                            help="overlapping tiles reuse or recompute the halo"),
+                 OptionSpec("tile", 1, minimum=1, help="output rows x cols of a fused tile")),
+        grouping=_GROUPING,
+        latency="sum over groups of max(compute, memory) (stage_time=sum: their sum)"),
+    OCCAM: StrategySpec(
+        OCCAM, (INFERENCE,),
+        "OCCAM: optimal DP partitioning by dependence closure, multi-chip pipeline with STAP",
+        options=(OptionSpec("window", "k", ("k", "k+s-1"),
+                            help="rows of a layer's input held per output row"),
+                 OptionSpec("filters", "resident", ("resident", "streamed"),
+                            help="filters resident on their chip or streamed per image"),
+                 _POOL, _STAGE_TIME,
+                 OptionSpec("partition", "traffic", ("traffic", "balanced"),
+                            help="DP objective: least boundary traffic or greatest pipeline "
+                                 "throughput after STAP")),
+        grouping=_GROUPING, chips=True,
+        latency="pipeline: images / throughput of the bottleneck stage after STAP replicas; "
+                "without a pipeline the sum of stage times"),
 }
 
 
 def parse_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``-O`` switches of ``kind`` ('occam' or 'fusion') and fill in defaults."""
-    out = dict(DEFAULTS[kind])
-    for key, value in options.items():
-        if key == "cuts":  # an explicit grouping, as sweep results record it ("3;7..9;12")
-            try:
-                out["grouping"] = parse_cuts(value)
-            except (TypeError, ValueError):
-                raise InputError(f"expected layer indices like 3,7,12 or 3;7..9, got {value!r}",
-                                 field="-O cuts") from None
-            continue
-        if key not in out:
-            raise InputError(f"unknown option for {kind} (known: {', '.join(sorted(out))})",
-                             field=f"-O {key}")
-        if key == "tile":
-            try:
-                out[key] = int(value)
-            except (TypeError, ValueError):
-                raise InputError(f"expected a whole number, got {value!r}",
-                                 field="-O tile") from None
-            if out[key] < 1:
-                raise InputError(f"must be >= 1, got {value!r}", field="-O tile")
-            continue
-        if str(value) not in CHOICES[key]:
-            raise InputError(f"expected one of {'|'.join(CHOICES[key])}, got {value!r}",
-                             field=f"-O {key}")
-        out[key] = str(value)
+    """Validate ``-O`` switches of ``kind`` ('occam' or 'fusion') and fill in defaults; a
+    ``grouping``/``cuts`` entry is returned unresolved under "grouping" (default "optimal")."""
+    spec = SPECS[kind]
+    rest, grouping = spec.split_grouping(options)
+    out = spec.parse_options(rest)
+    out["grouping"] = grouping if grouping is not None else spec.grouping.default
     return out
 
 
@@ -603,8 +601,8 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
              grouping: str | tuple[int, ...] | None = None) -> Evaluation:
     """Run Layer Fusion (``kind='fusion'``) or OCCAM (``'occam'``) for every capacity."""
     opts = parse_options(kind, dict(options or {}))
-    if grouping is not None:
-        opts["grouping"] = grouping
+    opts["grouping"] = SPECS[kind].resolve_grouping(
+        net, grouping if grouping is not None else opts["grouping"])
     cap = np.atleast_1d(np.asarray(capacity_bytes, float))
     ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
     starts, ends = units_of(net, opts["pool"])
@@ -754,10 +752,8 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
 
 
 def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
-    if request.mode != INFERENCE:
-        raise InputError(f"{kind} models inference only", field="mode")
     opts = dict(request.options)
-    grouping = opts.pop("grouping", None)
+    grouping = request.grouping
     net, hw = request.network, request.hardware
     ev = evaluate(kind, net, hw, np.array([hw.buffer_bytes]), batch=request.batch,
                   chips=request.chips, options=opts, grouping=grouping)
@@ -805,10 +801,8 @@ def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
 
 
 def _points(kind: str, req: SweepRequest) -> PointCosts:
-    if req.mode != INFERENCE:
-        raise InputError(f"{kind} models inference only", field="mode")
     opts = dict(req.options)
-    grouping = opts.pop("grouping", None) if req.grouping is None else req.grouping
+    grouping = req.grouping
     ev = evaluate(kind, req.network, req.hardware, np.asarray(req.capacity_bytes, float),
                   batch=req.batch, chips=req.chips, options=opts, grouping=grouping)
     t = ev.totals
@@ -829,14 +823,12 @@ def _points(kind: str, req: SweepRequest) -> PointCosts:
         compute_s=col(t["compute_s"]), memory_s=col(t["memory_s"]), cuts=cuts)
 
 
-@register(FUSION, (INFERENCE,),
-          "Layer Fusion (MICRO 2016): fused layer groups on one accelerator, DSE over groupings")
+@register(SPECS[FUSION])
 def layer_fusion(request: ScheduleRequest) -> ScheduleResult:
     return _schedule(FUSION, request)
 
 
-@register(OCCAM, (INFERENCE,),
-          "OCCAM: optimal DP partitioning by dependence closure, multi-chip pipeline with STAP")
+@register(SPECS[OCCAM])
 def occam(request: ScheduleRequest) -> ScheduleResult:
     return _schedule(OCCAM, request)
 

@@ -276,3 +276,21 @@ def parse_cuts(text: Any) -> tuple[int, ...]:
             out.append(int(part))
     return tuple(out)
 
+
+
+def check_cuts(value: Any, n_layers: int) -> tuple[int, ...]:
+    """Cuts from ``-O cuts=3,7,12``, a sweep row's ``3;7..9;12`` or a list, validated: the one
+    range and order check (each in 0..n_layers-2, strictly increasing); InputError otherwise."""
+    from cnnmem.errors import InputError
+
+    try:
+        cuts = parse_cuts(value)
+    except (TypeError, ValueError):
+        raise InputError(f"cuts must be layer indices like 3,7,12 or 3;7..9, got {value!r}",
+                         field="cuts") from None
+    bad = [c for c in cuts if not 0 <= c < n_layers - 1]
+    if bad:
+        raise InputError(f"cut {bad[0]} outside 0..{n_layers - 2}", field="cuts")
+    if list(cuts) != sorted(set(cuts)):
+        raise InputError("cuts must be strictly increasing", field="cuts")
+    return tuple(int(c) for c in cuts)

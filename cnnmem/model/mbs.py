@@ -75,7 +75,6 @@ from cnnmem.model.grouping import (
     cut_mask,
     cuts_of_path,
     interval_events_cumsum,
-    parse_cuts,
     path_from_cuts,
     range_max,
     range_sum,
@@ -85,9 +84,12 @@ from cnnmem.model.precision import Precision
 from cnnmem.model.schedule import (
     INFERENCE,
     TRAINING,
+    GroupingRule,
+    OptionSpec,
     PointCosts,
     ScheduleRequest,
     ScheduleResult,
+    StrategySpec,
     SweepRequest,
     register,
     register_sweep,
@@ -97,8 +99,6 @@ from cnnmem.workload.network import Network
 
 KINDS = ("activations", "stash", "weights", "gradients")
 CELLS = tuple((p, k) for p in PASSES for k in KINDS)
-OPTIONS = ("cuts", "grouping", "weight_tile")
-GROUPINGS = ("optimal", "greedy", "fs", "layer", "block", "stage", "all")
 NOTE_NORM = ("batchnorm inside an MBS group is modelled as per-sample norm (GroupNorm-like "
              "statistics, one pass over an on-chip sample); single-layer full-batch groups run "
              "it as conventional batchnorm")
@@ -848,46 +848,12 @@ def fixed_grouping_points(m: Model, cuts: tuple[int, ...], sub_batch: np.ndarray
 # Options, strategies
 
 
-def _parse_cuts(value: Any, n_layers: int) -> tuple[int, ...]:
-    """``-O cuts=3,7,12`` or a sweep row's compact ``3;7..9;12``, validated."""
-    try:
-        cuts = parse_cuts(value)
-    except (TypeError, ValueError):
-        raise InputError(f"cuts must be layer indices like 3,7,12 or 3;7..9, got {value!r}",
-                         field="cuts") from None
-    bad = [c for c in cuts if not 0 <= c < n_layers - 1]
-    if bad:
-        raise InputError(f"cut {bad[0]} outside 0..{n_layers - 2}", field="cuts")
-    if list(cuts) != sorted(set(cuts)):
-        raise InputError("cuts must be strictly increasing", field="cuts")
-    return cuts
-
-
-def _resolve(strategy: str, net: Network, options: dict[str, Any],
-             grouping: str | tuple[int, ...] | None) -> tuple[str | tuple[int, ...], str]:
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise InputError(f"unknown option '{unknown[0]}' for {strategy} (known: "
-                         f"{', '.join(OPTIONS)})", field="options")
-    tile = str(options.get("weight_tile", "layer"))
-    if tile not in ("layer", "channel"):
-        raise InputError(f"weight_tile must be layer or channel, got {tile!r}",
-                         field="weight_tile")
-    if "cuts" in options:
-        if strategy != "mbs":
-            raise InputError("cuts applies to strategy 'mbs' only", field="cuts")
-        return _parse_cuts(options["cuts"], len(net)), tile
-    if "grouping" in options:
-        grouping = str(options["grouping"])
-    if grouping is None:
-        grouping = {"mbs-greedy": "greedy", "mbs-optimal": "optimal", "mbs-fs": "fs",
-                    "mbs": "block"}[strategy]
-    if isinstance(grouping, str) and grouping not in GROUPINGS:
-        raise InputError(f"unknown grouping '{grouping}' (known: {', '.join(GROUPINGS)})",
-                         field="grouping")
-    if isinstance(grouping, (list, tuple)):
-        grouping = _parse_cuts(grouping, len(net))
-    return grouping, tile
+def _resolve(strategy: str, request: ScheduleRequest | SweepRequest
+             ) -> tuple[str | tuple[int, ...], str]:
+    """The grouping (a policy this module computes, or cuts) and weight tile of a request
+    already checked against the strategy's spec."""
+    grouping = request.grouping if request.grouping is not None else _OWN_GROUPING[strategy]
+    return grouping, str(request.options["weight_tile"])
 
 
 def plan(m: Model, grouping: str | tuple[int, ...], fixed: np.ndarray | None) -> Plan:
@@ -912,7 +878,7 @@ def _check_sub_batch(sub: Any, batch: int) -> np.ndarray | None:
 
 def run_schedule(name: str, request: ScheduleRequest) -> ScheduleResult:
     net, hw = request.network, request.hardware
-    grouping, tile = _resolve(name, net, request.options, None)
+    grouping, tile = _resolve(name, request)
     training = request.mode == TRAINING
     fixed = _check_sub_batch(request.sub_batch, request.batch)
     m = build_model(net, hw, request.batch, [hw.buffer_bytes], training, tile)
@@ -933,21 +899,14 @@ def run_schedule(name: str, request: ScheduleRequest) -> ScheduleResult:
              "sums several of those consumers on chip",
              "MBS group traffic, buffer need and greedy rule are cnnmem's reconstruction of "
              "Lym et al. 2019 (papers.md section 2)"]
-    if request.chips > 1:
-        notes.append("MBS is modelled on one chip; --chips is ignored")
     if not np.isfinite(totals["dram_bytes"]):
         notes.append("some group does not fit the buffer: infeasible")
     return ScheduleResult(name, pd.DataFrame(rows), totals, tuple(notes))
 
 
-#: strategies that choose every group's sub-batch themselves: a sweep's sub-batch axis does
-#: not apply to them (their rows have no single sub-batch)
-CHOOSES_SUB_BATCH = ("mbs-greedy", "mbs-optimal", "mbs-fs")
-
-
 def run_sweep(name: str, req: SweepRequest) -> PointCosts:
-    grouping, tile = _resolve(name, req.network, req.options, req.grouping)
-    fixed = None if name in CHOOSES_SUB_BATCH else _check_sub_batch(req.sub_batch, req.batch)
+    grouping, tile = _resolve(name, req)
+    fixed = _check_sub_batch(req.sub_batch, req.batch)
     m = build_model(req.network, req.hardware, req.batch, req.capacity_bytes,
                     req.mode == TRAINING, tile)
     if fixed is not None and (isinstance(grouping, tuple)
@@ -976,24 +935,43 @@ def run_sweep(name: str, req: SweepRequest) -> PointCosts:
         cuts=cuts)
 
 
-_DESCRIPTIONS = {
-    "mbs-greedy": "MBS, the paper's greedy grouping (extend while the sub-batch holds)",
-    "mbs-optimal": "MBS, DP-optimal grouping and per-group sub-batches (least DRAM traffic)",
-    "mbs-fs": "MBS fully serialized: sub-batch 1 in every group, DP grouping",
-    "mbs": "MBS with an explicit grouping (-O cuts=3,7,12 or -O grouping=block) and --sub-batch",
-}
+_WEIGHT_TILE = OptionSpec("weight_tile", "layer", ("layer", "channel"),
+                          help="weights of a group held per layer or per output channel")
+_LATENCY = "sum over groups and sub-batches of max(compute, memory) per layer-pass"
+#: the grouping each MBS strategy computes itself (mbs takes one: policies or cuts)
+_OWN_GROUPING = {"mbs-greedy": "greedy", "mbs-optimal": "optimal", "mbs-fs": "fs"}
+SPECS = (
+    StrategySpec("mbs-greedy", (TRAINING, INFERENCE),
+                 "MBS, the paper's greedy grouping (extend while the sub-batch holds)",
+                 options=(_WEIGHT_TILE,), sub_batch="chooses", latency=_LATENCY),
+    StrategySpec("mbs-optimal", (TRAINING, INFERENCE),
+                 "MBS, DP-optimal grouping and per-group sub-batches (least DRAM traffic)",
+                 options=(_WEIGHT_TILE,), sub_batch="chooses", latency=_LATENCY),
+    StrategySpec("mbs-fs", (TRAINING, INFERENCE),
+                 "MBS fully serialized: sub-batch 1 in every group, DP grouping",
+                 options=(_WEIGHT_TILE,), sub_batch="chooses", latency=_LATENCY),
+    StrategySpec("mbs", (TRAINING, INFERENCE),
+                 "MBS with an explicit grouping (-O cuts=3,7,12 or -O grouping=block) and "
+                 "--sub-batch",
+                 options=(_WEIGHT_TILE,),
+                 grouping=GroupingRule(("block", "stage", "layer", "all", "greedy", "optimal"),
+                                       cuts=True, default="block"),
+                 sub_batch="fixed", latency=_LATENCY),
+)
 
 
-def _make(name: str) -> None:
+def _make(spec: StrategySpec) -> None:
+    name = spec.name
+
     def schedule(request: ScheduleRequest) -> ScheduleResult:
         return run_schedule(name, request)
 
     def sweep(req: SweepRequest) -> PointCosts:
         return run_sweep(name, req)
 
-    register(name, (TRAINING, INFERENCE), _DESCRIPTIONS[name])(schedule)
+    register(spec)(schedule)
     register_sweep(name)(sweep)
 
 
-for _name in _DESCRIPTIONS:
-    _make(_name)
+for _spec in SPECS:
+    _make(_spec)

@@ -15,10 +15,11 @@ import pandas as pd
 
 from cnnmem.errors import InputError
 from cnnmem.model.cost import compulsory_bytes, layer_pass_costs
-from cnnmem.model.schedule import TRAINING, ScheduleRequest, get_strategy
+from cnnmem.model.schedule import TRAINING
 from cnnmem.report import plots
 from cnnmem.sweep.output import AtomicOutputs
-from cnnmem.sweep.spec import SweepSpec, apply_hardware, parse_sweep
+from cnnmem.sweep.rerun import request_of_row
+from cnnmem.sweep.spec import SweepSpec, parse_sweep
 from cnnmem.yamlio import load_yaml_text
 
 BOUND_POINTS = 48  # capacities at which the lower bound is evaluated
@@ -77,26 +78,19 @@ def _bounds(spec: SweepSpec, best: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _best_schedule(spec: SweepSpec, row: pd.Series) -> tuple[pd.DataFrame, str] | None:
-    """Re-run one result row with the strategy's per-group model; None if it cannot."""
-    net = dict(spec.networks)[row["network"]]
-    hw = dict(spec.hardware)[row["hardware"]]
-    hw = apply_hardware(hw, spec.hw_axes, tuple(float(row[a.column]) for a in spec.hw_axes))
-    hw = hw.replace(buffer_bytes=float(row["capacity_bytes"]))
-    sb = row.get("sub_batch")
-    sub = int(sb) if sb is not None and np.isfinite(sb) and int(sb) != spec.batch else None
-    try:
-        strat = get_strategy(str(row["strategy"]))
-        res = strat.run(ScheduleRequest(net, hw, spec.mode, spec.batch, spec.chips, sub,
-                                        dict(spec.options)))
-    except (InputError, TypeError, ValueError):
-        return None
+def best_schedule(spec: SweepSpec, row: pd.Series
+                  ) -> tuple[pd.DataFrame, str, dict[str, Any]] | None:
+    """Re-run one result row exactly (its grouping, cuts, sub-batch, capacity and swept hardware
+    values: :func:`cnnmem.sweep.rerun.request_of_row`): per-group table, title and totals; None
+    if the strategy has no per-group DRAM traffic."""
+    rr = request_of_row(spec, row)
+    _, res = rr.run()
     if "dram_bytes" not in res.groups:
         return None
     title = (f"{row['network']}: DRAM traffic per group, {row['strategy']} at "
              f"{row['capacity_bytes'] / plots.MIB:.3g} MiB"
-             + (f", sub-batch {sub}" if sub else ""))
-    return res.groups, title
+             + (f", sub-batch {rr.sub_batch}" if rr.sub_batch else ""))
+    return res.groups, title, res.totals
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -166,13 +160,14 @@ def write_report(run_dir: Path) -> Path:
                "Each strategy's lowest-energy point, split into DRAM, buffer, compute and "
                "static energy.", "", "![energy breakdown](figures/energy_breakdown.png)", ""]
         top = energy.sort_values("energy_pj", kind="mergesort").iloc[0]
-        sched = _best_schedule(spec, top)
+        sched = best_schedule(spec, top)
         if sched is not None:
             plots.per_group_traffic(sched[0], sched[1], fig_dir / "best_schedule_groups")
             md += ["## Per-group DRAM traffic of the best schedule", "",
                    f"The lowest-energy point ({top['strategy']} on {top['network']}/"
                    f"{top['hardware']}, {top['capacity_bytes'] / plots.MIB:.3g} MiB), re-run "
-                   "with the strategy's per-group model.", "",
+                   "with the strategy's per-group model:", "", "```sh",
+                   request_of_row(spec, top).command(), "```", "",
                    "![per-group DRAM traffic](figures/best_schedule_groups.png)", ""]
         else:
             md += ["## Per-group DRAM traffic of the best schedule", "",

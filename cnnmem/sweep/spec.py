@@ -34,6 +34,7 @@ import numpy as np
 from cnnmem.errors import InputError
 from cnnmem.hardware import FIELD_ALIASES, FIELD_DIMENSIONS, Hardware, load_hardware
 from cnnmem.model.schedule import INFERENCE, TRAINING, get_strategy, sweep_evaluators
+from cnnmem.sweep.strategy_check import check_sweep_strategies
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
 from cnnmem.workload.network import Network
@@ -421,6 +422,9 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
             raise actx.error(f"unknown axis (known: {', '.join(known)})", fld)
     if "precision" in {a.key.split(".")[0] for a in hw_axes} and "bytes_per_element" in seen_attrs:
         raise ctx.error("sweep bytes_per_element or precision.*, not both", "axes")
+    check_sweep_strategies([get_strategy(s).spec for s in strategies], options=options,
+                           sub_batch_axis=sub_batch is not None, groupings=groupings,
+                           chips=chips, error=lambda msg, fld: ctx.error(msg, fld))
     desc = data.get("description", "")
     return SweepSpec(
         name=name.strip(), file=file, text=text, description=str(desc or ""),
