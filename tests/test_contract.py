@@ -326,3 +326,40 @@ def test_a_toy_strategy_touches_one_module(toy_strategy, tmp_path, capsys):
     assert (df["dram_bytes"] == want).all() and len(df) == 2
     code, out, _ = cli(["strategies"], capsys)
     assert "toy" in out
+
+
+# ------------------------------------------------------------------------------------------
+# CLI start-up: commands are imported lazily (timing: benchmarks/cli_startup.py)
+
+
+def test_cli_command_table_matches_the_command_modules():
+    import importlib
+
+    from cnnmem.cli import COMMAND_MODULES
+
+    for name, (module, _) in COMMAND_MODULES.items():
+        mod = importlib.import_module(f"cnnmem.commands.{module}")
+        assert name in {c.name for c in mod.COMMANDS}
+    import pkgutil
+
+    import cnnmem.commands as pkg
+
+    every = set()
+    for info in pkgutil.iter_modules(pkg.__path__):
+        mod = importlib.import_module(f"cnnmem.commands.{info.name}")
+        every |= {c.name for c in getattr(mod, "COMMANDS", [])}
+    assert every == set(COMMAND_MODULES)
+
+
+def test_help_and_version_import_no_numpy_pandas_or_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom cnnmem.cli import main\n"
+            "for flag in ('--help', '--version'):\n"
+            "    try:\n        main([flag])\n    except SystemExit:\n        pass\n"
+            "heavy = [m for m in ('numpy', 'pandas', 'matplotlib') if m in sys.modules]\n"
+            "print('HEAVY', heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "HEAVY []" in out, out
