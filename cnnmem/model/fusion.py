@@ -85,6 +85,7 @@ from cnnmem.model.gconv import layer_gconvs
 from cnnmem.model.grouping import (
     budgeted_dp,
     consecutive_dp,
+    path_from_cuts,
     replicas_needed,
     replicated_bottleneck_dp,
 )
@@ -420,42 +421,6 @@ def partition_dp(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.nd
     return result.total, result.path
 
 
-def partition_dp_bounded(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.ndarray,
-                         fallback: np.ndarray | None, max_groups: int
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`partition_dp` restricted to at most ``max_groups`` groups (one per chip of a
-    pipeline). O(U^2 x max_groups), vectorized over capacities; inf where impossible."""
-    cap = np.atleast_1d(np.asarray(capacity_bytes, float))
-    n_units, n_cap = cost.shape[0], cap.size
-    g_max = max(1, min(max_groups, n_units))
-    cols = np.arange(n_cap)
-    best = np.full((g_max + 1, n_units + 1, n_cap), np.inf)
-    best[0, 0] = 0.0
-    arg = np.zeros((g_max + 1, n_units, n_cap), dtype=np.int64)
-    group_cost = [_group_costs(cost, need_bytes, cap, fallback, j) for j in range(n_units)]
-    for g in range(1, g_max + 1):
-        for j in range(n_units):
-            tot = best[g - 1, : j + 1] + group_cost[j]
-            s = np.argmin(tot, axis=0)
-            best[g, j + 1] = tot[s, cols]
-            arg[g, j] = s
-    g_best = np.argmin(best[:, n_units], axis=0)
-    total = best[g_best, n_units, cols]
-    start = np.full((n_units, n_cap), -1, dtype=np.int64)
-    cur = np.full(n_cap, n_units - 1)
-    g = g_best.copy()
-    live = np.isfinite(total)
-    for _ in range(g_max):
-        if not live.any():
-            break
-        s = arg[np.maximum(g, 0), np.maximum(cur, 0), cols]
-        start[cur[live], cols[live]] = s[live]
-        cur = np.where(live, s - 1, -1)
-        g = g - 1
-        live = live & (cur >= 0)
-    return total, start
-
-
 def group_cost_matrix(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.ndarray,
                       fallback: np.ndarray | None) -> np.ndarray:
     """Cost of every allowed group (U, U, C) as :func:`partition_dp` sees it: ``cost`` where
@@ -522,23 +487,12 @@ def groups_of(start: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), j) for j, s in enumerate(start) if s >= 0]
 
 
-def forced_start(n_units: int, grouping: str | tuple[int, ...], ends_layer: np.ndarray,
-                 n_cap: int) -> np.ndarray:
-    """``start`` array of a fixed grouping: 'layer' (every unit), 'all' (one group) or layer
-    cut positions (a group ends after each listed layer index, snapped to its unit's end)."""
-    start = np.full((n_units, n_cap), -1, dtype=np.int64)
-    if grouping == "layer":
-        group_ends = list(range(n_units))
-    elif grouping == "all":
-        group_ends = [n_units - 1]
-    else:
-        group_ends = sorted({int(np.searchsorted(ends_layer, c)) for c in grouping
-                             if 0 <= c < ends_layer[-1]} | {n_units - 1})
-    first = 0
-    for e in group_ends:
-        start[e] = first
-        first = e + 1
-    return start
+def unit_cuts(cuts: tuple[int, ...], ends_layer: np.ndarray) -> tuple[int, ...]:
+    """Layer cuts (a group ends after each listed layer index) as unit cuts: each snapped to
+    the end of the unit holding that layer."""
+    n_units = ends_layer.size
+    return tuple(sorted({int(np.searchsorted(ends_layer, c)) for c in cuts
+                         if 0 <= c < ends_layer[-1]} - {n_units - 1}))
 
 
 # ------------------------------------------------------------------------------------------
@@ -649,7 +603,11 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
             # every chip re-reads filters per image: take the cheaper of the two per capacity
             reread_cost = cost + group_w * batch
             tot_rr, start_rr = partition_dp(reread_cost, need, cap, tiled)
-            tot_pl, start_pl = partition_dp_bounded(cost, need, cap, tiled, chips)
+            # at most `chips` groups: the generic budgeted DP, every group of weight 1
+            g_all = group_cost_matrix(cost, need, cap, tiled)
+            bounded = budgeted_dp(g_all, np.ones(g_all.shape, np.int64),
+                                  max(1, min(chips, n_units)))
+            tot_pl, start_pl = bounded.total, bounded.path
             reread_chosen = tot_pl > tot_rr
             start = np.where(reread_chosen[None, :], start_rr, start_pl)
         if kind == OCCAM and opts["partition"] == "balanced":
@@ -667,7 +625,7 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
             start = np.where(balanced[None, :], start_bal, start)
             reread_chosen = reread_chosen & ~balanced
     else:
-        start = forced_start(n_units, opts["grouping"], ends, n_cap)
+        start = path_from_cuts(unit_cuts(opts["grouping"], ends), n_units, n_cap)
     # per-group quantities at each group's end unit j: (U, C)
     s_idx = np.maximum(start, 0)
     cols = np.arange(n_cap)[None, :]
