@@ -211,7 +211,8 @@ def geometry(net: Network) -> Geometry:
         rows.append((k, lay.stride[0] if win else 1, c, h, w, oc, oh, ow, win,
                      lay.family == FC, lay.in_elems))
     a = np.array(rows, dtype=np.int64).T
-    return Geometry(*(a[i] for i in range(8)), a[8].astype(bool), a[9].astype(bool), a[10])
+    return Geometry(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8].astype(bool),
+                    a[9].astype(bool), a[10])
 
 
 # ------------------------------------------------------------------------------------------
@@ -465,10 +466,11 @@ def brute_force_partition(cost: np.ndarray, need_bytes: np.ndarray, capacity_byt
                           fallback: np.ndarray | None = None) -> float:
     """Reference for tests: try every cut set (2^(U-1)); least total cost."""
     n_units = cost.shape[0]
-    best = np.inf
+    best: Any = np.inf
     for mask in range(1 << max(n_units - 1, 0)):
         ends = [k for k in range(n_units - 1) if mask >> k & 1] + [n_units - 1]
-        total, first = 0.0, 0
+        total: Any = 0.0
+        first = 0
         for e in ends:
             fused = cost[first, e] if need_bytes[first, e] <= capacity_bytes else np.inf
             if first == e and fallback is not None:

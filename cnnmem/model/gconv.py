@@ -35,6 +35,7 @@ pass              output (stationary)  streamed operand A     streamed operand B
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -120,8 +121,9 @@ def layer_gconvs(layer: Layer, index: int, passes: tuple[str, ...] = PASSES) -> 
                                                                                pw, dw)
     y_elems = c_o * h_o * w_o
     w_elems = c_o * (c_i // g) * kh * kw
-    common = dict(layer=layer.name, layer_index=index, macs_per_sample=macs, groups=g, k_h=kh,
-                  k_w=kw, window_h=keh, window_w=kew, stride_h=sh, stride_w=sw, rho=rho)
+    common: dict[str, Any] = dict(
+        layer=layer.name, layer_index=index, macs_per_sample=macs, groups=g, k_h=kh, k_w=kw,
+        window_h=keh, window_w=kew, stride_h=sh, stride_w=sw, rho=rho)
     out: list[GConv] = []
     for p in passes:
         if p == "forward":

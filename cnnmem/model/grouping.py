@@ -157,21 +157,21 @@ def budgeted_dp(cost: np.ndarray, weight: np.ndarray, budget: int) -> DPResult:
     best = np.full((budget + 1, n_items + 1, n_problems), np.inf)
     best[:, 0] = 0.0
     arg = np.zeros((budget + 1, n_items, n_problems), dtype=np.int64)
-    for k in range(1, budget + 1):
+    for kk in range(1, budget + 1):
         for e in range(n_items):
             we = w[: e + 1, e]  # (e + 1, P)
-            allowed = (we >= 1) & (we <= k) & np.isfinite(c[: e + 1, e])
-            rest = np.where(allowed, k - we, 0)
+            allowed = (we >= 1) & (we <= kk) & np.isfinite(c[: e + 1, e])
+            rest = np.where(allowed, kk - we, 0)
             prev = best[rest, np.arange(e + 1)[:, None], cols[None, :]]
             tot = np.where(allowed, prev + c[: e + 1, e], np.inf)
             s = np.argmin(tot, axis=0)
-            best[k, e + 1] = tot[s, cols]
-            arg[k, e] = s
+            best[kk, e + 1] = tot[s, cols]
+            arg[kk, e] = s
     total = best[budget, n_items]
     path = np.full((n_items, n_problems), -1, dtype=np.int64)
     choice = np.full((n_items, n_problems), -1, dtype=np.int64)
     cur = np.full(n_problems, n_items - 1)
-    k = np.full(n_problems, budget)
+    k: np.ndarray = np.full(n_problems, budget)
     live = np.isfinite(total)
     while live.any():
         e = np.maximum(cur, 0)

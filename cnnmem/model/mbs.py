@@ -285,7 +285,7 @@ def _split_layer_pass(net: Network, costs: Any, item: int, prec: Precision, batc
         if p != "dgrad":
             return {"activations": dram}
         caps, k = costs.capacity_bytes, len(net.consumers[i])
-        f1, f2 = (streaming_bytes(layer, p, [batch], caps, Precision(prec.activation,
+        f1, f2 = (streaming_bytes(layer, p, np.array([batch]), caps, Precision(prec.activation,
                                                                       prec.weight, g),
                                   consumers=k)[0] for g in (1.0, 2.0))
         stash = f1 - (f2 - f1)  # the part not proportional to the gradient precision
@@ -510,7 +510,8 @@ class Plan:
     n_sub: int
 
 
-def _problems(m: Model, fixed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, int]:
+def _problems(m: Model, fixed: np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray | None, int]:
     """(cap_idx (P,), fixed sub-batch per problem (P,) or None, n_sub)."""
     ncap = m.caps.size
     if fixed is None:
@@ -534,11 +535,11 @@ def plan_optimal(m: Model, fixed: np.ndarray | None, cands: np.ndarray | None = 
             ch = np.argmin(c3, axis=1)
             return np.take_along_axis(c3, ch[:, None, :], axis=1)[:, 0, :], cand_axis[ch]
         flat = c3.transpose(0, 2, 1).reshape(e + 1, -1)
-        return flat, np.broadcast_to(np.tile(fixed, m.caps.size), flat.shape)
+        return flat, np.broadcast_to(np.tile(cand_axis, m.caps.size), flat.shape)
 
     given_cands = cands
-    cand_axis = (sub_batch_candidates(m.batch) if cands is None else cands) if fix is None \
-        else fixed
+    cand_axis: np.ndarray = ((sub_batch_candidates(m.batch) if cands is None else cands)
+                             if fix is None or fixed is None else fixed)
     res = consecutive_dp(L, cost, cap_idx.size)
     n = np.where(res.path >= 0, res.choice, 0)
     return Plan(res.path, n, cap_idx, k)
@@ -660,8 +661,9 @@ def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.nda
     N = float(m.batch)
     ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
     g = (s, e)
-    fwd = sum(cells[("forward", k)] for k in KINDS)
-    bwd = sum(cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
+    fwd: np.ndarray = sum(cells[("forward", k)] for k in KINDS)  # type: ignore[assignment]
+    bwd: np.ndarray = sum(  # type: ignore[assignment]
+        cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
     macs_f = N * t.macs[g]
     slots = group_array_macs(m, np.asarray(s), np.broadcast_to(e, np.shape(s)), n)
     slots_f, slots_b = (None, None) if slots is None else slots
@@ -701,8 +703,8 @@ def evaluate(m: Model, plan: Plan, with_groups: bool = False
     P = plan.cap_idx.size
     tot: dict[str, np.ndarray] = {}
     rows: list[dict[str, Any]] = []
-    for e in np.flatnonzero((plan.path >= 0).any(axis=1)):
-        e = int(e)
+    for e_end in np.flatnonzero((plan.path >= 0).any(axis=1)):
+        e = int(e_end)
         mask = plan.path[e] >= 0
         s = np.where(mask, plan.path[e], e)
         n = np.where(mask, plan.sub_batch[e], m.batch)
@@ -745,9 +747,9 @@ def evaluate(m: Model, plan: Plan, with_groups: bool = False
     tot["energy_pj"] = (tot["energy_dram_pj"] + tot["energy_buffer_pj"]
                         + tot["energy_compute_pj"] + tot["energy_static_pj"])
     for p in PASSES:
-        tot[f"dram_{p}_bytes"] = sum(tot[cell_key(p, k)] for k in KINDS)
+        tot[f"dram_{p}_bytes"] = np.sum([tot[cell_key(p, k)] for k in KINDS], axis=0)
     for k in KINDS:
-        tot[f"dram_{k}_bytes"] = sum(tot[cell_key(p, k)] for p in PASSES)
+        tot[f"dram_{k}_bytes"] = np.sum([tot[cell_key(p, k)] for p in PASSES], axis=0)
     return tot, rows
 
 
@@ -911,9 +913,9 @@ def run_sweep(name: str, req: SweepRequest) -> PointCosts:
                     req.mode == TRAINING, tile)
     if fixed is not None and (isinstance(grouping, tuple)
                               or grouping in ("layer", "block", "stage", "all")):
-        cuts = grouping if isinstance(grouping, tuple) else named_cuts(m.net, grouping)
-        pts = fixed_grouping_points(m, cuts, fixed)  # the hot path: no DP, no per-group loop
-        return PointCosts(cuts=cuts, **pts)
+        fixed_cuts = grouping if isinstance(grouping, tuple) else named_cuts(m.net, grouping)
+        pts = fixed_grouping_points(m, fixed_cuts, fixed)  # the hot path: no DP, no group loop
+        return PointCosts(cuts=fixed_cuts, **pts)
     p = plan(m, grouping, fixed)
     tot, _ = evaluate(m, p)
     shape = (m.caps.size, p.n_sub)

@@ -159,6 +159,7 @@ def unit_pes(hw: Hardware) -> tuple[float, float]:
                          "and fc_mac_units (or use --strategy dadiannao-like)",
                          field="conv_mac_units")
     if conv is None:
+        assert fc is not None
         conv = hw.mac_units - fc
     if fc is None:
         fc = hw.mac_units - conv

@@ -127,7 +127,8 @@ def csv_rows(columns: Sequence[Column], n: int) -> bytes:
         if col[0] == "num":
             m, k = number_bytes(np.broadcast_to(np.asarray(col[1], float), (n,)))
         else:
-            m, k = text_bytes(np.broadcast_to(np.asarray(col[1]), (n,)), col[2])
+            labels: Any = col[2]  # type: ignore[misc]  # text columns carry their labels
+            m, k = text_bytes(np.broadcast_to(np.asarray(col[1]), (n,)), labels)
         mats.append(m)
         keeps.append(k)
         last = i == len(columns) - 1
