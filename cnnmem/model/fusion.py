@@ -552,13 +552,36 @@ def _layer_sums(values: np.ndarray, uidx: np.ndarray, n_units: int) -> np.ndarra
     return out
 
 
-def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
-             chips: int = 1, options: dict[str, Any] | None = None,
-             grouping: str | tuple[int, ...] | None = None) -> Evaluation:
-    """Run Layer Fusion (``kind='fusion'``) or OCCAM (``'occam'``) for every capacity."""
-    opts = parse_options(kind, dict(options or {}))
-    opts["grouping"] = SPECS[kind].resolve_grouping(
-        net, grouping if grouping is not None else opts["grouping"])
+@dataclass(frozen=True)
+class UnitCosts:
+    """Everything the grouping choice and the roll-up need, per unit pair (U, U[, C])."""
+
+    kind: str
+    net: Network
+    hw: Hardware
+    opts: dict[str, Any]
+    batch: int
+    chips: int
+    cap: np.ndarray  # (C,)
+    n_units: int
+    n_cap: int
+    starts: np.ndarray  # first layer of each unit
+    ends: np.ndarray  # last layer of each unit
+    need: np.ndarray  # (U, U) buffer need of group [i..j]
+    cost: np.ndarray  # (U, U) DRAM bytes of group [i..j] (feature maps + filters)
+    feature: np.ndarray  # (U, U) feature-map boundary bytes
+    group_w: np.ndarray  # (U, U) filter bytes of group [i..j]
+    tiled: np.ndarray  # (U, C) tiled per-layer traffic of a unit alone (the fallback)
+    inner: np.ndarray  # (U, U) bytes kept on chip inside a group (buffer energy)
+    cm: np.ndarray  # cumulative MACs
+    cv: np.ndarray  # cumulative vector ops
+    cslots: np.ndarray  # cumulative MAC slots
+    opb: float  # operand bytes per MAC
+
+
+def unit_costs(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray,
+               opts: dict[str, Any], batch: int, chips: int) -> UnitCosts:
+    """Phase 1: units, group storage (OCCAM closure or fusion storage) and traffic."""
     cap = np.atleast_1d(np.asarray(capacity_bytes, float))
     ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
     starts, ends = units_of(net, opts["pool"])
@@ -597,6 +620,17 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     cslots = np.concatenate([np.zeros((1, n_units)),
                              np.cumsum((macs_l / eff_l)[:, None] * mac_factor, 0)])
     opb = ea + ew
+    return UnitCosts(kind, net, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends,
+                     need, cost, feature, group_w, tiled, inner, cm, cv, cslots, opb)
+
+
+def choose_groups(uc: UnitCosts) -> tuple[np.ndarray, np.ndarray]:
+    """Phase 2: the grouping per capacity, ``start`` (U, C), and where OCCAM chose to re-read
+    filters per image rather than pipeline (C,)."""
+    (kind, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends, need, cost, group_w,
+     tiled, cm, cv, cslots, opb) = (
+        uc.kind, uc.hw, uc.opts, uc.batch, uc.chips, uc.cap, uc.n_units, uc.n_cap, uc.starts,
+        uc.ends, uc.need, uc.cost, uc.group_w, uc.tiled, uc.cm, uc.cv, uc.cslots, uc.opb)
     reread_chosen = np.zeros(n_cap, dtype=bool)
     if opts["grouping"] == "optimal":
         total, start = partition_dp(cost, need, cap, tiled)
@@ -628,6 +662,29 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
             reread_chosen = reread_chosen & ~balanced
     else:
         start = path_from_cuts(unit_cuts(opts["grouping"], ends), n_units, n_cap)
+    return start, reread_chosen
+
+
+def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
+             chips: int = 1, options: dict[str, Any] | None = None,
+             grouping: str | tuple[int, ...] | None = None) -> Evaluation:
+    """Run Layer Fusion (``kind='fusion'``) or OCCAM (``'occam'``) for every capacity: unit
+    costs, the grouping choice, then the shared per-group roll-up (:func:`roll_up`)."""
+    opts = parse_options(kind, dict(options or {}))
+    opts["grouping"] = SPECS[kind].resolve_grouping(
+        net, grouping if grouping is not None else opts["grouping"])
+    uc = unit_costs(kind, net, hw, capacity_bytes, opts, batch, chips)
+    start, reread_chosen = choose_groups(uc)
+    return roll_up(uc, start, reread_chosen)
+
+
+def roll_up(uc: UnitCosts, start: np.ndarray, reread_chosen: np.ndarray) -> Evaluation:
+    """Phase 3: per-group arrays (U, C) at each group's end unit, and totals (C,)."""
+    (kind, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends, need, cost, feature,
+     group_w, tiled, inner, cm, cv, cslots, opb) = (
+        uc.kind, uc.hw, uc.opts, uc.batch, uc.chips, uc.cap, uc.n_units, uc.n_cap, uc.starts,
+        uc.ends, uc.need, uc.cost, uc.feature, uc.group_w, uc.tiled, uc.inner, uc.cm, uc.cv,
+        uc.cslots, uc.opb)
     # per-group quantities at each group's end unit j: (U, C)
     s_idx = np.maximum(start, 0)
     cols = np.arange(n_cap)[None, :]
