@@ -363,3 +363,19 @@ def test_help_and_version_import_no_numpy_pandas_or_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert "HEAVY []" in out, out
+
+
+def test_readme_strategy_table_lists_every_declared_option():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.replace("\\|", "/").split("|")]
+        if len(cells) > 4 and cells[1].startswith("`"):
+            for name in cells[1].replace("`", "").split(","):
+                rows[name.strip()] = cells[-2]
+    for name, spec in strategy_specs().items():
+        row = rows[name]
+        for opt in spec.option_names:
+            assert opt in row or "as `tnpu`" in row, (name, opt, row)
+        if spec.grouping.takes:
+            assert "grouping" in row, (name, row)

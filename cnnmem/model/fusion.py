@@ -85,6 +85,7 @@ from cnnmem.model.gconv import layer_gconvs
 from cnnmem.model.grouping import (
     budgeted_dp,
     consecutive_dp,
+    format_cuts,
     path_from_cuts,
     replicas_needed,
     replicated_bottleneck_dp,
@@ -796,7 +797,8 @@ def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
         })
     totals = {k: float(v[0]) for k, v in ev.totals.items()}
     o = ev.options
-    notes = [", ".join(f"{k}={v}" for k, v in sorted(o.items()))]
+    notes = [", ".join(f"{k}={format_cuts(v) if isinstance(v, tuple) else v}"
+                       for k, v in sorted(o.items()))]
     if kind == OCCAM:
         if totals["groups"] <= request.chips:
             notes.append(f"pipeline: {int(totals['groups'])} partitions on {request.chips} chips "
