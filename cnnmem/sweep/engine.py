@@ -30,6 +30,7 @@ from cnnmem.hardware import Hardware
 from cnnmem.model.grouping import format_cuts, structural_cuts
 from cnnmem.model.schedule import (
     POINT_FIELDS,
+    STRUCTURAL_POLICIES,
     StrategySpec,
     SweepRequest,
     strategy_specs,
@@ -81,7 +82,7 @@ def expand_grouping(net: Network, g: GroupingSpec) -> list[tuple[str, Grouping]]
     if g.kind == "default":
         return [("default", None)]
     if g.kind == "policy":
-        if g.value in ("greedy", "optimal"):
+        if g.value not in STRUCTURAL_POLICIES:  # computed by the strategy: passed by name
             return [(g.value, g.value)]
         return [(g.value, structure_cuts(net, g.value))]
     if g.kind == "depth":

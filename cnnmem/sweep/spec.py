@@ -33,7 +33,14 @@ import numpy as np
 
 from cnnmem.errors import InputError
 from cnnmem.hardware import FIELD_ALIASES, FIELD_DIMENSIONS, Hardware, load_hardware
-from cnnmem.model.schedule import INFERENCE, TRAINING, get_strategy, sweep_evaluators
+from cnnmem.model.schedule import (
+    INFERENCE,
+    STRUCTURAL_POLICIES,
+    TRAINING,
+    get_strategy,
+    strategy_specs,
+    sweep_evaluators,
+)
 from cnnmem.sweep.strategy_check import check_sweep_strategies
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
@@ -49,10 +56,17 @@ OBJECTIVE_COLUMNS = ("dram_bytes", "capacity_bytes", "buffer_need_bytes", "energ
 OBJECTIVE_ALIASES = {"buffer_bytes": "capacity_bytes", "energy": "energy_pj",
                      "latency": "latency_s", "dram": "dram_bytes"}
 DEFAULT_OBJECTIVES = ("dram_bytes", "capacity_bytes", "energy_pj", "latency_s")
-#: grouping policies passed to the strategy by name (it computes the cuts itself)
-STRATEGY_POLICIES = ("greedy", "optimal")
+
+
+def grouping_policies() -> tuple[str, ...]:
+    """Every named grouping policy some strategy declares (its StrategySpec's GroupingRule):
+    the ones strategies compute (passed by name), then the structural ones."""
+    names = {p for s in strategy_specs().values() for p in s.grouping.policies}
+    return tuple(sorted(names - set(STRUCTURE_POLICIES))) + STRUCTURE_POLICIES
+
+
 #: grouping policies the sweep computes from the network's layer names
-STRUCTURE_POLICIES = ("layer", "block", "stage", "all")
+STRUCTURE_POLICIES = STRUCTURAL_POLICIES
 EXHAUSTIVE_MAX_LAYERS = 16
 
 
@@ -231,10 +245,10 @@ def _groupings(ctx: _Ctx, spec: Any, axes: Any) -> tuple[GroupingSpec, ...]:
         if isinstance(item, str):
             if item == "default":
                 out.append(GroupingSpec("default", line=line))
-            elif item in STRATEGY_POLICIES + STRUCTURE_POLICIES:
+            elif item in grouping_policies():
                 out.append(GroupingSpec("policy", item, line=line))
             else:
-                known = ", ".join(("default",) + STRATEGY_POLICIES + STRUCTURE_POLICIES)
+                known = ", ".join(("default",) + grouping_policies())
                 raise ctx.error(f"unknown grouping policy '{item}' (known: {known}; or "
                                 "{depth: K}, {exhaustive: true}, {random: N, seed: S})",
                                 "axes.grouping", line=line)
