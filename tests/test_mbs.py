@@ -296,7 +296,7 @@ def test_dp_helpers_backtrack_and_cuts() -> None:
 @pytest.mark.parametrize("opts, field", [({"cuts": "3,x"}, "cuts"), ({"cuts": "999"}, "cuts"),
                                          ({"cuts": "5,3"}, "cuts"),
                                          ({"grouping": "nope"}, "grouping"),
-                                         ({"bogus": 1}, "options")])
+                                         ({"bogus": 1}, "-O bogus")])
 def test_bad_options_raise_input_error(opts: dict, field: str) -> None:
     with pytest.raises(InputError) as err:
         get_strategy("mbs").run(ScheduleRequest(load_network_text(CHAIN), HW, batch=4,

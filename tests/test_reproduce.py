@@ -177,7 +177,9 @@ def test_layerwise_vs_layerwise_passes_and_caches(sdir: Path) -> None:
 
 def test_cache_key_separates_runs_that_differ(sdir: Path) -> None:
     write(sdir, "a", schedule_yaml("a", buffer="32 KiB"))
-    write(sdir, "b", schedule_yaml("b", baseline_options={"x": 1}, baseline_batch=2))
+    write(sdir, "b", schedule_yaml("b", strategy="mbs-greedy", baseline="mbs-greedy",
+                                   baseline_options={"weight_tile": "channel"},
+                                   baseline_batch=2))
     cache = RunCache()
     outs = reproduce(select_scenarios(["all"], sdir), cache=cache)
     assert len(cache) == 3  # (32 KiB, batch 4) shared by a's two sides; b: default / batch 2

@@ -317,35 +317,61 @@ networks: [lenet5]
 hardware: [{hw}]
 mode: {mode}
 batch: 8
+chips: {chips}
 strategies: [{strategy}]
 axes:
   capacity: [64 KiB, 256 KiB]
-  sub_batch: [2, 8]
-  grouping: [{{random: 3, seed: 7, max_depth: 4}}, stage]
-"""
+{axes}"""
+
+#: (strategy, mode, hardware, chips, extra axes): every registered strategy
+RERUN_CASES = [
+    ("layerwise", "training", "edge", 1, ""),
+    ("mbs-greedy", "training", "edge", 1, ""),
+    ("mbs-optimal", "training", "edge", 1, ""),
+    ("mbs-fs", "training", "edge", 1, ""),
+    ("mbs", "training", "edge", 1,
+     "  sub_batch: [2, 8]\n  grouping: [{random: 3, seed: 7, max_depth: 4}, stage, greedy]\n"),
+    ("fusion", "inference", "edge", 1,
+     "  grouping: [{random: 3, seed: 7, max_depth: 4}, stage, optimal]\n"),
+    ("occam", "inference", "occam_chip", 2,
+     "  grouping: [{random: 3, seed: 7, max_depth: 4}, block, optimal]\n"),
+    ("tnpu", "training", "tnpu", 1, ""),
+    ("dnpu-like", "training", "tnpu", 1, ""),
+    ("dadiannao-like", "training", "tnpu", 1, ""),
+]
 
 
-@pytest.mark.parametrize("strategy, mode", [("mbs", "training"), ("fusion", "inference")])
-def test_a_result_row_reruns_as_that_exact_schedule(tmp_path, capsys, strategy, mode):
-    """Each row's cuts, sub-batch and capacity re-run through `cnnmem schedule` give the
-    row's DRAM traffic."""
-    text = RERUN.format(hw="edge", mode=mode, strategy=strategy)
+def test_rerun_cases_cover_every_strategy():
+    from cnnmem.model.schedule import strategies
+
+    assert {c[0] for c in RERUN_CASES} == set(strategies())
+
+
+@pytest.mark.parametrize("strategy, mode, hw, chips, axes", RERUN_CASES,
+                         ids=[c[0] for c in RERUN_CASES])
+def test_a_result_row_reruns_as_that_exact_schedule(tmp_path, capsys, strategy, mode, hw,
+                                                    chips, axes):
+    """Each row, turned back into a request (sweep.rerun.request_of_row), re-run through
+    `cnnmem schedule` gives the row's value of every metric."""
+    from cnnmem.sweep.rerun import request_of_row
+
+    text = RERUN.format(hw=hw, mode=mode, strategy=strategy, chips=chips, axes=axes)
     spec = load_sweep(write(tmp_path, text))
     run_sweep(spec, tmp_path / "out", quiet=True, keep="all")
     df = read_results(tmp_path / "out")
-    assert len(df) > 4
-    for row in df.itertuples(index=False):
-        args = ["schedule", "lenet5", "--hw", "edge", "--strategy", strategy, "--mode", mode,
-                "--batch", "8", "--buffer", f"{int(row.capacity_bytes)}B", "--totals",
-                "--format", "json", "-O", f"cuts={row.cuts}"]
-        if strategy == "mbs":
-            args += ["--sub-batch", str(int(float(row.sub_batch)))]
+    assert len(df) >= 2
+    for _, row in df.iterrows():
+        rr = request_of_row(spec, row)
+        args = rr.command().split("  #")[0].replace("'", "").split()[1:]
         capsys.readouterr()
-        assert run_cli(args) == 0
+        assert run_cli(args + ["--totals", "--format", "json"]) == 0
         totals = json.loads(capsys.readouterr().out)["totals"]
-        want = float(row.dram_bytes)
-        got = totals["dram_bytes"]
-        assert (got is None and not np.isfinite(want)) or got == pytest.approx(want, rel=1e-12)
+        for metric in engine.METRICS:
+            want = float(row[metric]) if row[metric] != "" else float("nan")
+            got = totals.get(metric, "missing")
+            assert got != "missing", f"{strategy}: schedule totals lack {metric}"
+            assert ((got is None and not np.isfinite(want))
+                    or got == pytest.approx(want, rel=1e-12)), (strategy, metric, dict(row))
 
 
 SWEEP_DIR = Path(__file__).resolve().parents[1] / "sweeps"

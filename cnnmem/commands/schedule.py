@@ -11,7 +11,7 @@ from cnnmem.commands.common import emit, format_option, option_option, parse_key
 from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
 from cnnmem.limits import MAX_BATCH, MAX_CHIPS
-from cnnmem.model.schedule import INFERENCE, TRAINING, run_strategy
+from cnnmem.model.schedule import INFERENCE, TRAINING, OptionSpec, run_strategy
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
 
@@ -71,20 +71,40 @@ def schedule_cmd(network: str, hw_name: str, strategy: str, mode: str | None, ba
             payload = {"groups": json.loads(render(result.groups, "json")), **payload}
         click.echo(json.dumps(payload, indent=2))
     if timeline:
-        if result.write_timeline is None:
+        if result.timeline is None:
             raise InputError(f"strategy '{strategy}' has no timeline", field="--timeline")
-        result.write_timeline(Path(timeline))
+        from cnnmem.report.timeline import plot_timeline
+
+        tl = result.timeline
+        plot_timeline(tl.intervals, Path(timeline), title=tl.title, samples=tl.samples,
+                      total_pes=tl.total_pes, shared_pu=tl.shared_pu)
         click.echo(f"wrote {timeline}", err=True)
 
 
-@click.command("strategies")
-@format_option
-def strategies_cmd(fmt: str) -> None:
-    """List the scheduling strategies."""
-    from cnnmem.model.schedule import strategies
+def _option_text(o: OptionSpec) -> str:
+    values = "|".join(o.choices) if o.choices else f"N>={o.minimum} ({o.default})"
+    return f"{o.name}={values}"
 
-    rows = [{"strategy": s.name, "modes": ",".join(s.modes), "description": s.description}
-            for s in strategies().values()]
+
+@click.command("strategies")
+@click.option("--options", "show_options", is_flag=True,
+              help="one row per option: choices, default and help")
+@format_option
+def strategies_cmd(show_options: bool, fmt: str) -> None:
+    """List the scheduling strategies and what each takes (its declared StrategySpec)."""
+    from cnnmem.model.schedule import strategy_specs
+
+    specs = strategy_specs().values()
+    if show_options:
+        rows = [{"strategy": s.name, "option": o.name,
+                 "values": "|".join(o.choices) if o.choices else f"whole number >= {o.minimum}",
+                 "default": str(o.default), "help": o.help} for s in specs for o in s.options]
+    else:
+        rows = [{"strategy": s.name, "modes": ",".join(s.modes),
+                 "grouping": s.grouping.describe(), "sub_batch": s.sub_batch,
+                 "chips": "yes" if s.chips else "no",
+                 "options": " ".join(_option_text(o) for o in s.options) or "-",
+                 "latency": s.latency, "description": s.description} for s in specs]
     emit(pd.DataFrame(rows), fmt)
 
 

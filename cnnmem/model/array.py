@@ -35,7 +35,8 @@ from cnnmem.hardware import Hardware
 from cnnmem.model.gconv import GConv
 
 
-def gemm_dims(g: GConv, batch: np.ndarray | float) -> tuple[np.ndarray, float, float]:
+def gemm_dims(g: GConv, batch: np.ndarray | float
+              ) -> tuple[np.ndarray, float, np.ndarray | float]:
     """(M, N, K) of a layer-pass's GEMM for sub-batch sizes ``batch`` (M is an array)."""
     n = np.asarray(batch, dtype=float)
     taps = g.k_h * g.k_w

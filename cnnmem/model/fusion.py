@@ -78,7 +78,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.array import pass_efficiency
 from cnnmem.model.cost import energy_latency, layer_pass_costs
@@ -86,7 +85,8 @@ from cnnmem.model.gconv import layer_gconvs
 from cnnmem.model.grouping import (
     budgeted_dp,
     consecutive_dp,
-    parse_cuts,
+    format_cuts,
+    path_from_cuts,
     replicas_needed,
     replicated_bottleneck_dp,
 )
@@ -94,9 +94,12 @@ from cnnmem.model.layerwise import per_layer_totals
 from cnnmem.model.receptive import effective_kernel, overlap_rows, window_rows
 from cnnmem.model.schedule import (
     INFERENCE,
+    GroupingRule,
+    OptionSpec,
     PointCosts,
     ScheduleRequest,
     ScheduleResult,
+    StrategySpec,
     SweepRequest,
     register,
     register_sweep,
@@ -107,51 +110,48 @@ from cnnmem.workload.network import Network
 
 OCCAM, FUSION = "occam", "fusion"
 
-#: -O switches: name -> allowed values (first = default per strategy in DEFAULTS)
-CHOICES: dict[str, tuple[str, ...]] = {
-    "window": ("k", "k+s-1"),
-    "filters": ("resident", "streamed"),
-    "pool": ("fold", "separate"),
-    "stage_time": ("max", "sum"),
-    "variant": ("reuse", "recompute"),
-    "grouping": ("optimal", "layer", "all"),
-    "partition": ("traffic", "balanced"),
-}
-DEFAULTS: dict[str, dict[str, Any]] = {
-    OCCAM: {"window": "k", "filters": "resident", "pool": "fold", "stage_time": "max",
-            "grouping": "optimal", "partition": "traffic"},
-    FUSION: {"filters": "streamed", "pool": "fold", "stage_time": "max", "variant": "reuse",
-             "grouping": "optimal", "tile": 1},
+_POOL = OptionSpec("pool", "fold", ("fold", "separate"),
+                   help="pooling folded into its producer's group, or a layer of its own")
+_STAGE_TIME = OptionSpec("stage_time", "max", ("max", "sum"),
+                         help="a group's time: max(compute, memory) or their sum")
+_GROUPING = GroupingRule(("optimal", "layer", "block", "stage", "all"), cuts=True,
+                         default="optimal")
+SPECS: dict[str, StrategySpec] = {
+    FUSION: StrategySpec(
+        FUSION, (INFERENCE,),
+        "Layer Fusion (MICRO 2016): fused layer groups on one accelerator, DSE over groupings",
+        options=(OptionSpec("filters", "streamed", ("streamed", "resident"),
+                            help="each group's filters read per image or held on chip"),
+                 _POOL, _STAGE_TIME,
+                 OptionSpec("variant", "reuse", ("reuse", "recompute"),
+                            help="overlapping tiles reuse or recompute the halo"),
+                 OptionSpec("tile", 1, minimum=1, help="output rows x cols of a fused tile")),
+        grouping=_GROUPING,
+        latency="sum over groups of max(compute, memory) (stage_time=sum: their sum)"),
+    OCCAM: StrategySpec(
+        OCCAM, (INFERENCE,),
+        "OCCAM: optimal DP partitioning by dependence closure, multi-chip pipeline with STAP",
+        options=(OptionSpec("window", "k", ("k", "k+s-1"),
+                            help="rows of a layer's input held per output row"),
+                 OptionSpec("filters", "resident", ("resident", "streamed"),
+                            help="filters resident on their chip or streamed per image"),
+                 _POOL, _STAGE_TIME,
+                 OptionSpec("partition", "traffic", ("traffic", "balanced"),
+                            help="DP objective: least boundary traffic or greatest pipeline "
+                                 "throughput after STAP")),
+        grouping=_GROUPING, chips=True,
+        latency="pipeline: images / throughput of the bottleneck stage after STAP replicas; "
+                "without a pipeline the sum of stage times"),
 }
 
 
 def parse_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``-O`` switches of ``kind`` ('occam' or 'fusion') and fill in defaults."""
-    out = dict(DEFAULTS[kind])
-    for key, value in options.items():
-        if key == "cuts":  # an explicit grouping, as sweep results record it ("3;7..9;12")
-            try:
-                out["grouping"] = parse_cuts(value)
-            except (TypeError, ValueError):
-                raise InputError(f"expected layer indices like 3,7,12 or 3;7..9, got {value!r}",
-                                 field="-O cuts") from None
-            continue
-        if key not in out:
-            raise InputError(f"unknown option for {kind} (known: {', '.join(sorted(out))})",
-                             field=f"-O {key}")
-        if key == "tile":
-            try:
-                out[key] = int(value)
-            except (TypeError, ValueError):
-                raise InputError(f"expected a whole number, got {value!r}",
-                                 field="-O tile") from None
-            if out[key] < 1:
-                raise InputError(f"must be >= 1, got {value!r}", field="-O tile")
-            continue
-        if str(value) not in CHOICES[key]:
-            raise InputError(f"expected one of {'|'.join(CHOICES[key])}, got {value!r}",
-                             field=f"-O {key}")
-        out[key] = str(value)
+    """Validate ``-O`` switches of ``kind`` ('occam' or 'fusion') and fill in defaults; a
+    ``grouping``/``cuts`` entry is returned unresolved under "grouping" (default "optimal")."""
+    spec = SPECS[kind]
+    rest, grouping = spec.split_grouping(options)
+    out = spec.parse_options(rest)
+    out["grouping"] = grouping if grouping is not None else spec.grouping.default
     return out
 
 
@@ -215,7 +215,8 @@ def geometry(net: Network) -> Geometry:
         rows.append((k, stride, c, h, w, oc, oh, ow, win,
                      lay.family == FC, lay.in_elems))
     a = np.array(rows, dtype=np.int64).T
-    return Geometry(*(a[i] for i in range(8)), a[8].astype(bool), a[9].astype(bool), a[10])
+    return Geometry(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8].astype(bool),
+                    a[9].astype(bool), a[10])
 
 
 # ------------------------------------------------------------------------------------------
@@ -425,42 +426,6 @@ def partition_dp(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.nd
     return result.total, result.path
 
 
-def partition_dp_bounded(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.ndarray,
-                         fallback: np.ndarray | None, max_groups: int
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`partition_dp` restricted to at most ``max_groups`` groups (one per chip of a
-    pipeline). O(U^2 x max_groups), vectorized over capacities; inf where impossible."""
-    cap = np.atleast_1d(np.asarray(capacity_bytes, float))
-    n_units, n_cap = cost.shape[0], cap.size
-    g_max = max(1, min(max_groups, n_units))
-    cols = np.arange(n_cap)
-    best = np.full((g_max + 1, n_units + 1, n_cap), np.inf)
-    best[0, 0] = 0.0
-    arg = np.zeros((g_max + 1, n_units, n_cap), dtype=np.int64)
-    group_cost = [_group_costs(cost, need_bytes, cap, fallback, j) for j in range(n_units)]
-    for g in range(1, g_max + 1):
-        for j in range(n_units):
-            tot = best[g - 1, : j + 1] + group_cost[j]
-            s = np.argmin(tot, axis=0)
-            best[g, j + 1] = tot[s, cols]
-            arg[g, j] = s
-    g_best = np.argmin(best[:, n_units], axis=0)
-    total = best[g_best, n_units, cols]
-    start = np.full((n_units, n_cap), -1, dtype=np.int64)
-    cur = np.full(n_cap, n_units - 1)
-    g = g_best.copy()
-    live = np.isfinite(total)
-    for _ in range(g_max):
-        if not live.any():
-            break
-        s = arg[np.maximum(g, 0), np.maximum(cur, 0), cols]
-        start[cur[live], cols[live]] = s[live]
-        cur = np.where(live, s - 1, -1)
-        g = g - 1
-        live = live & (cur >= 0)
-    return total, start
-
-
 def group_cost_matrix(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.ndarray,
                       fallback: np.ndarray | None) -> np.ndarray:
     """Cost of every allowed group (U, U, C) as :func:`partition_dp` sees it: ``cost`` where
@@ -505,10 +470,11 @@ def brute_force_partition(cost: np.ndarray, need_bytes: np.ndarray, capacity_byt
                           fallback: np.ndarray | None = None) -> float:
     """Reference for tests: try every cut set (2^(U-1)); least total cost."""
     n_units = cost.shape[0]
-    best = np.inf
+    best: Any = np.inf
     for mask in range(1 << max(n_units - 1, 0)):
         ends = [k for k in range(n_units - 1) if mask >> k & 1] + [n_units - 1]
-        total, first = 0.0, 0
+        total: Any = 0.0
+        first = 0
         for e in ends:
             fused = cost[first, e] if need_bytes[first, e] <= capacity_bytes else np.inf
             if first == e and fallback is not None:
@@ -527,23 +493,12 @@ def groups_of(start: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), j) for j, s in enumerate(start) if s >= 0]
 
 
-def forced_start(n_units: int, grouping: str | tuple[int, ...], ends_layer: np.ndarray,
-                 n_cap: int) -> np.ndarray:
-    """``start`` array of a fixed grouping: 'layer' (every unit), 'all' (one group) or layer
-    cut positions (a group ends after each listed layer index, snapped to its unit's end)."""
-    start = np.full((n_units, n_cap), -1, dtype=np.int64)
-    if grouping == "layer":
-        group_ends = list(range(n_units))
-    elif grouping == "all":
-        group_ends = [n_units - 1]
-    else:
-        group_ends = sorted({int(np.searchsorted(ends_layer, c)) for c in grouping
-                             if 0 <= c < ends_layer[-1]} | {n_units - 1})
-    first = 0
-    for e in group_ends:
-        start[e] = first
-        first = e + 1
-    return start
+def unit_cuts(cuts: tuple[int, ...], ends_layer: np.ndarray) -> tuple[int, ...]:
+    """Layer cuts (a group ends after each listed layer index) as unit cuts: each snapped to
+    the end of the unit holding that layer."""
+    n_units = ends_layer.size
+    return tuple(sorted({int(np.searchsorted(ends_layer, c)) for c in cuts
+                         if 0 <= c < ends_layer[-1]} - {n_units - 1}))
 
 
 # ------------------------------------------------------------------------------------------
@@ -601,13 +556,36 @@ def _layer_sums(values: np.ndarray, uidx: np.ndarray, n_units: int) -> np.ndarra
     return out
 
 
-def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
-             chips: int = 1, options: dict[str, Any] | None = None,
-             grouping: str | tuple[int, ...] | None = None) -> Evaluation:
-    """Run Layer Fusion (``kind='fusion'``) or OCCAM (``'occam'``) for every capacity."""
-    opts = parse_options(kind, dict(options or {}))
-    if grouping is not None:
-        opts["grouping"] = grouping
+@dataclass(frozen=True)
+class UnitCosts:
+    """Everything the grouping choice and the roll-up need, per unit pair (U, U[, C])."""
+
+    kind: str
+    net: Network
+    hw: Hardware
+    opts: dict[str, Any]
+    batch: int
+    chips: int
+    cap: np.ndarray  # (C,)
+    n_units: int
+    n_cap: int
+    starts: np.ndarray  # first layer of each unit
+    ends: np.ndarray  # last layer of each unit
+    need: np.ndarray  # (U, U) buffer need of group [i..j]
+    cost: np.ndarray  # (U, U) DRAM bytes of group [i..j] (feature maps + filters)
+    feature: np.ndarray  # (U, U) feature-map boundary bytes
+    group_w: np.ndarray  # (U, U) filter bytes of group [i..j]
+    tiled: np.ndarray  # (U, C) tiled per-layer traffic of a unit alone (the fallback)
+    inner: np.ndarray  # (U, U) bytes kept on chip inside a group (buffer energy)
+    cm: np.ndarray  # cumulative MACs
+    cv: np.ndarray  # cumulative vector ops
+    cslots: np.ndarray  # cumulative MAC slots
+    opb: float  # operand bytes per MAC
+
+
+def unit_costs(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray,
+               opts: dict[str, Any], batch: int, chips: int) -> UnitCosts:
+    """Phase 1: units, group storage (OCCAM closure or fusion storage) and traffic."""
     cap = np.atleast_1d(np.asarray(capacity_bytes, float))
     ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
     starts, ends = units_of(net, opts["pool"])
@@ -646,6 +624,17 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
     cslots = np.concatenate([np.zeros((1, n_units)),
                              np.cumsum((macs_l / eff_l)[:, None] * mac_factor, 0)])
     opb = ea + ew
+    return UnitCosts(kind, net, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends,
+                     need, cost, feature, group_w, tiled, inner, cm, cv, cslots, opb)
+
+
+def choose_groups(uc: UnitCosts) -> tuple[np.ndarray, np.ndarray]:
+    """Phase 2: the grouping per capacity, ``start`` (U, C), and where OCCAM chose to re-read
+    filters per image rather than pipeline (C,)."""
+    (kind, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends, need, cost, group_w,
+     tiled, cm, cv, cslots, opb) = (
+        uc.kind, uc.hw, uc.opts, uc.batch, uc.chips, uc.cap, uc.n_units, uc.n_cap, uc.starts,
+        uc.ends, uc.need, uc.cost, uc.group_w, uc.tiled, uc.cm, uc.cv, uc.cslots, uc.opb)
     reread_chosen = np.zeros(n_cap, dtype=bool)
     if opts["grouping"] == "optimal":
         total, start = partition_dp(cost, need, cap, tiled)
@@ -654,7 +643,11 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
             # every chip re-reads filters per image: take the cheaper of the two per capacity
             reread_cost = cost + group_w * batch
             tot_rr, start_rr = partition_dp(reread_cost, need, cap, tiled)
-            tot_pl, start_pl = partition_dp_bounded(cost, need, cap, tiled, chips)
+            # at most `chips` groups: the generic budgeted DP, every group of weight 1
+            g_all = group_cost_matrix(cost, need, cap, tiled)
+            bounded = budgeted_dp(g_all, np.ones(g_all.shape, np.int64),
+                                  max(1, min(chips, n_units)))
+            tot_pl, start_pl = bounded.total, bounded.path
             reread_chosen = tot_pl > tot_rr
             start = np.where(reread_chosen[None, :], start_rr, start_pl)
         if kind == OCCAM and opts["partition"] == "balanced":
@@ -672,7 +665,30 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
             start = np.where(balanced[None, :], start_bal, start)
             reread_chosen = reread_chosen & ~balanced
     else:
-        start = forced_start(n_units, opts["grouping"], ends, n_cap)
+        start = path_from_cuts(unit_cuts(opts["grouping"], ends), n_units, n_cap)
+    return start, reread_chosen
+
+
+def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
+             chips: int = 1, options: dict[str, Any] | None = None,
+             grouping: str | tuple[int, ...] | None = None) -> Evaluation:
+    """Run Layer Fusion (``kind='fusion'``) or OCCAM (``'occam'``) for every capacity: unit
+    costs, the grouping choice, then the shared per-group roll-up (:func:`roll_up`)."""
+    opts = parse_options(kind, dict(options or {}))
+    opts["grouping"] = SPECS[kind].resolve_grouping(
+        net, grouping if grouping is not None else opts["grouping"])
+    uc = unit_costs(kind, net, hw, capacity_bytes, opts, batch, chips)
+    start, reread_chosen = choose_groups(uc)
+    return roll_up(uc, start, reread_chosen)
+
+
+def roll_up(uc: UnitCosts, start: np.ndarray, reread_chosen: np.ndarray) -> Evaluation:
+    """Phase 3: per-group arrays (U, C) at each group's end unit, and totals (C,)."""
+    (kind, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends, need, cost, feature,
+     group_w, tiled, inner, cm, cv, cslots, opb) = (
+        uc.kind, uc.hw, uc.opts, uc.batch, uc.chips, uc.cap, uc.n_units, uc.n_cap, uc.starts,
+        uc.ends, uc.need, uc.cost, uc.feature, uc.group_w, uc.tiled, uc.inner, uc.cm, uc.cv,
+        uc.cslots, uc.opb)
     # per-group quantities at each group's end unit j: (U, C)
     s_idx = np.maximum(start, 0)
     cols = np.arange(n_cap)[None, :]
@@ -757,10 +773,8 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
 
 
 def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
-    if request.mode != INFERENCE:
-        raise InputError(f"{kind} models inference only", field="mode")
     opts = dict(request.options)
-    grouping = opts.pop("grouping", None)
+    grouping = request.grouping
     net, hw = request.network, request.hardware
     ev = evaluate(kind, net, hw, np.array([hw.buffer_bytes]), batch=request.batch,
                   chips=request.chips, options=opts, grouping=grouping)
@@ -786,7 +800,8 @@ def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
         })
     totals = {k: float(v[0]) for k, v in ev.totals.items()}
     o = ev.options
-    notes = [", ".join(f"{k}={v}" for k, v in sorted(o.items()))]
+    notes = [", ".join(f"{k}={format_cuts(v) if isinstance(v, tuple) else v}"
+                       for k, v in sorted(o.items()))]
     if kind == OCCAM:
         if totals["groups"] <= request.chips:
             notes.append(f"pipeline: {int(totals['groups'])} partitions on {request.chips} chips "
@@ -808,10 +823,8 @@ def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
 
 
 def _points(kind: str, req: SweepRequest) -> PointCosts:
-    if req.mode != INFERENCE:
-        raise InputError(f"{kind} models inference only", field="mode")
     opts = dict(req.options)
-    grouping = opts.pop("grouping", None) if req.grouping is None else req.grouping
+    grouping = req.grouping
     ev = evaluate(kind, req.network, req.hardware, np.asarray(req.capacity_bytes, float),
                   batch=req.batch, chips=req.chips, options=opts, grouping=grouping)
     t = ev.totals
@@ -832,14 +845,12 @@ def _points(kind: str, req: SweepRequest) -> PointCosts:
         compute_s=col(t["compute_s"]), memory_s=col(t["memory_s"]), cuts=cuts)
 
 
-@register(FUSION, (INFERENCE,),
-          "Layer Fusion (MICRO 2016): fused layer groups on one accelerator, DSE over groupings")
+@register(SPECS[FUSION])
 def layer_fusion(request: ScheduleRequest) -> ScheduleResult:
     return _schedule(FUSION, request)
 
 
-@register(OCCAM, (INFERENCE,),
-          "OCCAM: optimal DP partitioning by dependence closure, multi-chip pipeline with STAP")
+@register(SPECS[OCCAM])
 def occam(request: ScheduleRequest) -> ScheduleResult:
     return _schedule(OCCAM, request)
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -173,10 +174,11 @@ def layer_gconvs(layer: Layer, index: int, passes: tuple[str, ...] = PASSES) -> 
         w_i, w_o, kw, sw, pw, dw)
     dy_touched = c_o * (np.unique(tap_pairs(h_i, h_o, kh, sh, ph, dh)[0]).size
                         * np.unique(tap_pairs(w_i, w_o, kw, sw, pw, dw)[0]).size)
-    common = dict(layer=layer.name, layer_index=index, macs_per_sample=macs, groups=g, k_h=kh,
-                  k_w=kw, window_h=keh, window_w=kew, stride_h=sh, stride_w=sw, rho=rho,
-                  in_h=h_i, in_w=w_i, fwd_out_h=h_o, fwd_out_w=w_o, pad_h=ph, pad_w=pw,
-                  dil_h=dh, dil_w=dw, real_macs_per_sample=real_macs)
+    common: dict[str, Any] = dict(
+        layer=layer.name, layer_index=index, macs_per_sample=macs, groups=g, k_h=kh, k_w=kw,
+        window_h=keh, window_w=kew, stride_h=sh, stride_w=sw, rho=rho, in_h=h_i, in_w=w_i,
+        fwd_out_h=h_o, fwd_out_w=w_o, pad_h=ph, pad_w=pw, dil_h=dh, dil_w=dw,
+        real_macs_per_sample=real_macs)
     out: list[GConv] = []
     for p in passes:
         if p == "forward":

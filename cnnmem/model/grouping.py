@@ -157,21 +157,21 @@ def budgeted_dp(cost: np.ndarray, weight: np.ndarray, budget: int) -> DPResult:
     best = np.full((budget + 1, n_items + 1, n_problems), np.inf)
     best[:, 0] = 0.0
     arg = np.zeros((budget + 1, n_items, n_problems), dtype=np.int64)
-    for k in range(1, budget + 1):
+    for kk in range(1, budget + 1):
         for e in range(n_items):
             we = w[: e + 1, e]  # (e + 1, P)
-            allowed = (we >= 1) & (we <= k) & np.isfinite(c[: e + 1, e])
-            rest = np.where(allowed, k - we, 0)
+            allowed = (we >= 1) & (we <= kk) & np.isfinite(c[: e + 1, e])
+            rest = np.where(allowed, kk - we, 0)
             prev = best[rest, np.arange(e + 1)[:, None], cols[None, :]]
             tot = np.where(allowed, prev + c[: e + 1, e], np.inf)
             s = np.argmin(tot, axis=0)
-            best[k, e + 1] = tot[s, cols]
-            arg[k, e] = s
+            best[kk, e + 1] = tot[s, cols]
+            arg[kk, e] = s
     total = best[budget, n_items]
     path = np.full((n_items, n_problems), -1, dtype=np.int64)
     choice = np.full((n_items, n_problems), -1, dtype=np.int64)
     cur = np.full(n_problems, n_items - 1)
-    k = np.full(n_problems, budget)
+    k: np.ndarray = np.full(n_problems, budget)
     live = np.isfinite(total)
     while live.any():
         e = np.maximum(cur, 0)
@@ -276,3 +276,21 @@ def parse_cuts(text: Any) -> tuple[int, ...]:
             out.append(int(part))
     return tuple(out)
 
+
+
+def check_cuts(value: Any, n_layers: int) -> tuple[int, ...]:
+    """Cuts from ``-O cuts=3,7,12``, a sweep row's ``3;7..9;12`` or a list, validated: the one
+    range and order check (each in 0..n_layers-2, strictly increasing); InputError otherwise."""
+    from cnnmem.errors import InputError
+
+    try:
+        cuts = parse_cuts(value)
+    except (TypeError, ValueError):
+        raise InputError(f"cuts must be layer indices like 3,7,12 or 3;7..9, got {value!r}",
+                         field="cuts") from None
+    bad = [c for c in cuts if not 0 <= c < n_layers - 1]
+    if bad:
+        raise InputError(f"cut {bad[0]} outside 0..{n_layers - 2}", field="cuts")
+    if list(cuts) != sorted(set(cuts)):
+        raise InputError("cuts must be strictly increasing", field="cuts")
+    return tuple(int(c) for c in cuts)

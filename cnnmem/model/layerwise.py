@@ -18,6 +18,7 @@ from cnnmem.model.schedule import (
     PointCosts,
     ScheduleRequest,
     ScheduleResult,
+    StrategySpec,
     SweepRequest,
     register,
     register_sweep,
@@ -53,8 +54,14 @@ def layerwise_costs(request: ScheduleRequest, capacity_bytes: np.ndarray | None 
                             training=request.mode == TRAINING)
 
 
-@register("layerwise", (TRAINING, INFERENCE),
-          "every layer alone over the whole batch, intra-layer tiling; the conventional baseline")
+SPEC = StrategySpec(
+    "layerwise", (TRAINING, INFERENCE),
+    "every layer alone over the whole batch, intra-layer tiling; the conventional baseline",
+    sub_batch="whole",
+    latency="sum over layer-passes of max(compute, memory)")
+
+
+@register(SPEC)
 def layerwise(request: ScheduleRequest) -> ScheduleResult:
     net = request.network
     costs = layerwise_costs(request)
@@ -75,6 +82,8 @@ def layerwise(request: ScheduleRequest) -> ScheduleResult:
         })
     groups = pd.DataFrame(rows)
     totals = {k: float(per[k][:, 0, 0].sum()) for k in TOTAL_KEYS}
+    need_all = costs.buffer_need_bytes[:, 0, 0]
+    totals["buffer_need_bytes"] = float(np.where(np.isfinite(need_all), need_all, 0.0).max())
     totals["throughput_per_s"] = request.batch / totals["latency_s"]
     totals["chip_s_per_image"] = totals["latency_s"] / request.batch  # one chip
     notes = []

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cnnmem.hardware import Hardware
@@ -20,10 +20,204 @@ from cnnmem.workload.network import Network
 
 TRAINING, INFERENCE = "training", "inference"
 
+#: grouping policies computed from the network's layer names (every strategy taking a grouping
+#: takes them; the contract turns them into cuts): see :func:`grouping.structural_cuts`
+STRUCTURAL_POLICIES = ("layer", "block", "stage", "all")
+
+#: sub-batch rules: "whole" runs the whole batch (rows record sub_batch = batch); "none" has
+#: no sub-batch (rows record it empty); "fixed" takes --sub-batch / the sweep's sub_batch axis
+#: (or picks per group without one); "chooses" picks every group's sub-batch itself (a
+#: --sub-batch forces one size; the sweep axis does not apply, rows record it empty)
+SUB_BATCH_RULES = ("whole", "none", "fixed", "chooses")
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One ``-O key=value`` switch: a choice among words, or a whole number >= ``minimum``."""
+
+    name: str
+    default: str | int
+    choices: tuple[str, ...] = ()  # empty: a whole number
+    minimum: int = 1
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if self.choices and self.default not in self.choices:
+            raise ValueError(f"option {self.name}: default {self.default!r} not a choice")
+
+    @property
+    def kind(self) -> str:
+        return "choice" if self.choices else "int"
+
+    def values(self) -> tuple[str | int, ...]:
+        """Every value worth trying: the choices, or the default and the next number."""
+        if self.choices:
+            return self.choices
+        return (self.default, int(self.default) + 1)
+
+    def parse(self, raw: Any, strategy: str) -> str | int:
+        from cnnmem.errors import InputError
+
+        where = f"-O {self.name}"
+        if not self.choices:
+            try:
+                value = int(str(raw))
+            except ValueError:
+                raise InputError(f"{strategy}: expected a whole number, got {raw!r}",
+                                 field=where) from None
+            if value < self.minimum:
+                raise InputError(f"{strategy}: must be >= {self.minimum}, got {raw!r}",
+                                 field=where)
+            return value
+        text = ("on" if raw else "off") if isinstance(raw, bool) else str(raw).strip().lower()
+        if "on" in self.choices:
+            text = {"true": "on", "yes": "on", "false": "off", "no": "off"}.get(text, text)
+        if text not in self.choices:
+            raise InputError(f"{strategy}: expected one of {'|'.join(self.choices)}, got "
+                             f"{raw!r}", field=where)
+        return text
+
+
+@dataclass(frozen=True)
+class GroupingRule:
+    """Which groupings a strategy takes: named ``policies`` (strategy-computed ones such as
+    "optimal"/"greedy" and the structural ones), explicit ``cuts`` (which also admits the
+    sweep's depth/exhaustive/random entries); ``default`` when none is given. No policies and
+    no cuts: the strategy takes no grouping (it chooses, or has none)."""
+
+    policies: tuple[str, ...] = ()
+    cuts: bool = False
+    default: str | None = None
+
+    @property
+    def takes(self) -> bool:
+        return bool(self.policies) or self.cuts
+
+    def describe(self) -> str:
+        if not self.takes:
+            return "-"
+        return "|".join(self.policies + (("cuts",) if self.cuts else ()))
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """What a strategy declares at registration; the CLI, sweep-file validation and the sweep
+    engine read it (no name lists elsewhere)."""
+
+    name: str
+    modes: tuple[str, ...]
+    description: str
+    options: tuple[OptionSpec, ...] = ()
+    grouping: GroupingRule = GroupingRule()
+    sub_batch: str = "none"
+    chips: bool = False  # takes --chips > 1 (multi-chip pipelines)
+    latency: str = ""  # how the strategy's latency is formed (shown by `cnnmem strategies`)
+
+    def __post_init__(self) -> None:
+        if self.sub_batch not in SUB_BATCH_RULES:
+            raise ValueError(f"{self.name}: sub_batch rule {self.sub_batch!r}")
+        if not self.modes:
+            raise ValueError(f"{self.name}: no modes")
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.options)
+
+    def option(self, name: str) -> OptionSpec:
+        return {o.name: o for o in self.options}[name]
+
+    def defaults(self) -> dict[str, Any]:
+        return {o.name: o.default for o in self.options}
+
+    def parse_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
+        """Every declared option typed and checked, defaults filled in; an undeclared key is
+        an InputError naming it (grouping/cuts are not options: see :meth:`split_grouping`)."""
+        from cnnmem.errors import InputError
+
+        out = self.defaults()
+        by_name = {o.name: o for o in self.options}
+        for key, raw in (options or {}).items():
+            if key not in by_name:
+                known = ", ".join(self.option_names) or "none"
+                raise InputError(f"strategy '{self.name}' takes no option '{key}' (its "
+                                 f"options: {known})", field=f"-O {key}")
+            out[key] = by_name[key].parse(raw, self.name)
+        return out
+
+    def split_grouping(self, options: dict[str, Any] | None
+                       ) -> tuple[dict[str, Any], str | tuple[int, ...] | None]:
+        """Take ``grouping=`` / ``cuts=`` out of the options: (other options, the grouping)."""
+        from cnnmem.errors import InputError
+
+        rest = dict(options or {})
+        grouping: Any = None
+        if "grouping" in rest and "cuts" in rest:
+            raise InputError(f"{self.name}: give -O grouping or -O cuts, not both",
+                             field="-O cuts")
+        if "grouping" in rest:
+            grouping = str(rest.pop("grouping"))
+        elif "cuts" in rest:
+            grouping = ("cuts", rest.pop("cuts"))
+        return rest, grouping
+
+    def resolve_grouping(self, network: Network, grouping: Any) -> str | tuple[int, ...] | None:
+        """The grouping to run: None (the strategy takes none), a strategy-computed policy name
+        ("optimal", "greedy", ...) or validated cuts (structural policies become cuts here).
+        ``grouping`` is a policy name, ``("cuts", text-or-list)``, a cut tuple, or None."""
+        from cnnmem.errors import InputError
+        from cnnmem.model.grouping import check_cuts, structural_cuts
+
+        rule = self.grouping
+        if grouping is None:
+            if not rule.takes:
+                return None
+            grouping = rule.default
+        if not rule.takes:
+            raise InputError(f"strategy '{self.name}' takes no grouping (it "
+                             f"{'chooses its own' if self.sub_batch == 'chooses' else 'has none'})",
+                             field="grouping")
+        if isinstance(grouping, str):
+            if grouping not in rule.policies:
+                raise InputError(f"strategy '{self.name}' takes no grouping '{grouping}' "
+                                 f"(it takes: {rule.describe()})", field="grouping")
+            if grouping in STRUCTURAL_POLICIES:
+                return structural_cuts([lay.name for lay in network.layers], grouping)
+            return grouping
+        if not rule.cuts:
+            raise InputError(f"strategy '{self.name}' takes no explicit cuts (it takes: "
+                             f"{rule.describe()})", field="cuts")
+        if isinstance(grouping, tuple) and len(grouping) == 2 and grouping[0] == "cuts":
+            grouping = grouping[1]
+        return check_cuts(grouping, len(network))
+
+    def check_sub_batch(self, sub_batch: Any, batch: int) -> None:
+        from cnnmem.errors import InputError
+
+        if sub_batch is None:
+            return
+        if self.sub_batch in ("whole", "none"):
+            raise InputError(f"strategy '{self.name}' takes no sub-batch ("
+                             + ("it runs the whole batch" if self.sub_batch == "whole"
+                                else "it has none") + ")", field="sub_batch")
+        arr = np.atleast_1d(np.asarray(sub_batch))
+        if (arr < 1).any() or (arr > batch).any():
+            raise InputError(f"sub-batch must be in 1..{batch} (the batch)", field="sub_batch")
+
+    def check_chips(self, chips: int) -> None:
+        from cnnmem.errors import InputError
+
+        if chips != 1 and not self.chips:
+            raise InputError(f"strategy '{self.name}' models one chip; it takes no --chips "
+                             f"{chips}", field="chips")
+
 
 @dataclass(frozen=True)
 class ScheduleRequest:
-    """What to schedule: network, hardware and the knobs every strategy understands."""
+    """What to schedule: network, hardware and the knobs every strategy understands.
+
+    Strategies receive it normalized by their :class:`StrategySpec` (see :meth:`Strategy.run`):
+    ``options`` holds every declared option, typed, and ``grouping`` a policy name the strategy
+    computes or validated cuts (None when it takes no grouping)."""
 
     network: Network
     hardware: Hardware  # with the buffer override already applied
@@ -32,6 +226,19 @@ class ScheduleRequest:
     chips: int = 1
     sub_batch: int | None = None  # force one sub-batch size (MBS); None = strategy chooses
     options: dict[str, Any] = field(default_factory=dict)  # strategy-specific switches
+    grouping: str | tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TimelineData:
+    """A strategy's timeline as data: busy ``intervals`` (a table with columns unit, part,
+    phase, sample, start_s, finish_s, pes) and how to draw them; report/ plots it."""
+
+    intervals: pd.DataFrame
+    title: str = ""
+    samples: int = 4
+    total_pes: float | None = None
+    shared_pu: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,34 +248,74 @@ class ScheduleResult:
     ``totals`` must hold at least ``dram_bytes``, ``energy_pj`` and ``latency_s``; strategies add
     more (``throughput_per_s``, utilizations, energy parts, lower bound ...). Column names carry
     units. ``notes`` are printed under the table (modelling choices the user should know).
+    ``timeline`` is a strategy's timeline as data (a table of intervals), for report/ to plot.
     """
 
     strategy: str
     groups: pd.DataFrame
     totals: dict[str, Any]
     notes: tuple[str, ...] = ()
-    write_timeline: Callable[[Path], None] | None = None
+    timeline: TimelineData | None = None
+
+
+def normalize_request(spec: StrategySpec, request: Any) -> Any:
+    """``request`` (a ScheduleRequest or SweepRequest) checked against ``spec``: mode, options,
+    grouping, sub-batch and chips; returned with typed options and the resolved grouping."""
+    from dataclasses import replace
+
+    from cnnmem.errors import InputError
+
+    if request.mode not in spec.modes:
+        raise InputError(f"strategy '{spec.name}' supports {', '.join(spec.modes)}, not "
+                         f"{request.mode}", field="mode")
+    rest, from_options = spec.split_grouping(request.options)
+    grouping = request.grouping
+    if from_options is not None:
+        if grouping is not None:
+            raise InputError(f"{spec.name}: grouping given twice (axis and -O)", field="grouping")
+        grouping = from_options
+    options = spec.parse_options(rest)
+    spec.check_sub_batch(request.sub_batch, request.batch)
+    spec.check_chips(request.chips)
+    return replace(request, options=options,
+                   grouping=spec.resolve_grouping(request.network, grouping))
 
 
 @dataclass(frozen=True)
 class Strategy:
-    name: str
-    modes: tuple[str, ...]
-    run: Callable[[ScheduleRequest], ScheduleResult]
-    description: str
+    spec: StrategySpec
+    _run: Callable[[ScheduleRequest], ScheduleResult]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return self.spec.modes
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
+    def run(self, request: ScheduleRequest) -> ScheduleResult:
+        """Check ``request`` against the strategy's spec and run it."""
+        return self._run(normalize_request(self.spec, request))
 
 
 _REGISTRY: dict[str, Strategy] = {}
+_SPECS: dict[str, StrategySpec] = {}
 
 
-def register(name: str, modes: tuple[str, ...], description: str
+def register(spec: StrategySpec
              ) -> Callable[[Callable[[ScheduleRequest], ScheduleResult]],
                            Callable[[ScheduleRequest], ScheduleResult]]:
-    """Decorator: register a strategy function under ``name`` for the given modes."""
+    """Decorator: register a strategy function under its declared spec."""
 
     def wrap(fn: Callable[[ScheduleRequest], ScheduleResult]
              ) -> Callable[[ScheduleRequest], ScheduleResult]:
-        _REGISTRY[name] = Strategy(name, modes, fn, description)
+        _SPECS[spec.name] = spec
+        _REGISTRY[spec.name] = Strategy(spec, fn)
         return fn
 
     return wrap
@@ -78,6 +325,10 @@ def strategies() -> dict[str, Strategy]:
     import cnnmem.model.strategies  # noqa: F401  (registers every built-in strategy)
 
     return dict(sorted(_REGISTRY.items()))
+
+
+def strategy_specs() -> dict[str, StrategySpec]:
+    return {name: s.spec for name, s in strategies().items()}
 
 
 def get_strategy(name: str) -> Strategy:
@@ -93,25 +344,25 @@ def get_strategy(name: str) -> Strategy:
 def run_strategy(name: str, network: Network, hardware: Hardware, *, mode: str | None = None,
                  batch: int | None = None, buffer_bytes: float | None = None,
                  chips: int | None = None, sub_batch: int | None = None,
-                 options: dict[str, Any] | None = None
+                 options: dict[str, Any] | None = None,
+                 grouping: str | tuple[int, ...] | None = None
                  ) -> tuple[ScheduleRequest, ScheduleResult]:
-    """Check the mode against the strategy, apply a buffer override, build the request and
-    run it (the CLI's `schedule` and `reproduce` both go through here). Defaults: the
-    strategy's first mode, batch 32 for training and 1 for inference, the hardware's chips."""
-    from cnnmem.errors import InputError
-
+    """Check the request against the strategy's spec, apply a buffer override, build the
+    request and run it (the CLI's `schedule`, `reproduce` and the report all go through here).
+    Defaults: the strategy's first mode, batch 32 for training and 1 for inference, the
+    hardware's chips for a multi-chip strategy (1 otherwise)."""
     strategy = get_strategy(name)
     mode = mode or strategy.modes[0]
-    if mode not in strategy.modes:
-        raise InputError(f"strategy '{name}' supports {', '.join(strategy.modes)}, not {mode}",
-                         field="mode")
     if buffer_bytes is not None:
         hardware = hardware.replace(buffer_bytes=buffer_bytes)
+    if chips is None:
+        chips = hardware.chips if strategy.spec.chips else 1
     request = ScheduleRequest(network=network, hardware=hardware, mode=mode,
                               batch=batch or (1 if mode == INFERENCE else 32),
-                              chips=chips or hardware.chips, sub_batch=sub_batch,
-                              options=dict(options or {}))
-    return request, strategy.run(request)
+                              chips=chips, sub_batch=sub_batch,
+                              options=dict(options or {}), grouping=grouping)
+    request = normalize_request(strategy.spec, request)
+    return request, strategy._run(request)
 
 
 # ------------------------------------------------------------------------------------------
@@ -172,7 +423,8 @@ _SWEEP_REGISTRY: dict[str, Callable[[SweepRequest], PointCosts]] = {}
 
 def register_sweep(name: str) -> Callable[[Callable[[SweepRequest], PointCosts]],
                                           Callable[[SweepRequest], PointCosts]]:
-    """Decorator: the vectorized evaluator of strategy ``name`` (used by `cnnmem sweep`)."""
+    """Decorator: the vectorized evaluator of strategy ``name`` (used by `cnnmem sweep`); the
+    strategy's spec must be registered first (``@register``)."""
 
     def wrap(fn: Callable[[SweepRequest], PointCosts]) -> Callable[[SweepRequest], PointCosts]:
         _SWEEP_REGISTRY[name] = fn
@@ -182,6 +434,16 @@ def register_sweep(name: str) -> Callable[[Callable[[SweepRequest], PointCosts]]
 
 
 def sweep_evaluators() -> dict[str, Callable[[SweepRequest], PointCosts]]:
+    """Every strategy's vectorized evaluator, checking each request against its spec."""
     import cnnmem.model.strategies  # noqa: F401
 
-    return dict(sorted(_SWEEP_REGISTRY.items()))
+    def checked(name: str) -> Callable[[SweepRequest], PointCosts]:
+        fn, spec = _SWEEP_REGISTRY[name], _SPECS[name]
+
+        def evaluate(req: SweepRequest) -> PointCosts:
+            return fn(normalize_request(spec, req))
+
+        evaluate.__name__ = f"{name}_points"
+        return evaluate
+
+    return {name: checked(name) for name in sorted(_SWEEP_REGISTRY)}

@@ -78,7 +78,6 @@ Model [reconstruction; the paper's text gives the idea, not the equations]:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,10 +89,13 @@ from cnnmem.model.cost import layer_pass_costs, scale_cost
 from cnnmem.model.gconv import PASSES
 from cnnmem.model.schedule import (
     TRAINING,
+    OptionSpec,
     PointCosts,
     ScheduleRequest,
     ScheduleResult,
+    StrategySpec,
     SweepRequest,
+    TimelineData,
     register,
     register_sweep,
 )
@@ -110,37 +112,43 @@ CHAIN = ((CONV, "forward"), (FCP, "forward"), (FCP, "dgrad"), (FCP, "wgrad"),
 STRATEGIES = ("tnpu", "dnpu-like", "dadiannao-like")
 SHARED = "shared"  # the single time-multiplexed unit of dadiannao-like
 
-_DEFAULTS: dict[str, Any] = {"lookahead": 1, "resident": "auto", "elementwise": "fused",
-                             "memory_energy": "on", "bandwidth_floor": "off",
-                             "timeline_samples": 4, "pe_sharing": "dynamic"}
-_CHOICES = {"pe_sharing": ("dynamic", "static"), "resident": ("auto", "never"),
-            "elementwise": ("fused", "stream"),
-            "memory_energy": ("on", "off"), "bandwidth_floor": ("on", "off")}
+_OPTIONS = (
+    OptionSpec("lookahead", 1, minimum=0,
+               help="samples ahead a unit may run out of order"),
+    OptionSpec("resident", "auto", ("auto", "never"),
+               help="keep a part's W + dW on chip over the mini-batch when they fit"),
+    OptionSpec("elementwise", "fused", ("fused", "stream"),
+               help="element-wise layers fused into their producer, or streamed"),
+    OptionSpec("memory_energy", "on", ("on", "off"),
+               help="charge DRAM and buffer energy (off: the TNPU paper's assumption)"),
+    OptionSpec("bandwidth_floor", "off", ("off", "on"),
+               help="latency at least DRAM bytes / bandwidth"),
+    OptionSpec("timeline_samples", 4, minimum=1, help="samples drawn by --timeline"),
+)
+_PE_SHARING = OptionSpec("pe_sharing", "dynamic", ("dynamic", "static"),
+                         help="one PU re-split at event boundaries, or fixed conv/FC units")
+_LATENCY = "makespan of the simulated unit timeline over the mini-batch"
+SPECS: dict[str, StrategySpec] = {
+    "tnpu": StrategySpec(
+        "tnpu", (TRAINING,),
+        "TNPU: conv and FC work busy concurrently in one PU, out-of-order across the samples "
+        "of a mini-batch (training; -O pe_sharing=dynamic|static)",
+        options=_OPTIONS + (_PE_SHARING,), latency=_LATENCY),
+    "dnpu-like": StrategySpec(
+        "dnpu-like", (TRAINING,),
+        "separate conv and FC units, a sample's conv and FC work not overlapped (TNPU's DNPU "
+        "baseline)", options=_OPTIONS, latency=_LATENCY),
+    "dadiannao-like": StrategySpec(
+        "dadiannao-like", (TRAINING,),
+        "all PEs time-multiplexed between conv and FC work, sequential (TNPU's DaDianNao "
+        "baseline)", options=_OPTIONS, latency=_LATENCY),
+}
 
 
 def parse_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``-O`` options (strings from the CLI or YAML values) against the defaults."""
-    out = dict(_DEFAULTS)
-    for key, raw in options.items():
-        if key not in _DEFAULTS:
-            raise InputError(f"unknown option (known: {', '.join(_DEFAULTS)})", field=key)
-        if key in ("lookahead", "timeline_samples"):
-            try:
-                value = int(str(raw))
-            except ValueError:
-                raise InputError(f"expected a whole number, got {raw!r}", field=key) from None
-            if value < (0 if key == "lookahead" else 1):
-                raise InputError(f"too small: {value}", field=key)
-            out[key] = value
-        else:
-            value = {True: "on", False: "off"}.get(raw, str(raw).lower()) if isinstance(
-                raw, bool) else str(raw).lower()
-            value = {"true": "on", "false": "off", "yes": "on", "no": "off"}.get(value, value)
-            if value not in _CHOICES[key]:
-                raise InputError(f"expected one of {', '.join(_CHOICES[key])}, got {raw!r}",
-                                 field=key)
-            out[key] = value
-    return out
+    """Validate ``-O`` options (strings from the CLI or YAML values) and fill in defaults (the
+    union of the three strategies' options: ``tnpu``'s spec)."""
+    return SPECS["tnpu"].parse_options(options)
 
 
 def unit_pes(hw: Hardware) -> tuple[float, float]:
@@ -151,6 +159,7 @@ def unit_pes(hw: Hardware) -> tuple[float, float]:
                          "and fc_mac_units (or use --strategy dadiannao-like)",
                          field="conv_mac_units")
     if conv is None:
+        assert fc is not None
         conv = hw.mac_units - fc
     if fc is None:
         fc = hw.mac_units - conv
@@ -581,7 +590,11 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
 
     e_dram = scale_cost(dram, hw.dram_energy_pj_per_byte if mem_on else 0.0)
     e_buf = scale_cost(2.0 * dram + operand, hw.buffer_energy_pj_per_byte if mem_on else 0.0)
-    reg = macs * (hw.register_energy_pj_per_byte if hw.register_bytes > 0 and mem_on else 0.0)
+    # register level: every MAC reads its operands from registers (operand bytes per MAC), the
+    # cost core's rule (cost.energy_latency): operand fetches x sqrt(P) = MACs x operand bytes
+    reg_bytes = operand * np.sqrt(hw.mac_units)
+    reg = reg_bytes * (hw.register_energy_pj_per_byte if hw.register_bytes > 0 and mem_on
+                       else 0.0)
     e_comp = np.full(latency.shape, macs * hw.mac_energy_pj + reg)
     e_static = scale_cost(latency, hw.static_power_w * 1e12)
     return StrategyCosts(strategy, tl, latency, dram, macs, e_dram, e_buf, e_comp, e_static,
@@ -593,16 +606,7 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
 # Registry: schedule (one design point, with a timeline) and sweep (capacities)
 
 
-def _check_request(request: ScheduleRequest) -> None:
-    if request.chips != 1:
-        raise InputError("TNPU strategies model one chip", field="chips")
-    if request.sub_batch is not None:
-        raise InputError("TNPU strategies process the mini-batch sample by sample; "
-                         "--sub-batch does not apply", field="sub_batch")
-
-
 def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
-    _check_request(request)
     net, hw, n = request.network, request.hardware, request.batch
     opts = parse_options(request.options)
     c = strategy_costs(strategy, net, hw, n, options=request.options)
@@ -641,6 +645,9 @@ def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
         "conv_unit_utilization": float(c.conv_busy_s[at]) / latency,
         "fc_unit_utilization": float(c.fc_busy_s[at]) / latency,
         "mac_utilization": c.macs / (total_pes * hw.clock_hz * latency),
+        "buffer_need_bytes": float(work.buffer_need_bytes[0]),
+        "compute_s": float(bottleneck_busy_s(c)[at]),
+        "memory_s": float(c.dram_bytes[at]) / hw.dram_bandwidth_bytes_per_s,
     }
     notes = [
         "per-sample work: cost core at batch 1; conv part = layers before the first FC layer",
@@ -662,55 +669,48 @@ def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
     k = opts["timeline_samples"]
     title = f"{net.name} on {hw.name}: {strategy}, batch {n} (first {min(k, n)} samples)"
 
-    def write(path: Path) -> None:
-        from cnnmem.report.timeline import plot_timeline
-
-        plot_timeline(c.timeline.intervals(at), path, title=title, samples=k,
-                      total_pes=float(hw.mac_units) if strategy == "dadiannao-like"
-                      else pu_pes, shared_pu=dynamic)
-
-    return ScheduleResult(strategy, pd.DataFrame(rows), totals, tuple(notes), write)
+    timeline = TimelineData(c.timeline.intervals(at), title=title, samples=k,
+                            total_pes=float(hw.mac_units) if strategy == "dadiannao-like"
+                            else pu_pes, shared_pu=dynamic)
+    return ScheduleResult(strategy, pd.DataFrame(rows), totals, tuple(notes), timeline)
 
 
 def _points(strategy: str, req: SweepRequest) -> PointCosts:
-    if req.mode != TRAINING:
-        raise InputError(f"strategy '{strategy}' models training only", field="mode")
     opts = parse_options(req.options)
     cap = np.atleast_1d(np.asarray(req.capacity_bytes, float))
     work = sample_work(req.network, req.hardware, req.batch, cap, resident=opts["resident"],
                        elementwise=opts["elementwise"])
     c = strategy_costs(strategy, req.network, req.hardware, req.batch, cap, options=req.options,
                        work=work)
-    # busy time of the bottleneck unit (the shared unit's total busy time for dadiannao-like)
-    # (dynamic sharing: the PU is busy whenever work remains, i.e. for the whole makespan)
-    compute = (c.conv_busy_s + c.fc_busy_s if strategy == "dadiannao-like"
-               else c.timeline.makespan_s if c.pe_sharing == "dynamic"
-               else np.maximum(c.conv_busy_s, c.fc_busy_s))
     return PointCosts(
         dram_bytes=c.dram_bytes, buffer_need_bytes=work.buffer_need_bytes[:, None],
         energy_dram_pj=c.energy_dram_pj, energy_buffer_pj=c.energy_buffer_pj,
         energy_compute_pj=c.energy_compute_pj, energy_static_pj=c.energy_static_pj,
-        latency_s=c.latency_s, compute_s=compute,
+        latency_s=c.latency_s, compute_s=bottleneck_busy_s(c),
         memory_s=c.dram_bytes / req.hardware.dram_bandwidth_bytes_per_s, cuts=())
 
 
-def _make(strategy: str, description: str) -> None:
+def bottleneck_busy_s(c: StrategyCosts) -> np.ndarray:
+    """Busy time of the bottleneck unit (the shared unit's total busy time for dadiannao-like;
+    with dynamic sharing the PU is busy whenever work remains: the whole makespan)."""
+    return (c.conv_busy_s + c.fc_busy_s if c.strategy == "dadiannao-like"
+            else c.timeline.makespan_s if c.pe_sharing == "dynamic"
+            else np.maximum(c.conv_busy_s, c.fc_busy_s))
+
+
+def _make(spec: StrategySpec) -> None:
     def run(request: ScheduleRequest) -> ScheduleResult:
-        return _run(strategy, request)
+        return _run(spec.name, request)
 
     def points(req: SweepRequest) -> PointCosts:
-        return _points(strategy, req)
+        return _points(spec.name, req)
 
-    register(strategy, (TRAINING,), description)(run)
-    register_sweep(strategy)(points)
+    register(spec)(run)
+    register_sweep(spec.name)(points)
 
 
-_make("tnpu", "TNPU: conv and FC work busy concurrently in one PU, out-of-order across the "
-      "samples of a mini-batch (training; -O pe_sharing=dynamic|static)")
-_make("dnpu-like", "separate conv and FC units, a sample's conv and FC work not overlapped "
-      "(TNPU's DNPU baseline)")
-_make("dadiannao-like", "all PEs time-multiplexed between conv and FC work, sequential "
-      "(TNPU's DaDianNao baseline)")
+for _spec in SPECS.values():
+    _make(_spec)
 
 
 # ------------------------------------------------------------------------------------------

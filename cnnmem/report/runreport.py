@@ -18,9 +18,10 @@ import pandas as pd
 
 from cnnmem.errors import InputError
 from cnnmem.model.cost import compulsory_bytes, layer_pass_costs
-from cnnmem.model.schedule import TRAINING, ScheduleRequest, get_strategy
+from cnnmem.model.schedule import TRAINING
 from cnnmem.report import plots
 from cnnmem.sweep.output import AtomicOutputs
+from cnnmem.sweep.rerun import request_of_row
 from cnnmem.sweep.spec import SweepSpec, apply_hardware, parse_sweep
 from cnnmem.yamlio import load_yaml_text, read_text_file
 
@@ -180,26 +181,19 @@ def layerwise_baselines(spec: SweepSpec, energy: pd.DataFrame, keys: list[str]
     return out
 
 
-def _best_schedule(spec: SweepSpec, row: pd.Series) -> tuple[pd.DataFrame, str] | None:
-    """Re-run one result row with the strategy's per-group model; None if it cannot."""
-    net = dict(spec.networks)[row["network"]]
-    hw = dict(spec.hardware)[row["hardware"]]
-    hw = apply_hardware(hw, spec.hw_axes, tuple(float(row[a.column]) for a in spec.hw_axes))
-    hw = hw.replace(buffer_bytes=float(row["capacity_bytes"]))
-    sb = row.get("sub_batch")
-    sub = int(sb) if sb is not None and np.isfinite(sb) and int(sb) != spec.batch else None
-    try:
-        strat = get_strategy(str(row["strategy"]))
-        res = strat.run(ScheduleRequest(net, hw, spec.mode, spec.batch, spec.chips, sub,
-                                        dict(spec.options)))
-    except (InputError, TypeError, ValueError):
-        return None
+def best_schedule(spec: SweepSpec, row: pd.Series
+                  ) -> tuple[pd.DataFrame, str, dict[str, Any]] | None:
+    """Re-run one result row exactly (its grouping, cuts, sub-batch, capacity and swept hardware
+    values: :func:`cnnmem.sweep.rerun.request_of_row`): per-group table, title and totals; None
+    if the strategy has no per-group DRAM traffic."""
+    rr = request_of_row(spec, row)
+    _, res = rr.run()
     if "dram_bytes" not in res.groups:
         return None
     title = (f"{row['network']} on {row['hardware']}: DRAM traffic per group, "
              f"{row['strategy']} with {plots.format_bytes(float(row['capacity_bytes']))} "
-             "of buffer" + (f", sub-batch {sub}" if sub else ""))
-    return res.groups, title
+             "of buffer" + (f", sub-batch {rr.sub_batch}" if rr.sub_batch else ""))
+    return res.groups, title, res.totals
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -307,13 +301,14 @@ def write_report(run_dir: Path) -> Path:
                "model where the sweep has no layerwise row).", "",
                "![energy breakdown](figures/energy_breakdown.png)", ""]
         top = energy.sort_values("energy_pj", kind="mergesort").iloc[0]
-        sched = _best_schedule(spec, top)
+        sched = best_schedule(spec, top)
         if sched is not None:
             plots.per_group_traffic(sched[0], sched[1], fig_dir / "best_schedule_groups")
             md += ["## Per-group DRAM traffic of the best schedule", "",
                    f"The lowest-energy point ({top['strategy']} on {top['network']}/"
                    f"{top['hardware']}, {plots.format_bytes(float(top['capacity_bytes']))}), "
-                   "re-run with the strategy's per-group model.", "",
+                   "re-run with the strategy's per-group model:", "", "```sh",
+                   request_of_row(spec, top).command(), "```", "",
                    "![per-group DRAM traffic](figures/best_schedule_groups.png)", ""]
         else:
             md += ["## Per-group DRAM traffic of the best schedule", "",

@@ -31,7 +31,14 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.grouping import format_cuts, structural_cuts
-from cnnmem.model.schedule import POINT_FIELDS, SweepRequest, sweep_evaluators
+from cnnmem.model.schedule import (
+    POINT_FIELDS,
+    STRUCTURAL_POLICIES,
+    StrategySpec,
+    SweepRequest,
+    strategy_specs,
+    sweep_evaluators,
+)
 from cnnmem.sweep.output import AtomicOutputs, ResultWriter
 from cnnmem.sweep.pareto import pareto_mask
 from cnnmem.sweep.spec import (
@@ -42,12 +49,6 @@ from cnnmem.sweep.spec import (
 )
 from cnnmem.workload.network import Network
 
-#: strategies whose evaluator takes an explicit grouping (others get grouping=None); an
-#: evaluator may also say so itself with a ``takes_grouping`` attribute
-GROUPING_STRATEGIES = frozenset({"mbs", "fusion"})
-#: strategies that run the whole batch at once (no sub-batch axis): their rows get sub_batch =
-#: batch; other strategies that return one column get an empty sub_batch (chosen internally)
-WHOLE_BATCH_STRATEGIES = frozenset({"layerwise"})
 METRICS = ("dram_bytes", "buffer_need_bytes", "energy_pj", "energy_dram_pj", "energy_buffer_pj",
            "energy_compute_pj", "energy_static_pj", "latency_s", "compute_s", "memory_s")
 KEY_COLUMNS = ("network", "hardware", "strategy", "grouping", "cuts")
@@ -88,7 +89,7 @@ def expand_grouping(net: Network, g: GroupingSpec) -> list[tuple[str, Grouping]]
     if g.kind == "default":
         return [("default", None)]
     if g.kind == "policy":
-        if g.value in ("greedy", "optimal"):
+        if g.value not in STRUCTURAL_POLICIES:  # computed by the strategy: passed by name
             return [(g.value, g.value)]
         return [(g.value, structure_cuts(net, g.value))]
     if g.kind == "depth":
@@ -133,23 +134,28 @@ class Task:
     grouping_label: str
     grouping: str | tuple[int, ...] | None
     capacity_bytes: np.ndarray
-    sub_batch: np.ndarray | None
-    whole_batch: bool
+    sub_batch: np.ndarray | None  # None: the strategy takes no sub-batch axis
+    whole_batch: bool  # rows record sub_batch = batch (else empty when sub_batch is None)
+    options: dict[str, Any]  # the sweep's options this strategy takes
+    chips: int
 
     @property
     def n_points(self) -> int:
-        ns = 1 if self.sub_batch is None or self.whole_batch else self.sub_batch.size
+        ns = 1 if self.sub_batch is None else self.sub_batch.size
         return self.capacity_bytes.size * ns
 
 
-def _takes_grouping(name: str, evaluator: Callable[..., Any]) -> bool:
-    flag = getattr(evaluator, "takes_grouping", None)
-    return bool(flag) if flag is not None else name in GROUPING_STRATEGIES
+def strategy_options(spec: StrategySpec, options: dict[str, Any]) -> dict[str, Any]:
+    """The sweep's options that ``spec`` takes (its declared options; grouping/cuts when it
+    takes a grouping). The sweep file's validation has checked every option is taken by some
+    listed strategy."""
+    taken = set(spec.option_names) | ({"grouping", "cuts"} if spec.grouping.takes else set())
+    return {k: v for k, v in options.items() if k in taken}
 
 
 def plan(spec: SweepSpec) -> list[Task]:
     """Every evaluator setup of the sweep, in a fixed order (validates all hardware values)."""
-    evaluators = sweep_evaluators()
+    specs = strategy_specs()
     tasks = []
     for net_name, net in spec.networks:
         groupings_all = [pair for g in spec.groupings for pair in expand_grouping(net, g)]
@@ -163,14 +169,16 @@ def plan(spec: SweepSpec) -> list[Task]:
                 caps = (np.array([hw.buffer_bytes]) if spec.capacity_bytes is None
                         else spec.capacity_bytes)
                 for strat in spec.strategies:
-                    ev = evaluators[strat]
-                    groupings = (groupings_all if _takes_grouping(strat, ev)
+                    sspec = specs[strat]
+                    groupings = (groupings_all if sspec.grouping.takes
                                  else [("default", None)])
-                    whole = bool(getattr(ev, "takes_sub_batch", True) is False
-                                 or strat in WHOLE_BATCH_STRATEGIES)
+                    sub = spec.sub_batch if sspec.sub_batch == "fixed" else None
+                    opts = strategy_options(sspec, spec.options)
+                    chips = spec.chips if sspec.chips else 1
                     for label, grouping in groupings:
                         tasks.append(Task(net_name, net, hw_name, hw, tuple(values), strat,
-                                          label, grouping, caps, spec.sub_batch, whole))
+                                          label, grouping, caps, sub,
+                                          sspec.sub_batch == "whole", opts, chips))
     return tasks
 
 
@@ -232,8 +240,8 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
     for lo in range(0, caps_all.size, per):  # a loop over chunks of capacities
         caps = caps_all[lo:lo + per]
         req = SweepRequest(network=task.net, hardware=task.hw, mode=spec.mode, batch=spec.batch,
-                           capacity_bytes=caps, sub_batch=None if task.whole_batch else sub,
-                           grouping=task.grouping, chips=spec.chips, options=dict(spec.options))
+                           capacity_bytes=caps, sub_batch=sub, grouping=task.grouping,
+                           chips=task.chips, options=dict(task.options))
         try:
             pc = evaluator(req)
         except InputError as exc:

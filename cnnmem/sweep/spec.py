@@ -45,8 +45,16 @@ from cnnmem.limits import (
     MAX_SWEEP_POINTS,
     quote,
 )
-from cnnmem.model.schedule import INFERENCE, TRAINING, get_strategy, sweep_evaluators
+from cnnmem.model.schedule import (
+    INFERENCE,
+    STRUCTURAL_POLICIES,
+    TRAINING,
+    get_strategy,
+    strategy_specs,
+    sweep_evaluators,
+)
 from cnnmem.paths import ROOT, builtin_names, resolve_yaml
+from cnnmem.sweep.strategy_check import check_sweep_strategies
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
 from cnnmem.workload.library import network_path
@@ -60,10 +68,17 @@ OBJECTIVE_COLUMNS = ("dram_bytes", "capacity_bytes", "buffer_need_bytes", "energ
 OBJECTIVE_ALIASES = {"buffer_bytes": "capacity_bytes", "energy": "energy_pj",
                      "latency": "latency_s", "dram": "dram_bytes"}
 DEFAULT_OBJECTIVES = ("dram_bytes", "capacity_bytes", "energy_pj", "latency_s")
-#: grouping policies passed to the strategy by name (it computes the cuts itself)
-STRATEGY_POLICIES = ("greedy", "optimal")
+
+
+def grouping_policies() -> tuple[str, ...]:
+    """Every named grouping policy some strategy declares (its StrategySpec's GroupingRule):
+    the ones strategies compute (passed by name), then the structural ones."""
+    names = {p for s in strategy_specs().values() for p in s.grouping.policies}
+    return tuple(sorted(names - set(STRUCTURE_POLICIES))) + STRUCTURE_POLICIES
+
+
 #: grouping policies the sweep computes from the network's layer names
-STRUCTURE_POLICIES = ("layer", "block", "stage", "all")
+STRUCTURE_POLICIES = STRUCTURAL_POLICIES
 EXHAUSTIVE_MAX_LAYERS = 16
 
 
@@ -250,10 +265,10 @@ def _groupings(ctx: _Ctx, spec: Any, axes: Any) -> tuple[GroupingSpec, ...]:
         if isinstance(item, str):
             if item == "default":
                 out.append(GroupingSpec("default", line=line))
-            elif item in STRATEGY_POLICIES + STRUCTURE_POLICIES:
+            elif item in grouping_policies():
                 out.append(GroupingSpec("policy", item, line=line))
             else:
-                known = ", ".join(("default",) + STRATEGY_POLICIES + STRUCTURE_POLICIES)
+                known = ", ".join(("default",) + grouping_policies())
                 raise ctx.error(f"unknown grouping policy '{item}' (known: {known}; or "
                                 "{depth: K}, {exhaustive: true}, {random: N, seed: S})",
                                 "axes.grouping", line=line)
@@ -488,6 +503,10 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
     axes = _axes(ctx, data.get("axes"), file, top["batch"], hardware[0][1])
     _check_points(ctx, len(networks) * len(hardware) * len(strategies), axes.capacity,
                   axes.sub_batch, axes.groupings, axes.hardware)
+    check_sweep_strategies([get_strategy(s).spec for s in strategies],
+                           options=top["options"], sub_batch_axis=axes.sub_batch is not None,
+                           groupings=axes.groupings, chips=top["chips"],
+                           error=lambda msg, fld: ctx.error(msg, fld))
     return SweepSpec(
         name=top["sweep"].strip(), file=file, text=text, description=top["description"],
         networks=tuple(networks), hardware=tuple(hardware), mode=top["mode"],

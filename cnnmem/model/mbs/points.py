@@ -1,0 +1,106 @@
+"""The sweep's hot path: one fixed grouping, uniform sub-batch sizes x capacities.
+
+Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnmem.model.mbs.rollup import (
+    group_array_macs,
+)
+from cnnmem.model.mbs.traffic import (
+    Model,
+)
+
+# ------------------------------------------------------------------------------------------
+# The sweep's hot path: one fixed grouping, uniform sub-batch sizes x capacities
+
+
+POINT_KEYS = ("dram_bytes", "energy_dram_pj", "energy_buffer_pj", "energy_compute_pj",
+              "energy_static_pj", "latency_s", "compute_s", "memory_s")
+
+
+def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Per group and sub-batch, the point fields in the two feasible regimes (dW accumulated on
+    chip, or read-modify-written per sub-batch): arrays (G, K, 2, F) in POINT_KEYS order, plus
+    the buffer needs (G, K) of both regimes. The same formulas as :func:`_group_terms`."""
+    t, hw, N = m.tables, m.hw, float(m.batch)
+    ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
+    g = (s[:, None], e[:, None])
+    S = np.ceil(N / n)[None, :]
+    wsum = t.weight_elems[g]
+    act = t.in_elems[g] + t.out_elems[g]
+    fwd = N * (act + t.stash_write_elems[g]) * ea + S * wsum * ew
+    macs_f = N * t.macs[g]
+    mac_rate, vec_rate = hw.effective_macs_per_s, hw.mac_units * hw.clock_hz
+    slots = group_array_macs(m, s[:, None], e[:, None], n[None, :])  # (G, K) each
+    slots_f, slots_b = (macs_f, 2 * macs_f) if slots is None else slots
+    comp_f = slots_f / mac_rate + N * t.vec_forward[g] / vec_rate
+    side = np.sqrt(hw.mac_units)
+    reg = hw.register_energy_pj_per_byte if hw.register_bytes > 0 else 0.0
+    opb_f, opb_b = ea + ew, (2 * eg + ew + ea) / 2
+    bw = hw.dram_bandwidth_bytes_per_s
+    out = np.zeros(fwd.shape + (2, len(POINT_KEYS)))
+    for r, accumulate in enumerate((True, False)):
+        if m.training:
+            dw = wsum * eg if accumulate else (2.0 * S - 1.0) * wsum * eg
+            bwd = (N * ((act + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
+                                                       + t.stash_read_wgrad_elems[g]) * ea)
+                   + S * wsum * ew + dw)
+            comp_b = slots_b / mac_rate + N * t.vec_dgrad[g] / vec_rate
+            lat = np.maximum(comp_f, fwd / bw) + np.maximum(comp_b, bwd / bw)
+            buf = 2 * (fwd + bwd) + (macs_f * opb_f + 2 * macs_f * opb_b) / side
+            ecomp = 3 * macs_f * hw.mac_energy_pj + reg * (macs_f * opb_f + 2 * macs_f * opb_b)
+        else:
+            bwd = comp_b = 0.0
+            lat = np.maximum(comp_f, fwd / bw)
+            buf = 2 * fwd + macs_f * opb_f / side
+            ecomp = macs_f * hw.mac_energy_pj + reg * macs_f * opb_f
+        dram = fwd + bwd
+        fields = (dram, dram * hw.dram_energy_pj_per_byte, buf * hw.buffer_energy_pj_per_byte,
+                  ecomp, lat * hw.static_power_w * 1e12, lat, comp_f + comp_b, dram / bw)
+        for f, v in enumerate(fields):
+            out[:, :, r, f] = v
+    peak = t.peak_sample_bytes[g] * n[None, :]
+    needs = {"acc": peak + t.weight_acc_bytes[g], "rmw": peak + t.weight_ws_bytes[g]}
+    return out, np.stack([needs["acc"], needs["rmw"]], axis=2), needs
+
+
+def fixed_grouping_points(m: Model, cuts: tuple[int, ...], sub_batch: np.ndarray
+                          ) -> dict[str, np.ndarray]:
+    """Totals of one fixed grouping for every capacity x uniform sub-batch: arrays (C, K).
+
+    The same numbers as ``evaluate(m, plan_cuts(m, cuts, sub_batch))`` (tested), computed for
+    the sweep's design points without a loop over them: per group, the feasible regimes' values
+    are (G, K) arrays that do not depend on the capacity; which regime applies at capacity c is a
+    (G, C, K) mask, and the sum over groups is one batched matrix product per regime.
+    """
+    L = len(m.net)
+    e = np.array(sorted(cuts) + [L - 1], dtype=np.int64)
+    s = np.concatenate([[0], e[:-1] + 1])
+    n = np.asarray(sub_batch, dtype=float)
+    vals, needs, _ = _regime_values(m, s, e, n)  # (G, K, 2, F), (G, K, 2)
+    cap = m.caps[None, :, None]  # (1, C, 1)
+    acc = needs[:, None, :, 0] <= cap  # (G, C, K)
+    ok = needs[:, None, :, 1] <= cap
+    single = (s == e)[:, None, None] & ((n >= m.batch)[None, None, :] | ~ok)
+    use_acc = acc & ~single
+    use_rmw = ok & ~acc & ~single
+    infeasible = (~ok & ~single).any(axis=0)  # (C, K)
+    # sum over groups: (K, C, G) @ (K, G, F) for each regime, and (C, K, G) @ (C, G, F)
+    tot = (np.matmul(use_acc.transpose(2, 1, 0).astype(float), vals[:, :, 0, :].transpose(1, 0, 2))
+           + np.matmul(use_rmw.transpose(2, 1, 0).astype(float),
+                       vals[:, :, 1, :].transpose(1, 0, 2))).transpose(1, 0, 2)  # (C, K, F)
+    fb = m.fallback.fields
+    fb_vals = np.stack([fb[k][e] for k in POINT_KEYS], axis=-1)  # (G, C, F)
+    fb_vals = np.where(np.isfinite(fb_vals), fb_vals, 1e300)  # inf x 0 would give nan
+    fb_sum = np.matmul(single.transpose(1, 2, 0).astype(float), fb_vals.transpose(1, 0, 2))
+    tot = tot + fb_sum
+    tot = np.where((tot >= 1e299) | infeasible[:, :, None], np.inf, tot)
+    need = np.where(single, fb["buffer_need_bytes"][e][:, :, None],
+                    np.where(acc, needs[:, None, :, 0], needs[:, None, :, 1]))
+    out = {k: tot[:, :, f] for f, k in enumerate(POINT_KEYS)}
+    out["buffer_need_bytes"] = need.max(axis=0)
+    return out

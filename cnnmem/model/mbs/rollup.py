@@ -1,0 +1,175 @@
+"""Energy and latency of the chosen groups, totals and per-group rows.
+
+Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from cnnmem.hardware import Hardware
+from cnnmem.model.array import pass_efficiency
+from cnnmem.model.cost import energy_latency
+from cnnmem.model.gconv import PASSES, layer_gconvs
+from cnnmem.model.mbs.plans import (
+    Plan,
+)
+from cnnmem.model.mbs.tables import (
+    CELLS,
+    KINDS,
+    cell_key,
+)
+from cnnmem.model.mbs.traffic import (
+    Model,
+    mbs_cells,
+)
+from cnnmem.workload.network import Network
+
+# ------------------------------------------------------------------------------------------
+# Evaluating a plan
+
+
+TOTAL_FIELDS = ("dram_bytes", "energy_dram_pj", "energy_buffer_pj", "energy_compute_pj",
+                "energy_static_pj", "latency_s", "compute_s", "memory_s", "macs")
+
+
+@lru_cache(maxsize=64)
+def _layer_gconvs(net: Network) -> tuple[tuple[int, tuple[Any, ...]], ...]:
+    """(layer index, its forward/dgrad/wgrad GConvs) of every conv/FC layer."""
+    return tuple((i, tuple(layer_gconvs(layer, i, PASSES))) for i, layer in
+                 enumerate(net.layers) if layer.is_compute)
+
+
+@lru_cache(maxsize=64)
+def _array_mac_tables(net: Network, hw: Hardware, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative (over layers) MAC slots per sample of the forward and backward passes at every
+    sub-batch size 1..batch: arrays (L + 1, batch), column n - 1 for sub-batch n (cached)."""
+    n = np.arange(1, batch + 1, dtype=float)
+    L = len(net)
+    per_f = np.zeros((L, n.size))
+    per_b = np.zeros((L, n.size))
+    for i, (fwd, dgrad, wgrad) in _layer_gconvs(net):  # a loop over layers
+        macs = float(fwd.macs_per_sample)
+        per_f[i] = macs / pass_efficiency(hw, fwd, n)
+        per_b[i] = macs / pass_efficiency(hw, dgrad, n) + macs / pass_efficiency(hw, wgrad, n)
+    zero = np.zeros((1, n.size))
+    return (np.concatenate([zero, np.cumsum(per_f, axis=0)]),
+            np.concatenate([zero, np.cumsum(per_b, axis=0)]))
+
+
+def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """MAC slots the forward and the backward (dgrad + wgrad) passes of groups [s..e] occupy
+    on the hardware's systolic arrays at sub-batch n (MACs / mapping efficiency, whole batch;
+    :mod:`cnnmem.model.array`). None when the hardware gives no array shape (slots = MACs)."""
+    if m.hw.array_rows <= 0:
+        return None
+    col = np.asarray(n, dtype=np.int64) - 1  # sub-batch n -> column n - 1 of the tables
+    cs_f, cs_b = _array_mac_tables(m.net, m.hw, m.batch)
+    inverse = col
+    N = float(m.batch)
+    e1 = np.asarray(e) + 1
+    return (N * (cs_f[e1, inverse] - cs_f[s, inverse]),
+            N * (cs_b[e1, inverse] - cs_b[s, inverse]))
+
+
+def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
+                 ) -> dict[str, np.ndarray]:
+    """Full terms (cells, energy, times, need) of groups [s..e] per problem (arrays (P,))."""
+    cells, need, ok = mbs_cells(m, s, e, n, m.caps[cap_idx])
+    t = m.tables
+    N = float(m.batch)
+    ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
+    g = (s, e)
+    fwd: np.ndarray = sum(cells[("forward", k)] for k in KINDS)  # type: ignore[assignment]
+    bwd: np.ndarray = sum(  # type: ignore[assignment]
+        cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
+    macs_f = N * t.macs[g]
+    slots = group_array_macs(m, np.asarray(s), np.broadcast_to(e, np.shape(s)), n)
+    slots_f, slots_b = (None, None) if slots is None else slots
+    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g], slots_f)
+    out = {cell_key(*c): v for c, v in cells.items()}
+    if m.training:
+        eb = energy_latency(m.hw, bwd, 2 * macs_f, (2 * eg + ew + ea) / 2, N * t.vec_dgrad[g],
+                            slots_b)
+    else:
+        eb = {k: np.zeros_like(v) for k, v in ef.items()}
+    for key in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
+                "latency_s", "compute_s", "memory_s"):
+        out[key] = ef[key] + eb[key]
+    out["dram_bytes"] = fwd + bwd
+    out["macs"] = macs_f * (3 if m.training else 1)
+    out["buffer_need_bytes"] = need
+    single = (s == e) & ((n >= m.batch) | ~ok)
+    fb = m.fallback
+    for c in CELLS:
+        key = cell_key(*c)
+        out[key] = np.where(single, fb.cells[c][e, cap_idx], out[key])
+    for key in TOTAL_FIELDS + ("buffer_need_bytes",):
+        if key == "macs":
+            continue
+        out[key] = np.where(single, fb.fields[key][e, cap_idx], out[key])
+    infeasible = ~ok & ~single
+    for key in out:
+        if key not in ("macs", "buffer_need_bytes"):
+            out[key] = np.where(infeasible, np.inf, out[key])
+    out["layerwise_group"] = single
+    return out
+
+
+def evaluate(m: Model, plan: Plan, with_groups: bool = False
+             ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Totals per problem (arrays (P,)) and, optionally, per-group rows of problem 0."""
+    P = plan.cap_idx.size
+    tot: dict[str, np.ndarray] = {}
+    rows: list[dict[str, Any]] = []
+    for e_end in np.flatnonzero((plan.path >= 0).any(axis=1)):
+        e = int(e_end)
+        mask = plan.path[e] >= 0
+        s = np.where(mask, plan.path[e], e)
+        n = np.where(mask, plan.sub_batch[e], m.batch)
+        terms = _group_terms(m, s, e, n, plan.cap_idx)
+        for key, v in terms.items():
+            if key == "layerwise_group":
+                continue
+            v = np.where(mask, v, 0.0)
+            if key == "buffer_need_bytes":
+                tot[key] = np.maximum(tot.get(key, np.zeros(P)), v)
+            else:
+                tot[key] = tot.get(key, np.zeros(P)) + v
+        tot["groups"] = tot.get("groups", np.zeros(P)) + mask
+        if with_groups and mask[0]:
+            s0 = int(s[0])
+            names = [lay.name for lay in m.net.layers[s0: e + 1]]
+            row: dict[str, Any] = {
+                "group": len(rows), "first": s0, "last": e,
+                "layers": names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}",
+                "n_layers": len(names),
+                "sub_batch": int(n[0]),
+                "run": "layerwise" if terms["layerwise_group"][0] else "mbs",
+                "buffer_need_bytes": float(terms["buffer_need_bytes"][0]),
+                "dram_bytes": float(terms["dram_bytes"][0]),
+            }
+            for kind in KINDS:
+                row[f"dram_{kind}_bytes"] = float(sum(terms[cell_key(p, kind)][0]
+                                                      for p in PASSES))
+            # gradient accumulation at forks is booked to the producer's group and credited
+            # to a group that sums several consumers on chip: a signed column of its own, so
+            # the gradient column is the group's dY in + dX out (the row still adds up)
+            forks = 0.0 if terms["layerwise_group"][0] else float(
+                m.batch * m.tables.fork_elems[s0, e] * m.prec.gradient) if m.training else 0.0
+            row["dram_gradients_bytes"] -= forks
+            row["dram_gradient_forks_bytes"] = forks
+            row["energy_pj"] = float(sum(terms[k][0] for k in TOTAL_FIELDS
+                                         if k.startswith("energy_")))
+            row["latency_s"] = float(terms["latency_s"][0])
+            rows.append(row)
+    tot["energy_pj"] = (tot["energy_dram_pj"] + tot["energy_buffer_pj"]
+                        + tot["energy_compute_pj"] + tot["energy_static_pj"])
+    for p in PASSES:
+        tot[f"dram_{p}_bytes"] = np.sum([tot[cell_key(p, k)] for k in KINDS], axis=0)
+    for k in KINDS:
+        tot[f"dram_{k}_bytes"] = np.sum([tot[cell_key(p, k)] for p in PASSES], axis=0)
+    return tot, rows

@@ -1,0 +1,185 @@
+"""The MBS strategies: specs, schedule and sweep entry points, registration.
+
+Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cnnmem.errors import InputError
+from cnnmem.model.gconv import PASSES
+from cnnmem.model.grouping import (
+    cut_mask,
+    cuts_of_path,
+)
+from cnnmem.model.mbs.plans import (
+    Plan,
+    named_cuts,
+    plan_cuts,
+    plan_greedy,
+    plan_optimal,
+)
+from cnnmem.model.mbs.points import (
+    fixed_grouping_points,
+)
+from cnnmem.model.mbs.rollup import (
+    evaluate,
+)
+from cnnmem.model.mbs.tables import (
+    CELLS,
+    KINDS,
+    NOTE_NORM,
+    cell_key,
+)
+from cnnmem.model.mbs.traffic import (
+    Model,
+    build_model,
+)
+from cnnmem.model.schedule import (
+    INFERENCE,
+    TRAINING,
+    GroupingRule,
+    OptionSpec,
+    PointCosts,
+    ScheduleRequest,
+    ScheduleResult,
+    StrategySpec,
+    SweepRequest,
+    register,
+    register_sweep,
+)
+
+# ------------------------------------------------------------------------------------------
+# Options, strategies
+
+
+def _resolve(strategy: str, request: ScheduleRequest | SweepRequest
+             ) -> tuple[str | tuple[int, ...], str]:
+    """The grouping (a policy this module computes, or cuts) and weight tile of a request
+    already checked against the strategy's spec."""
+    grouping = request.grouping if request.grouping is not None else _OWN_GROUPING[strategy]
+    return grouping, str(request.options["weight_tile"])
+
+
+def plan(m: Model, grouping: str | tuple[int, ...], fixed: np.ndarray | None) -> Plan:
+    if grouping == "optimal":
+        return plan_optimal(m, fixed)
+    if grouping == "fs":
+        return plan_optimal(m, np.array([1]) if fixed is None else fixed)
+    if grouping == "greedy":
+        return plan_greedy(m, fixed)
+    cuts = named_cuts(m.net, grouping) if isinstance(grouping, str) else grouping
+    return plan_cuts(m, cuts, fixed)
+
+
+def _check_sub_batch(sub: Any, batch: int) -> np.ndarray | None:
+    if sub is None:
+        return None
+    arr = np.atleast_1d(np.asarray(sub, dtype=np.int64))
+    if (arr < 1).any() or (arr > batch).any():
+        raise InputError(f"sub-batch must be in 1..{batch} (the batch)", field="sub_batch")
+    return arr
+
+
+def run_schedule(name: str, request: ScheduleRequest) -> ScheduleResult:
+    net, hw = request.network, request.hardware
+    grouping, tile = _resolve(name, request)
+    training = request.mode == TRAINING
+    fixed = _check_sub_batch(request.sub_batch, request.batch)
+    m = build_model(net, hw, request.batch, [hw.buffer_bytes], training, tile)
+    p = plan(m, grouping, fixed)
+    tot, rows = evaluate(m, p, with_groups=True)
+    first = ("dram_bytes", "energy_pj", "latency_s", "energy_dram_pj", "energy_buffer_pj",
+             "energy_compute_pj", "energy_static_pj", "compute_s", "memory_s", "macs",
+             "buffer_need_bytes")
+    keys = first + tuple(f"dram_{x}_bytes" for x in PASSES + KINDS) + tuple(
+        cell_key(*c) for c in CELLS)
+    totals: dict[str, Any] = {k: float(tot[k][0]) for k in keys}
+    totals["groups"] = int(tot["groups"][0])
+    totals["throughput_per_s"] = request.batch / totals["latency_s"]
+    totals["cuts"] = ",".join(str(c) for c in cuts_of_path(p.path)[0])
+    notes = [NOTE_NORM,
+             "dram_gradient_forks_bytes is signed: summing the gradients of a tensor read by "
+             "several layers is charged to the producer's group and credited to a group that "
+             "sums several of those consumers on chip",
+             "MBS group traffic, buffer need and greedy rule are cnnmem's reconstruction of "
+             "Lym et al. 2019 (papers.md section 2)"]
+    if not np.isfinite(totals["dram_bytes"]):
+        notes.append("some group does not fit the buffer: infeasible")
+    return ScheduleResult(name, pd.DataFrame(rows), totals, tuple(notes))
+
+
+def run_sweep(name: str, req: SweepRequest) -> PointCosts:
+    grouping, tile = _resolve(name, req)
+    fixed = _check_sub_batch(req.sub_batch, req.batch)
+    m = build_model(req.network, req.hardware, req.batch, req.capacity_bytes,
+                    req.mode == TRAINING, tile)
+    if fixed is not None and (isinstance(grouping, tuple)
+                              or grouping in ("layer", "block", "stage", "all")):
+        fixed_cuts = grouping if isinstance(grouping, tuple) else named_cuts(m.net, grouping)
+        pts = fixed_grouping_points(m, fixed_cuts, fixed)  # the hot path: no DP, no group loop
+        return PointCosts(cuts=fixed_cuts, **pts)
+    p = plan(m, grouping, fixed)
+    tot, _ = evaluate(m, p)
+    shape = (m.caps.size, p.n_sub)
+
+    def arr(key: str) -> np.ndarray:
+        return tot[key].reshape(shape)
+
+    if isinstance(grouping, tuple) or grouping in ("layer", "block", "stage", "all"):
+        cuts: Any = cuts_of_path(p.path[:, :1])[0]
+    else:  # chosen per capacity (and sub-batch): one boolean row per design point
+        cuts = cut_mask(p.path).reshape(shape + (len(m.net) - 1,))
+        if p.n_sub == 1:
+            cuts = cuts[:, 0]
+    return PointCosts(
+        dram_bytes=arr("dram_bytes"), buffer_need_bytes=arr("buffer_need_bytes"),
+        energy_dram_pj=arr("energy_dram_pj"), energy_buffer_pj=arr("energy_buffer_pj"),
+        energy_compute_pj=arr("energy_compute_pj"), energy_static_pj=arr("energy_static_pj"),
+        latency_s=arr("latency_s"), compute_s=arr("compute_s"), memory_s=arr("memory_s"),
+        cuts=cuts)
+
+
+_WEIGHT_TILE = OptionSpec("weight_tile", "layer", ("layer", "channel"),
+                          help="weights of a group held per layer or per output channel")
+_LATENCY = "sum over groups and sub-batches of max(compute, memory) per layer-pass"
+#: the grouping each MBS strategy computes itself (mbs takes one: policies or cuts)
+_OWN_GROUPING = {"mbs-greedy": "greedy", "mbs-optimal": "optimal", "mbs-fs": "fs"}
+SPECS = (
+    StrategySpec("mbs-greedy", (TRAINING, INFERENCE),
+                 "MBS, the paper's greedy grouping (extend while the sub-batch holds)",
+                 options=(_WEIGHT_TILE,), sub_batch="chooses", latency=_LATENCY),
+    StrategySpec("mbs-optimal", (TRAINING, INFERENCE),
+                 "MBS, DP-optimal grouping and per-group sub-batches (least DRAM traffic)",
+                 options=(_WEIGHT_TILE,), sub_batch="chooses", latency=_LATENCY),
+    StrategySpec("mbs-fs", (TRAINING, INFERENCE),
+                 "MBS fully serialized: sub-batch 1 in every group, DP grouping",
+                 options=(_WEIGHT_TILE,), sub_batch="chooses", latency=_LATENCY),
+    StrategySpec("mbs", (TRAINING, INFERENCE),
+                 "MBS with an explicit grouping (-O cuts=3,7,12 or -O grouping=block) and "
+                 "--sub-batch",
+                 options=(_WEIGHT_TILE,),
+                 grouping=GroupingRule(("block", "stage", "layer", "all", "greedy", "optimal"),
+                                       cuts=True, default="block"),
+                 sub_batch="fixed", latency=_LATENCY),
+)
+
+
+def _make(spec: StrategySpec) -> None:
+    name = spec.name
+
+    def schedule(request: ScheduleRequest) -> ScheduleResult:
+        return run_schedule(name, request)
+
+    def sweep(req: SweepRequest) -> PointCosts:
+        return run_sweep(name, req)
+
+    register(spec)(schedule)
+    register_sweep(name)(sweep)
+
+
+for _spec in SPECS:
+    _make(_spec)
