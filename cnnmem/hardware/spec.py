@@ -80,10 +80,10 @@ class Hardware:
         for f in ("conv_mac_units", "fc_mac_units"):
             if getattr(self, f) is not None and not getattr(self, f) > 0:
                 raise InputError(f"must be positive, got {getattr(self, f)!r}", field=f)
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
+        for dc_field in dataclasses.fields(self):
+            v = getattr(self, dc_field.name)
             if isinstance(v, (int, float)) and not math.isfinite(v):
-                raise InputError(f"must be a finite number, got {v}", field=f.name)
+                raise InputError(f"must be a finite number, got {v}", field=dc_field.name)
         if not 0 < self.utilization <= 1:
             raise InputError(f"must be in (0, 1], got {self.utilization}", field="utilization")
         if self.chips < 1:

@@ -194,7 +194,7 @@ class ResultWriter:
     def _flush(self, *, final: bool) -> None:
         import pyarrow as pa
 
-        if not self._pending:
+        if not self._pending or self._parquet is None:
             return
         table = pa.concat_tables(self._pending)
         full = table.num_rows if final else table.num_rows // self._row_group * self._row_group

@@ -15,6 +15,7 @@ import ast
 import math
 import operator
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cnnmem.errors import InputError
@@ -42,8 +43,8 @@ _CMP = {
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
 }
-_FUNCTIONS = {"min": min, "max": max, "int": int, "round": round, "ceil": math.ceil,
-              "floor": math.floor}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "min": min, "max": max, "int": int, "round": round, "ceil": math.ceil, "floor": math.floor}
 _WHOLE_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 _EMBEDDED = re.compile(r"\$\{([^}]*)\}")
 
@@ -152,13 +153,13 @@ def substitute(value: Any, env: dict[str, Any]) -> Any:
             return _EMBEDDED.sub(lambda m: str(evaluate(m.group(1), env)), value)
         return value
     if isinstance(value, list):
-        out = type(value)(substitute(v, env) for v in value)
+        items: Any = type(value)(substitute(v, env) for v in value)
         if hasattr(value, "line"):
-            out.line = value.line
-        return out
+            items.line = value.line
+        return items
     if isinstance(value, dict):
-        out = type(value)((k, substitute(v, env)) for k, v in value.items())
+        mapping: Any = type(value)((k, substitute(v, env)) for k, v in value.items())
         if hasattr(value, "line"):
-            out.line = value.line
-        return out
+            mapping.line = value.line
+        return mapping
     return value

@@ -214,11 +214,12 @@ class _Expander:
             last = self.expand(body, inner, prev, depth + 1)
             out_name = block.get("output")
             if out_name is not None:
-                last = inner.names.get(out_name)
-                if last is None:
+                named = inner.names.get(out_name)
+                if named is None:
                     raise InputError(f"block output '{out_name}' is not a layer of the block",
                                      file=self.file, line=line_of(block), item=label,
                                      field="output")
+                last = named
             prev = last
         scope.names[name] = prev  # referring to the instance means its output
         return prev

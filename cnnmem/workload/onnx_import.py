@@ -228,7 +228,7 @@ class _Importer:
             raise self.err(node, "only 2-D convolutions are modelled")
         c_out = self.sample_shape(node.output[0], node)[0]
         transposed = node.op_type == "ConvTranspose"
-        f = {"type": "convtranspose" if transposed else "conv", "out": c_out}
+        f: dict[str, Any] = {"type": "convtranspose" if transposed else "conv", "out": c_out}
         f.update(self.window_fields(node, a, kernel) if not transposed else {})
         if transposed:
             f["kernel"] = kernel[0] if kernel[0] == kernel[1] else list(kernel)
@@ -407,11 +407,11 @@ class _Importer:
             self.emit(node, node.output[0], {"type": "lrn", "size": int(self.attrs(node)["size"])},
                       [node.input[0]])
         elif op in _ACTIVATIONS:
-            t = _ACTIVATIONS[op]
-            if t is None:
+            act = _ACTIVATIONS[op]
+            if act is None:
                 self.fold(node, "the identity in inference")
             else:
-                self.emit(node, node.output[0], {"type": t}, [node.input[0]])
+                self.emit(node, node.output[0], {"type": act}, [node.input[0]])
         elif op in ("Add", "Sum", "Mul"):
             self.map_eltwise(node)
         elif op == "Concat":
