@@ -204,3 +204,48 @@ def test_named_networks_strategies_above_bound_1(network: str) -> None:
                            capacity_bytes=caps)
         dram = np.asarray(evaluators[name](req).dram_bytes, float).reshape(len(caps), -1)
         assert np.all(dram >= bound[:, None]), name
+
+
+# ------------------------------------------------------------------------------------------
+# The command
+
+
+def test_cli_training_bound_table() -> None:
+    import io
+
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from cnnmem.cli import cli
+
+    res = CliRunner().invoke(cli, ["bound", "resnet50", "--training", "--hw", "wavecore",
+                                   "--batch", "256", "--buffer", "2MiB, 10MiB,32MiB",
+                                   "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(io.StringIO(res.output))
+    assert list(df.columns) == ["buffer_bytes", "compulsory_bytes", "bound_no_recompute_bytes",
+                                "bound_recompute_bytes", "bound_no_recompute_over_compulsory"]
+    caps = np.array([2, 10, 32]) * 2.0**20
+    assert np.allclose(df["buffer_bytes"], caps)
+    want = network_training_bound_bytes(load_network("resnet50"), Precision.of(WAVECORE), 256,
+                                        caps)[0]
+    assert np.allclose(df["bound_no_recompute_bytes"], want)
+    assert (np.diff(df["bound_no_recompute_bytes"]) < 0).all()
+    assert (df["bound_recompute_bytes"] < df["bound_no_recompute_bytes"]).all()
+    # the default capacity is the hardware's buffer
+    res = CliRunner().invoke(cli, ["bound", "resnet50", "--training", "--hw", "wavecore",
+                                   "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(io.StringIO(res.output))["buffer_bytes"].tolist() == [
+        WAVECORE.buffer_bytes]
+
+
+def test_cli_bound_without_training_still_requires_buffer(capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    from cnnmem.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["bound", "vgg16"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.strip() == "error: field '--buffer': required unless --training"
