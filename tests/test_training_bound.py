@@ -114,6 +114,20 @@ def test_search_hand_case() -> None:
     assert (t.stash_activation_bytes, t.stash_input_bytes, t.backward_weight_bytes) == (2, 2, 0)
 
 
+def test_search_where_the_stash_term_binds() -> None:
+    """conv-act-conv-act of unit sizes at M = 3: stash 2 B + input 1 B + backward weights 1 B
+    exceed the buffer, so bound 1 is above the compulsory traffic (one weight reload); the
+    optimum (10 B) is above bound 1 (6 B)."""
+    ch = TinyChain(1, (TinyLayer("conv", 1, 1), TinyLayer("act", 1), TinyLayer("conv", 1, 1),
+                       TinyLayer("act", 1)))
+    t = chain_terms(ch)
+    assert (t.stash_activation_bytes, t.stash_input_bytes, t.backward_weight_bytes) == (2, 1, 1)
+    assert min_capacity_bytes(build_graph(ch)) == 3
+    b1 = float(training_bound_bytes(t, 1, 3)[0, 0])
+    assert b1 == 6 > 5 == float(training_bound_bytes(t, 1, 3, recompute=True)[0, 0])
+    assert optimal_traffic(ch, 3) == 10 == optimal_traffic(ch, 3, recompute=True)
+
+
 @st.composite
 def tiny_chains(draw: st.DrawFn, max_layers: int, max_batch: int) -> TinyChain:
     n = draw(st.integers(1, max_layers))
@@ -191,6 +205,14 @@ def test_no_training_strategy_beats_bound_1(text: str, batch: int, data: st.Data
             dram = dram.reshape(len(CAPS), -1)
             assert np.all(dram >= bound[:, None] * (1 - 1e-12)), (
                 name, req.grouping, (dram / bound[:, None]).min())
+
+
+@pytest.mark.slow
+@settings(max_examples=400, **SETTINGS)
+@given(text=small_nets(dag=True), batch=st.integers(1, 16), data=st.data())
+def test_no_training_strategy_beats_bound_1_many(text: str, batch: int,
+                                                 data: st.DataObject) -> None:
+    test_no_training_strategy_beats_bound_1.hypothesis.inner_test(text, batch, data)
 
 
 @pytest.mark.parametrize("network", ["resnet50", "inception_v3"])
