@@ -158,3 +158,22 @@ def test_new_layer_types_in_every_strategy(text: str, batch: int, mode: str) -> 
     with its schedule."""
     test_no_strategy_beats_the_compulsory_traffic.hypothesis.inner_test(text, batch, mode)
     test_sweep_evaluator_agrees_with_schedule.hypothesis.inner_test(text, batch, mode)
+
+
+def test_input_passed_to_the_output_through_free_layers_is_read_and_written():
+    """Regression (found by test_new_layer_types_in_every_strategy): a slice of the network
+    input concatenated into the output was free in layer-by-layer inference (no layer wrote
+    it), so the schedule moved 82 B against a compulsory 146 B. A folded layer or concat on
+    data no layer has written streams it."""
+    net = load_network_text(
+        "name: t\ninput: [2, 4, 4]\nlayers:\n"
+        "  - {name: l1a, type: slice, input: input, end: 1}\n"
+        "  - {name: l1b, type: slice, input: input, start: 1}\n"
+        "  - {name: l1c, type: conv, input: l1b, out: 1, kernel: 3, padding: 1}\n"
+        "  - {name: l1, type: concat, inputs: [l1a, l1c]}\n"
+        "  - {name: l2, type: batchnorm, input: l1}\n")
+    hw = HW[INFERENCE]
+    floor = float(compulsory_bytes(net, hw, 1, training=False))
+    req = SweepRequest(network=net, hardware=hw, mode=INFERENCE, batch=1, capacity_bytes=CAPS)
+    dram = np.asarray(sweep_evaluators()["layerwise"](req).dram_bytes, float)
+    assert np.all(dram >= floor)

@@ -33,7 +33,7 @@ from cnnmem.model.bound import lower_bound_bytes
 from cnnmem.model.dataflow import DataflowResult, best_tiling
 from cnnmem.model.gconv import INFERENCE_PASSES, PASSES, GConv, layer_gconvs, tap_pairs
 from cnnmem.model.precision import Precision
-from cnnmem.model.streaming import streaming_bytes, streaming_elementwise_ops
+from cnnmem.model.streaming import streaming_bytes, streaming_elementwise_ops, unwritten_inputs
 from cnnmem.workload.layers import CONV, POOL, Layer
 from cnnmem.workload.network import INPUT, Network
 
@@ -128,6 +128,7 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
     rows: dict[str, list] = {k: [] for k in ("idx", "name", "type", "pass", "macs", "dram", "lb",
                                              "need", "tile", "opb", "vec", "min_need",
                                              "eff")}
+    unwritten = unwritten_inputs(net)
     for i, layer in enumerate(net.layers):
         gconvs = {g.pass_name: g for g in layer_gconvs(layer, i, passes)}
         for p in passes:
@@ -150,7 +151,9 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                 if not include_streaming:
                     continue
                 dram = streaming_bytes(layer, p, batch, cap, prec, training=training,
-                                       consumers=len(net.consumers[i]))
+                                       consumers=len(net.consumers[i]),
+                                       unwritten_input=unwritten[i],
+                                       network_output=i in net.outputs)
                 if not dram.any() and p == "wgrad":
                     continue
                 lb = dram

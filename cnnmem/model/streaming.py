@@ -52,7 +52,7 @@ import numpy as np
 
 from cnnmem.model.precision import Precision
 from cnnmem.workload.layers import TYPES, Layer, behaviour_of
-from cnnmem.workload.network import INPUT
+from cnnmem.workload.network import INPUT, Network
 
 #: layer types that cost no DRAM traffic in inference (fused into their producer or consumer),
 #: read from the behaviour records of :mod:`cnnmem.workload.layers`
@@ -64,10 +64,43 @@ def _stash_elems(stash: str, x: float, y: float) -> float:
     return {"none": 0.0, "input": x, "output": y, "input+output": x + y, "mask": y}[stash]
 
 
+def free_at_inference(layer: Layer, unwritten_input: bool, network_output: bool) -> bool:
+    """Whether a layer moves no DRAM data in an inference forward pass.
+
+    A view (slice, flatten) is free: its consumer reads the underlying tensor. A layer folded at
+    inference (activation, batchnorm, dropout, concat as the union of its inputs' slices) is
+    free when it can be applied as its producers write their outputs. Neither holds for data no
+    layer has written (``unwritten_input``: the network input, or a free layer's view of it): a
+    folded layer on it, or a view of it that is a network output, reads and writes it."""
+    b = layer.behaviour
+    if b.role == "view":
+        return not (unwritten_input and network_output)
+    return b.folded_at_inference and not unwritten_input
+
+
+def unwritten_inputs(net: Network) -> tuple[bool, ...]:
+    """Per layer: whether some input is data no layer has written at inference (the network
+    input, or the output of a layer free at inference that reads such data)."""
+    reached: list[bool] = []
+    unwritten_out: list[bool] = []
+    outputs = set(net.outputs)
+    for i, layer in enumerate(net.layers):
+        r = any(p < 0 or unwritten_out[p] for p in net.producers[i])
+        reached.append(r)
+        unwritten_out.append(r and not layer.is_compute
+                             and free_at_inference(layer, r, i in outputs))
+    return tuple(reached)
+
+
 def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_bytes: np.ndarray,
-                    precision: Precision, *, training: bool = True, consumers: int = 1
+                    precision: Precision, *, training: bool = True, consumers: int = 1,
+                    unwritten_input: bool | None = None, network_output: bool = False
                     ) -> np.ndarray:
-    """DRAM bytes of a non-compute layer's pass, shape (len(batch), len(capacity))."""
+    """DRAM bytes of a non-compute layer's pass, shape (len(batch), len(capacity)).
+
+    ``unwritten_input`` / ``network_output`` (inference): :func:`unwritten_inputs` and whether
+    the layer is a network output; by default only a direct read of the network input counts
+    as unwritten."""
     n = np.atleast_1d(np.asarray(batch, float))[:, None]
     m = np.atleast_1d(np.asarray(capacity_bytes, float))[None, :]
     ea, eg = precision.activation, precision.gradient
@@ -86,8 +119,10 @@ def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_by
     if layer.is_compute:
         return zero + n * fork
     if pass_name == "forward":
-        folded = not training and b.folded_at_inference and INPUT not in layer.inputs
-        if b.role == "view" or folded:
+        if unwritten_input is None:
+            unwritten_input = INPUT in layer.inputs
+        if b.role == "view" if training else free_at_inference(layer, unwritten_input,
+                                                                network_output):
             return zero
         if b.statistics is not None and training:
             reads = rereads(x, ea, b.statistics == "batch") * x * ea
