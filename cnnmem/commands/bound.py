@@ -8,7 +8,6 @@ from cnnmem.commands.common import emit, format_option
 from cnnmem.hardware import default_hardware, load_hardware
 from cnnmem.limits import MAX_BATCH
 from cnnmem.model.gconv import PASSES
-from cnnmem.report.bound import bound_table, with_total
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
 
@@ -25,11 +24,12 @@ from cnnmem.workload import load_network
 def bound_cmd(network: str, buffer: str, batch: int, hw_name: str | None, pass_name: str,
               fmt: str) -> None:
     """Per-layer lower bound vs the bound-attaining dataflow for NETWORK (Chen et al.)."""
+    from cnnmem.api import bound
+
     net = load_network(network)
     hw = load_hardware(hw_name) if hw_name else default_hardware()
     buffer_bytes = parse_quantity(buffer, "bytes", field="--buffer")
-    passes = PASSES if pass_name == "all" else (pass_name,)
-    df = with_total(bound_table(net, hw, buffer_bytes, batch, passes))
+    df = bound(net, buffer_bytes, batch=batch, hardware=hw, passes=pass_name, total=True)
     title = (f"{net.name}: buffer {buffer_bytes:,.0f} B, batch {batch}, "
              f"{hw.bytes_per_activation:g}/{hw.bytes_per_weight:g}/{hw.bytes_per_gradient:g} "
              "bytes per activation/weight/gradient")
