@@ -16,6 +16,9 @@ Bad input raises :class:`InputError` with the one-line message the command line 
 Importing cnnmem is light: numpy, pandas and the model load on the first call.
 """
 
+import sys
+import types
+
 from cnnmem.api import (
     Schedule,
     SweepResult,
@@ -31,6 +34,24 @@ from cnnmem.api import (
 from cnnmem.errors import InputError
 
 __version__ = "0.1.0"
+
+#: API functions named like a subpackage or module (cnnmem/sweep/, cnnmem/reproduce.py)
+_SHADOWED = frozenset({"sweep", "reproduce"})
+
+
+class _Package(types.ModuleType):
+    """The ``cnnmem`` module: importing ``cnnmem.sweep.engine`` or ``cnnmem.reproduce`` would
+    rebind ``cnnmem.sweep`` / ``cnnmem.reproduce`` to the submodule (the import system sets the
+    parent's attribute); this keeps the API functions there. The submodules stay importable
+    (``from cnnmem.sweep import engine``; ``sys.modules``), but not reachable as attributes."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "InputError", "Schedule", "SweepResult", "__version__", "bound", "load_hardware",

@@ -431,10 +431,11 @@ def _sweep_to_files(spec: SweepSpec, out: Path, *, jobs: int | None, keep: str, 
                     chunk_points: int, quiet: bool) -> SweepResult:
     """``cnnmem sweep -o out``, then the written results and front read back."""
     import pandas as pd
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from cnnmem import __version__
-    from cnnmem.sweep.engine import result_schema, run_sweep
+    from cnnmem.sweep.engine import KEY_COLUMNS, result_schema, run_sweep
     from cnnmem.sweep.output import terminate_as_interrupt
 
     extra: dict[str, Any] = {} if jobs is None else {"jobs": jobs}
@@ -442,20 +443,12 @@ def _sweep_to_files(spec: SweepSpec, out: Path, *, jobs: int | None, keep: str, 
         summary = run_sweep(spec, out, quiet=quiet, chunk_points=chunk_points,
                             version=__version__, keep=keep, csv=csv, **extra)
     results = pq.read_table(out / "results.parquet").to_pandas()
-    front = pd.read_csv(out / "pareto.csv", keep_default_na=False, na_values=[""])
-    front = front.astype({f.name: _pandas_dtype(f.type) for f in result_schema(spec)})
+    front = pd.read_csv(out / "pareto.csv", keep_default_na=False, na_values=[""],
+                        dtype={c: str for c in KEY_COLUMNS})
+    front = pa.Table.from_pandas(front, schema=result_schema(spec),
+                                 preserve_index=False).to_pandas()
     return SweepResult(spec, results, front, summary.points, summary.feasible_points,
                        out, tuple(summary.files))
-
-
-def _pandas_dtype(arrow_type: Any) -> str:
-    import pyarrow as pa
-
-    if pa.types.is_string(arrow_type):
-        return "object"
-    if pa.types.is_boolean(arrow_type):
-        return "bool"
-    return "float64"
 
 
 def _sweep_in_memory(spec: SweepSpec, *, keep: str, chunk_points: int,
