@@ -36,8 +36,11 @@ def schedule_cmd(network: str, hw_name: str, strategy: str, mode: str | None, ba
                  fmt: str) -> None:
     """Schedule NETWORK on hardware with one strategy; per-group table and totals."""
     from cnnmem.api import schedule_with
+    from cnnmem.units import parse_quantity
 
-    result = schedule_with(network, hw_name, strategy, mode=mode, batch=batch, buffer=buffer,
+    buffer_bytes = None if buffer is None else parse_quantity(buffer, "bytes", field="--buffer")
+    result = schedule_with(network, hw_name, strategy, mode=mode, batch=batch,
+                           buffer=buffer_bytes,
                            chips=chips, sub_batch=sub_batch, options=parse_key_values(options))
     request = result.request
     hw, mode = request.hardware, request.mode
