@@ -12,7 +12,7 @@ The Python API (the command line is a layer over the same functions)::
     run = cnnmem.sweep("quickstart")                 # results and front as DataFrames
     cnnmem.reproduce("mbs-traffic")                  # published figures vs the model
 
-Bad input raises :class:`InputError` with the one-line message the command line prints.
+Bad input raises `InputError` with the one-line message the command line prints.
 Importing cnnmem is light: numpy, pandas and the model load on the first call.
 """
 

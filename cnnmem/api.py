@@ -2,7 +2,7 @@
 
 Every function takes names (``"resnet50"``, ``"wavecore"``, ``"quickstart"``), paths or
 already-loaded objects, returns pandas objects whose column names carry their unit
-(``dram_bytes``, ``energy_pj``, ``latency_s``, ...), and raises :class:`cnnmem.InputError` on bad
+(``dram_bytes``, ``energy_pj``, ``latency_s``, ...), and raises `InputError` on bad
 input, with the one-line message the command line prints. Nothing is written to disk unless an
 output directory is given.
 
@@ -44,7 +44,7 @@ def load_network(network: str | os.PathLike[str] | Network) -> Network:
     Args:
         network: a built-in name (``"resnet50"``, see ``cnnmem networks``), a path to a
             network YAML file, or a path to an ONNX model (``model.onnx``; needs the ``onnx``
-            extra). A :class:`~cnnmem.workload.network.Network` is returned unchanged.
+            extra). A `Network` is returned unchanged.
 
     Returns:
         The immutable network DAG (layers in topological order, shapes inferred).
@@ -69,7 +69,7 @@ def load_hardware(hardware: str | os.PathLike[str] | Mapping[str, Any] | Hardwar
         hardware: a built-in preset name (``"wavecore"``, ``"tnpu"``, ``"edge"``, ...), a path
             to a hardware YAML file, or a mapping with the fields of such a file (for example
             ``{"name": "chip", "buffer": "2MiB", "mac_units": 1024, "clock": "1GHz",
-            "dram_bandwidth": "100GB/s"}``). A :class:`~cnnmem.hardware.spec.Hardware` is
+            "dram_bandwidth": "100GB/s"}``). A `Hardware` is
             returned unchanged.
 
     Returns:
@@ -95,7 +95,7 @@ def load_sweep(sweep: str | os.PathLike[str] | Mapping[str, Any] | SweepSpec) ->
         sweep: a built-in sweep name (``"quickstart"``, ``"resnet50-mbs"``), a path to a sweep
             YAML file, or a mapping with the fields of such a file (relative network and
             hardware paths in it are taken from the current directory). A
-            :class:`~cnnmem.sweep.spec.SweepSpec` is returned unchanged.
+            `SweepSpec` is returned unchanged.
 
     Returns:
         The validated sweep (networks and hardware loaded).
@@ -199,10 +199,10 @@ def schedule(network: str | os.PathLike[str] | Network,
     """Schedule ``network`` on ``hardware`` with one strategy (``cnnmem schedule``).
 
     Args:
-        network: a network name, path or :class:`Network` (see :func:`load_network`).
-        hardware: a hardware name, path, mapping or :class:`Hardware`
-            (see :func:`load_hardware`).
-        strategy: a strategy name (see :func:`strategies`), e.g. ``"layerwise"``,
+        network: a network name, path or `Network` (see `load_network`).
+        hardware: a hardware name, path, mapping or `Hardware`
+            (see `load_hardware`).
+        strategy: a strategy name (see `strategies`), e.g. ``"layerwise"``,
             ``"mbs-optimal"``, ``"fusion"``, ``"occam"``, ``"tnpu"``.
         batch: mini-batch size (training) or images in flight (inference); default 32 for
             training and 1 for inference.
@@ -215,7 +215,7 @@ def schedule(network: str | os.PathLike[str] | Network,
             ``window="k"``.
 
     Returns:
-        The :class:`Schedule`: per-group table, totals, notes and timeline.
+        The `Schedule`: per-group table, totals, notes and timeline.
 
     Raises:
         InputError: an unknown name, a bad value, or a request the strategy does not take.
@@ -237,8 +237,8 @@ def schedule_with(network: str | os.PathLike[str] | Network,
                   chips: int | None = None, sub_batch: int | None = None,
                   grouping: str | tuple[int, ...] | None = None,
                   options: Mapping[str, Any] | None = None) -> Schedule:
-    """:func:`schedule` with the strategy options as one mapping (any key, even one named like
-    an argument of :func:`schedule`, reaches the strategy's option check)."""
+    """`schedule` with the strategy options as one mapping (any key, even one named like
+    an argument of `schedule`, reaches the strategy's option check)."""
     import pandas as pd
 
     from cnnmem.limits import MAX_BATCH, MAX_CHIPS
@@ -305,7 +305,7 @@ def bound(network: str | os.PathLike[str] | Network, buffer: str | float | int, 
     """Per-layer communication lower bound vs the bound-attaining dataflow (``cnnmem bound``).
 
     Args:
-        network: a network name, path or :class:`Network`.
+        network: a network name, path or `Network`.
         buffer: the on-chip buffer, in bytes or with a unit (``"128KiB"``).
         batch: the batch size.
         hardware: hardware for the bytes per activation/weight/gradient (default: 2 bytes for
@@ -380,7 +380,7 @@ def sweep(spec: str | os.PathLike[str] | Mapping[str, Any] | SweepSpec, *, jobs:
 
     Args:
         spec: a built-in sweep name (``"quickstart"``), a sweep YAML path, a mapping with the
-            fields of a sweep file, or a loaded :class:`SweepSpec` (see :func:`load_sweep`).
+            fields of a sweep file, or a loaded `SweepSpec` (see `load_sweep`).
         jobs: worker processes. Only 1 unless the installed sweep engine takes a ``jobs``
             argument (it is then passed through).
         out: write ``results.parquet`` (and ``results.csv`` with ``csv``), ``pareto.csv`` and
@@ -393,7 +393,7 @@ def sweep(spec: str | os.PathLike[str] | Mapping[str, Any] | SweepSpec, *, jobs:
         chunk_points: design points per evaluator call (bounds memory); default as the CLI.
 
     Returns:
-        The :class:`SweepResult` with ``results`` and ``front`` as DataFrames.
+        The `SweepResult` with ``results`` and ``front`` as DataFrames.
 
     Raises:
         InputError: a bad sweep, or ``jobs`` the engine cannot honour.
