@@ -374,7 +374,7 @@ class SweepResult:
 
 def sweep(spec: str | os.PathLike[str] | Mapping[str, Any] | SweepSpec, *, jobs: int = 1,
           out: str | os.PathLike[str] | None = None, keep: str = "feasible",
-          csv: bool = False, progress: bool = False,
+          csv: bool = False, progress: bool = True,
           chunk_points: int | None = None) -> SweepResult:
     """Evaluate every design point of a sweep (``cnnmem sweep``).
 
@@ -382,14 +382,16 @@ def sweep(spec: str | os.PathLike[str] | Mapping[str, Any] | SweepSpec, *, jobs:
         spec: a built-in sweep name (``"quickstart"``), a sweep YAML path, a mapping with the
             fields of a sweep file, or a loaded `SweepSpec` (see `load_sweep`).
         jobs: worker processes. Only 1 unless the installed sweep engine takes a ``jobs``
-            argument (it is then passed through).
+            argument (it is then passed through; with ``out=None`` its files then go to a
+            temporary directory, removed before this returns).
         out: write ``results.parquet`` (and ``results.csv`` with ``csv``), ``pareto.csv`` and
             ``run.json`` to this directory, as ``cnnmem sweep -o`` does. None (the default)
             writes nothing: the results are kept in memory.
         keep: the points ``results`` holds: ``"all"``, ``"feasible"`` or ``"pareto"``. With
             ``out=None`` and ``keep="all"`` every evaluated point is held in memory.
         csv: also write ``results.csv`` (only with ``out``).
-        progress: show a progress bar (on a terminal only).
+        progress: show a progress bar while it runs (only when stderr is a terminal, as the
+            command line does; never in a notebook or a pipe).
         chunk_points: design points per evaluator call (bounds memory); default as the CLI.
 
     Returns:
