@@ -185,17 +185,22 @@ def test_sweep_from_a_mapping_and_keep(tmp_path, monkeypatch):
     assert every.results["dram_bytes"][0] == pytest.approx(float(one.totals["dram_bytes"]))
 
 
-def test_sweep_jobs_is_checked():
+def test_sweep_jobs_is_checked_or_passed_through(tmp_path, monkeypatch):
     import inspect
 
     from cnnmem.sweep.engine import run_sweep
 
-    if "jobs" in inspect.signature(run_sweep).parameters:
-        pytest.skip("the engine runs in parallel: jobs is passed through")
-    with pytest.raises(cnnmem.InputError, match="jobs"):
-        cnnmem.sweep("quickstart", jobs=2)
     with pytest.raises(cnnmem.InputError, match="jobs"):
         cnnmem.sweep("quickstart", jobs=0)
+    if "jobs" not in inspect.signature(run_sweep).parameters:  # one process only
+        with pytest.raises(cnnmem.InputError, match="jobs=2: this sweep engine runs in one"):
+            cnnmem.sweep("quickstart", jobs=2)
+        return
+    monkeypatch.chdir(tmp_path)
+    one, two = cnnmem.sweep("quickstart"), cnnmem.sweep("quickstart", jobs=2)
+    pd.testing.assert_frame_equal(one.results, two.results)
+    pd.testing.assert_frame_equal(one.front, two.front)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_reproduce_statuses_as_a_dataframe():
