@@ -151,3 +151,20 @@ def test_wheel_in_fresh_venv(tmp_path):
     info = json.loads((work / "q" / "run.json").read_text())
     assert all(Path(f["file"]).is_relative_to(env_dir) for f in info["input_files"])
     run(str(bin_dir / "cnnmem"), "reproduce", "chen-bound-conv3_1", "--format", "csv")
+
+    # the acceptance one-liner, and the tutorial's code run as a script by the
+    # wheel's python (a notebook kernel is not installed there): same numbers as the checkout
+    one_liner = run(str(bin_dir / "python"), "-c",
+                    "import cnnmem; print(cnnmem.schedule('resnet50', 'wavecore', "
+                    "'mbs-optimal', batch=32).totals['dram_bytes'])")
+    import cnnmem
+
+    assert float(one_liner) == float(cnnmem.schedule("resnet50", "wavecore", "mbs-optimal",
+                                                     batch=32).totals["dram_bytes"])
+    cells = json.loads((REPO / "docs" / "tutorial.ipynb").read_text())["cells"]
+    script = work / "tutorial.py"
+    script.write_text("\n\n".join("".join(c["source"]) for c in cells
+                                    if c["cell_type"] == "code") + "\n")
+    tutorial = run(str(bin_dir / "python"), str(script))
+    assert "resnet50: 175 layers" in tutorial and "on the front" in tutorial
+    assert "InputError: field 'batch'" in tutorial

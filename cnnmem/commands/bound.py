@@ -13,7 +13,6 @@ from cnnmem.limits import MAX_BATCH
 from cnnmem.model.gconv import PASSES
 from cnnmem.model.precision import Precision
 from cnnmem.model.training_bound import compulsory_bytes, training_bound_bytes, training_terms
-from cnnmem.report.bound import bound_table, with_total
 from cnnmem.units import parse_quantity
 from cnnmem.workload import load_network
 from cnnmem.workload.network import Network
@@ -40,6 +39,8 @@ def bound_cmd(network: str, buffer: str | None, batch: int, hw_name: str | None,
     With --training: lower bounds on one training mini-batch's DRAM traffic for the whole
     network, without recomputation (every cnnmem training strategy) and with it.
     """
+    from cnnmem.api import bound
+
     net = load_network(network)
     hw = load_hardware(hw_name) if hw_name else default_hardware()
     if training:
@@ -48,8 +49,7 @@ def bound_cmd(network: str, buffer: str | None, batch: int, hw_name: str | None,
     if buffer is None:
         raise InputError("required unless --training", field="--buffer")
     buffer_bytes = parse_quantity(buffer, "bytes", field="--buffer")
-    passes = PASSES if pass_name == "all" else (pass_name,)
-    df = with_total(bound_table(net, hw, buffer_bytes, batch, passes))
+    df = bound(net, buffer_bytes, batch=batch, hardware=hw, passes=pass_name, total=True)
     title = (f"{net.name}: buffer {buffer_bytes:,.0f} B, batch {batch}, "
              f"{hw.bytes_per_activation:g}/{hw.bytes_per_weight:g}/{hw.bytes_per_gradient:g} "
              "bytes per activation/weight/gradient")

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import pandas as pd
 
 from cnnmem.commands.common import emit, format_option, option_option, parse_key_values
 from cnnmem.errors import InputError
-from cnnmem.hardware import load_hardware
 from cnnmem.limits import MAX_BATCH, MAX_CHIPS
-from cnnmem.model.schedule import INFERENCE, TRAINING, OptionSpec, run_strategy
-from cnnmem.units import parse_quantity
-from cnnmem.workload import load_network
+from cnnmem.model.schedule import INFERENCE, TRAINING
 
 
 @click.command("schedule")
@@ -40,13 +35,16 @@ def schedule_cmd(network: str, hw_name: str, strategy: str, mode: str | None, ba
                  options: tuple[str, ...], timeline: str | None, totals_only: bool,
                  fmt: str) -> None:
     """Schedule NETWORK on hardware with one strategy; per-group table and totals."""
+    from cnnmem.api import schedule_with
+    from cnnmem.units import parse_quantity
+
     buffer_bytes = None if buffer is None else parse_quantity(buffer, "bytes", field="--buffer")
-    request, result = run_strategy(strategy, load_network(network), load_hardware(hw_name),
-                                   mode=mode, batch=batch, buffer_bytes=buffer_bytes,
-                                   chips=chips, sub_batch=sub_batch,
-                                   options=parse_key_values(options))
+    result = schedule_with(network, hw_name, strategy, mode=mode, batch=batch,
+                           buffer=buffer_bytes,
+                           chips=chips, sub_batch=sub_batch, options=parse_key_values(options))
+    request = result.request
     hw, mode = request.hardware, request.mode
-    totals = pd.DataFrame([{"strategy": result.strategy, **result.totals}])
+    totals = pd.DataFrame([{"strategy": result.strategy, **result.totals.to_dict()}])
     title = f"{request.network.name} on {hw.name}, {strategy}, {mode}, batch {request.batch}"
     if fmt == "table":
         if not totals_only:
@@ -73,17 +71,8 @@ def schedule_cmd(network: str, hw_name: str, strategy: str, mode: str | None, ba
     if timeline:
         if result.timeline is None:
             raise InputError(f"strategy '{strategy}' has no timeline", field="--timeline")
-        from cnnmem.report.timeline import plot_timeline
-
-        tl = result.timeline
-        plot_timeline(tl.intervals, Path(timeline), title=tl.title, samples=tl.samples,
-                      total_pes=tl.total_pes, shared_pu=tl.shared_pu)
+        result.plot_timeline(timeline)
         click.echo(f"wrote {timeline}", err=True)
-
-
-def _option_text(o: OptionSpec) -> str:
-    values = "|".join(o.choices) if o.choices else f"N>={o.minimum} ({o.default})"
-    return f"{o.name}={values}"
 
 
 @click.command("strategies")
@@ -92,20 +81,9 @@ def _option_text(o: OptionSpec) -> str:
 @format_option
 def strategies_cmd(show_options: bool, fmt: str) -> None:
     """List the scheduling strategies and what each takes (its declared StrategySpec)."""
-    from cnnmem.model.schedule import strategy_specs
+    from cnnmem.api import strategies
 
-    specs = strategy_specs().values()
-    if show_options:
-        rows = [{"strategy": s.name, "option": o.name,
-                 "values": "|".join(o.choices) if o.choices else f"whole number >= {o.minimum}",
-                 "default": str(o.default), "help": o.help} for s in specs for o in s.options]
-    else:
-        rows = [{"strategy": s.name, "modes": ",".join(s.modes),
-                 "grouping": s.grouping.describe(), "sub_batch": s.sub_batch,
-                 "chips": "yes" if s.chips else "no",
-                 "options": " ".join(_option_text(o) for o in s.options) or "-",
-                 "latency": s.latency, "description": s.description} for s in specs]
-    emit(pd.DataFrame(rows), fmt)
+    emit(strategies(options=show_options), fmt)
 
 
 COMMANDS = [schedule_cmd, strategies_cmd]
