@@ -89,11 +89,13 @@ def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.nda
     macs_f = N * t.macs[g]
     slots = group_array_macs(m, np.asarray(s), np.broadcast_to(e, np.shape(s)), n)
     slots_f, slots_b = (None, None) if slots is None else slots
-    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g], slots_f)
+    cap = m.caps[cap_idx]
+    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g], slots_f,
+                        capacity_bytes=cap)
     out = {cell_key(*c): v for c, v in cells.items()}
     if m.training:
         eb = energy_latency(m.hw, bwd, 2 * macs_f, (2 * eg + ew + ea) / 2, N * t.vec_dgrad[g],
-                            slots_b)
+                            slots_b, capacity_bytes=cap)
     else:
         eb = {k: np.zeros_like(v) for k, v in ef.items()}
     for key in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
