@@ -62,7 +62,10 @@ def _sram(raw: dict[str, Any], node: float, vdd: float | None) -> tm.SramBufferC
     try:
         return tm.SramBufferCost(**kw)
     except InputError as exc:
-        raise InputError(exc.message, field=f"buffer_cost.{exc.field}") from None
+        key = {"bank_bytes": "bank", "node_nm": "technology.node_nm", "vdd": "technology.vdd"
+               }.get(exc.field or "", exc.field)
+        where = key if key and key.startswith("technology") else f"buffer_cost.{key}"
+        raise InputError(exc.message, field=where) from None
 
 
 def _table(rows: Any) -> tm.TableBufferCost:
