@@ -62,9 +62,9 @@ def _sram(raw: dict[str, Any], node: float, vdd: float | None) -> tm.SramBufferC
     try:
         return tm.SramBufferCost(**kw)
     except InputError as exc:
-        key = {"bank_bytes": "bank", "node_nm": "technology.node_nm", "vdd": "technology.vdd"
-               }.get(exc.field or "", exc.field)
-        where = key if key and key.startswith("technology") else f"buffer_cost.{key}"
+        names = {"bank_bytes": "bank", "node_nm": "technology.node_nm", "vdd": "technology.vdd"}
+        name = names.get(exc.field or "", exc.field or "")
+        where = name if name.startswith("technology") else f"buffer_cost.{name}"
         raise InputError(exc.message, field=where) from None
 
 

@@ -80,8 +80,8 @@ import numpy as np
 import pandas as pd
 
 from cnnmem.hardware import Hardware
-from cnnmem.model.array import pass_efficiency
 from cnnmem.model import rollup
+from cnnmem.model.array import pass_efficiency
 from cnnmem.model.cost import layer_pass_costs
 from cnnmem.model.gconv import layer_gconvs
 from cnnmem.model.grouping import (

@@ -494,7 +494,7 @@ def draw_energy_vs_capacity(points: pd.DataFrame,
             ax.set_xlabel("buffer capacity")
             ax.set_ylabel(f"energy per batch ({unit})")
             ax.set_title(f"{key[-1]}: " + panel_title(key[:-1], panel_columns))
-        handles = [Patch(color=c, label=label) for _, label, c in parts]
+        handles: list[Patch | Line2D] = [Patch(color=c, label=label) for _, label, c in parts]
         handles.append(Line2D([], [], color="black", linestyle="--", marker="v",
                               label="energy-optimal capacity"))
         _figure_legend(fig, handles)

@@ -31,6 +31,7 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.grouping import format_cuts, structural_cuts
+from cnnmem.model.rollup import CHIP_COLUMNS, chip_columns, total_energy
 from cnnmem.model.schedule import (
     POINT_FIELDS,
     STRUCTURAL_POLICIES,
@@ -39,7 +40,6 @@ from cnnmem.model.schedule import (
     strategy_specs,
     sweep_evaluators,
 )
-from cnnmem.model.rollup import CHIP_COLUMNS, chip_columns, total_energy
 from cnnmem.sweep.output import AtomicOutputs, ResultWriter
 from cnnmem.sweep.pareto import pareto_mask
 from cnnmem.sweep.spec import (
