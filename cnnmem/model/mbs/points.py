@@ -9,6 +9,7 @@ import numpy as np
 from cnnmem.model import rollup
 from cnnmem.model.mbs.rollup import (
     group_array_macs,
+    group_kept_bytes,
 )
 from cnnmem.model.mbs.traffic import (
     Model,
@@ -42,6 +43,7 @@ def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     slots_f, slots_b = (macs_f, 2 * macs_f) if slots is None else slots
     comp_f = slots_f / mac_rate + N * t.vec_forward[g] / vec_rate
     side = np.sqrt(hw.mac_units)
+    kept_f, kept_b = group_kept_bytes(m, s[:, None], e[:, None])  # (G, 1): on chip in a group
     opb_f, opb_b = ea + ew, (2 * eg + ew + ea) / 2
     bw = hw.dram_bandwidth_bytes_per_s
     out = np.zeros(fwd.shape + (2, len(POINT_KEYS)))
@@ -53,12 +55,13 @@ def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
                    + S * wsum * ew + dw)
             comp_b = slots_b / mac_rate + N * t.vec_dgrad[g] / vec_rate
             lat = np.maximum(comp_f, fwd / bw) + np.maximum(comp_b, bwd / bw)
-            buf = 2 * (fwd + bwd) + (macs_f * opb_f + 2 * macs_f * opb_b) / side
+            buf = (2 * (fwd + bwd) + (macs_f * opb_f + 2 * macs_f * opb_b) / side
+                   + 2 * (kept_f + kept_b))
             macs, reg_bytes = 3 * macs_f, macs_f * opb_f + 2 * macs_f * opb_b
         else:
             bwd = comp_b = 0.0
             lat = np.maximum(comp_f, fwd / bw)
-            buf = 2 * fwd + macs_f * opb_f / side
+            buf = 2 * fwd + macs_f * opb_f / side + 2 * kept_f
             macs, reg_bytes = macs_f, macs_f * opb_f
         dram = fwd + bwd
         fixed = rollup.capacity_independent_parts(
