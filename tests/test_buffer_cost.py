@@ -58,7 +58,7 @@ def _run_case(key: str, hw) -> dict:
     return res.totals
 
 
-@pytest.mark.parametrize("hw_name", ["edge", "wavecore", "tnpu", "occam_chip"])
+@pytest.mark.parametrize("hw_name", ["edge", "wavecore", "occam_chip"])
 def test_a_constant_cost_table_gives_the_golden_numbers(tmp_path, hw_name):
     """The numbers of the snapshot taken before the cost model (not this code against
     itself): every strategy of the snapshot on that preset, through the table code path."""
