@@ -477,8 +477,11 @@ def draw_energy_vs_capacity(points: pd.DataFrame,
         for ax, (key, sub) in zip(axes, panels, strict=True):
             sub = sub.sort_values("capacity_bytes", kind="mergesort")
             x = sub["capacity_bytes"].to_numpy(float)
-            ax.stackplot(x, *[sub[col].to_numpy(float) / factor for col, _, _ in parts],
-                         colors=[c for _, _, c in parts], alpha=0.85)
+            if parts:
+                ax.stackplot(x, *[sub[col].to_numpy(float) / factor for col, _, _ in parts],
+                             colors=[c for _, _, c in parts], alpha=0.85)
+            else:  # every part zero (hardware without energies): the total line only
+                ax.plot(x, sub["energy_pj"].to_numpy(float) / factor, color="black")
             best = energy_optimum(sub)
             ax.axvline(float(best["capacity_bytes"]), color="black", linewidth=1.0,
                        linestyle="--")
