@@ -236,3 +236,39 @@ def test_report_marks_the_energy_optimal_capacity(tmp_path):
 def test_chip_columns_are_zero_without_an_area_model():
     cols = rollup.chip_columns(load_hardware("edge"), np.array([1.0, 2.0]))
     assert all(np.all(v == 0) for v in cols.values())
+
+
+def test_mbs_kept_tensors_are_counted_by_fusions_rule():
+    """issue #12 item 8: a group keeps on chip every tensor produced inside it whose first
+    consumer is inside it; K[s, e] sums them (checked against a direct count)."""
+    from cnnmem.model.mbs.rollup import kept_elems_table
+
+    net = load_network("resnet50")  # forks and joins (residual blocks)
+    k = kept_elems_table(net)
+    n = len(net)
+    for s in range(0, n, 7):
+        for e in range(s, n, 5):
+            want = sum(float(net.layers[p].out_elems) for p in range(s, e + 1)
+                       if net.consumers[p] and min(net.consumers[p]) <= e)
+            assert k[s, e] == pytest.approx(want)
+    assert k[0, 0] == 0 and k[0, n - 1] > 0
+
+
+def test_mbs_buffer_energy_includes_the_kept_tensors():
+    """One group of the whole of LeNet-5 at sub-batch 1: buffer bytes = 2 x DRAM + operand
+    fetches / sqrt(P) + 2 x kept bytes (activations forward, gradients backward)."""
+    from cnnmem.model.mbs.rollup import kept_elems_table
+
+    net, hw = load_network("lenet5"), load_hardware("wavecore")
+    n, batch = len(net), 4
+    _, res = run_strategy("mbs", net, hw, batch=batch, sub_batch=1, grouping="all",
+                          buffer_bytes=8 << 20)
+    t = res.totals
+    assert int(t["groups"]) == 1
+    ea, ew, eg = hw.bytes_per_activation, hw.bytes_per_weight, hw.bytes_per_gradient
+    macs_f = t["macs"] / 3
+    operand = (macs_f * (ea + ew) + 2 * macs_f * (2 * eg + ew + ea) / 2) / np.sqrt(hw.mac_units)
+    kept = batch * kept_elems_table(net)[0, n - 1] * (ea + eg)
+    assert kept > 0
+    want = hw.buffer_energy_pj_per_byte * (2 * t["dram_bytes"] + operand + 2 * kept)
+    assert t["energy_buffer_pj"] == pytest.approx(want, rel=1e-9)

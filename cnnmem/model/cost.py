@@ -1,9 +1,11 @@
 """The shared per-layer, per-pass cost core: DRAM bytes, lower bound, energy and latency as
 arrays over (layer-pass, batch size, buffer capacity).
 
-Energy (pJ) of a layer-pass = DRAM bytes x pJ/byte + buffer bytes accessed x pJ/byte
+Energy (pJ) of a layer-pass = DRAM bytes x pJ/byte + buffer bytes accessed x pJ/byte(capacity)
 + MACs x pJ/MAC (+ register bytes x pJ/byte when the hardware has a register level)
-+ static power x latency.
++ (static power + buffer leakage(capacity)) x latency, formed by the single roll-up
+:mod:`cnnmem.model.rollup` that every strategy uses (:func:`energy_latency` here spells out its
+arguments).
 
 Buffer accesses are counted from the dataflow [reconstruction]:
 * every byte moved to or from DRAM is written into or read out of the global buffer once
