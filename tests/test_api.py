@@ -18,8 +18,9 @@ from cnnmem.cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: a column name that carries a unit: bytes, picojoules, seconds (per sample ...), rates
-UNIT = re.compile(r"(^|_)(bytes|pj|s)(_|$)|_per_s$")
+#: a column name that carries a unit: bytes, picojoules, seconds (per sample ...), rates,
+#: square millimetres, watts
+UNIT = re.compile(r"(^|_)(bytes|pj|s|mm2|w)(_|$)|_per_s$")
 #: dimensionless numbers: counts and ratios (their names say what they count or compare)
 DIMENSIONLESS = {"macs", "groups", "sub_batch", "n_layers", "chips_used", "replicas",
                  "tiled_fallback_groups", "group", "first", "last", "dataflow_over_bound",

@@ -34,6 +34,8 @@ from typing import Any
 
 from cnnmem.errors import InputError
 from cnnmem.fields import Field, parse_fields
+from cnnmem.hardware.costspec import cost_values
+from cnnmem.hardware.techmodel import DRAM_PJ_PER_BIT, MAC_PARTS
 from cnnmem.limits import MAX_CHIPS, check_chips
 from cnnmem.paths import ROOT, builtin_names, resolve_yaml
 from cnnmem.yamlio import line_of, line_of_key, load_yaml_file
@@ -65,6 +67,10 @@ class Hardware:
     array_rows: int = 0  # systolic array shape (0: not modelled, every MAC slot is usable)
     array_cols: int = 0
     description: str | None = None
+    # the buffer's capacity-dependent cost (cnnmem.hardware.techmodel: SramBufferCost,
+    # TableBufferCost); None: the constant form (buffer_energy, no leakage, no area)
+    buffer_cost: Any = None
+    mac_area_um2: float = 0.0  # area of one MAC unit (0: not modelled)
 
     def __post_init__(self) -> None:
         positive = ("buffer_bytes", "mac_units", "clock_hz", "dram_bandwidth_bytes_per_s",
@@ -74,7 +80,7 @@ class Hardware:
                 raise InputError(f"must be positive, got {getattr(self, f)!r}", field=f)
         for f in ("dram_energy_pj_per_byte", "buffer_energy_pj_per_byte", "mac_energy_pj",
                   "static_power_w", "register_bytes", "register_energy_pj_per_byte",
-                  "chip_bandwidth_bytes_per_s"):
+                  "chip_bandwidth_bytes_per_s", "mac_area_um2"):
             if getattr(self, f) < 0:
                 raise InputError(f"must not be negative, got {getattr(self, f)!r}", field=f)
         for f in ("conv_mac_units", "fc_mac_units"):
@@ -151,6 +157,16 @@ HARDWARE_FIELDS: tuple[Field, ...] = (
     _q("fc_mac_units", "count", "fc_mac_units", "MAC units of the FC unit (TNPU-style)",
        positive=True),
     Field("array", "any", "[rows, cols] of weight-stationary systolic arrays"),
+    # the technology cost model (cnnmem.hardware.costspec, cnnmem.hardware.techmodel)
+    Field("technology", "any", "{node_nm: N[, vdd: V]}: node of the cost models below"),
+    Field("buffer_cost", "any", "constant | sram | {model: sram, ...} | {table: [...]}: the "
+          "buffer's pJ/B, leakage and area vs capacity (constant: buffer_energy)"),
+    Field("mac_precision", "choice", "MAC energy, MAC area and register pJ/B from the "
+          "technology model", choices=tuple(MAC_PARTS)),
+    Field("mac_area", "number", "area of one MAC unit in um2", minimum=0.0,
+          attr="mac_area_um2"),
+    Field("dram_technology", "choice", "DRAM energy per byte of a technology",
+          choices=tuple(DRAM_PJ_PER_BIT)),
 )
 PRECISION_FIELDS: tuple[Field, ...] = tuple(
     Field(kind, "number", f"bytes per {kind}", minimum=0.0, exclusive_minimum=True,
@@ -232,7 +248,8 @@ def _array(parsed: dict[str, Any]) -> dict[str, int]:
 
 
 _DERIVED = {"name", "description", "source", "mac_units", "clock", "peak", "bytes_per_element",
-            "precision", "array"}
+            "precision", "array", "technology", "buffer_cost", "mac_precision", "mac_area",
+            "dram_technology"}
 
 
 def _direct_values(parsed: dict[str, Any], default_name: str) -> dict[str, Any]:
@@ -252,7 +269,8 @@ def parse_hardware(data: Any, *, file: str, default_name: str | None = None) -> 
                           what="a hardware file: a mapping of field: value")
     values = _direct_values(parsed, default_name or Path(file).stem)
     try:
-        values |= _rate(parsed) | _precision(parsed, data, file) | _array(parsed)
+        values |= (_rate(parsed) | _precision(parsed, data, file) | _array(parsed)
+                   | cost_values(parsed))
         for required in ("mac_units", "clock"):
             if _BY_NAME[required].target not in values:
                 raise InputError(f"missing required field '{required}'", field=required)

@@ -1,9 +1,11 @@
 """The shared per-layer, per-pass cost core: DRAM bytes, lower bound, energy and latency as
 arrays over (layer-pass, batch size, buffer capacity).
 
-Energy (pJ) of a layer-pass = DRAM bytes x pJ/byte + buffer bytes accessed x pJ/byte
+Energy (pJ) of a layer-pass = DRAM bytes x pJ/byte + buffer bytes accessed x pJ/byte(capacity)
 + MACs x pJ/MAC (+ register bytes x pJ/byte when the hardware has a register level)
-+ static power x latency.
++ (static power + buffer leakage(capacity)) x latency, formed by the single roll-up
+:mod:`cnnmem.model.rollup` that every strategy uses (:func:`energy_latency` here spells out its
+arguments).
 
 Buffer accesses are counted from the dataflow [reconstruction]:
 * every byte moved to or from DRAM is written into or read out of the global buffer once
@@ -28,11 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnmem.hardware import Hardware
+from cnnmem.model import rollup
 from cnnmem.model.array import pass_efficiency
 from cnnmem.model.bound import lower_bound_bytes
 from cnnmem.model.dataflow import DataflowResult, best_tiling
 from cnnmem.model.gconv import INFERENCE_PASSES, PASSES, GConv, layer_gconvs, tap_pairs
 from cnnmem.model.precision import Precision
+from cnnmem.model.rollup import scale_cost  # noqa: F401  (re-exported)
 from cnnmem.model.streaming import streaming_bytes, streaming_elementwise_ops, unwritten_inputs
 from cnnmem.workload.layers import CONV, POOL, Layer
 from cnnmem.workload.network import INPUT, Network
@@ -73,40 +77,20 @@ class LayerPassCosts:
         return np.isfinite(self.dram_bytes)
 
 
-def scale_cost(x: np.ndarray, per_unit: float) -> np.ndarray:
-    """``x * per_unit`` where an infeasible (inf) ``x`` stays inf even at zero unit cost."""
-    return np.where(np.isfinite(x), np.nan_to_num(x, posinf=0.0) * per_unit, np.inf)
-
-
 def energy_latency(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray,
                    operand_bytes_per_mac: np.ndarray | float, vector_ops: np.ndarray | float,
-                   array_macs: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Energy parts (pJ) and times (s) for given DRAM bytes and MACs (broadcasting arrays).
-
-    ``array_macs`` = MACs / array mapping efficiency (:mod:`cnnmem.model.array`), the MAC slots
-    the work occupies; it sets the compute time (default: the MACs themselves).
-    """
-    macs = np.asarray(macs, float)
-    slots = macs if array_macs is None else np.asarray(array_macs, float)
-    array_side = np.sqrt(hw.mac_units)
-    buffer_bytes = 2.0 * dram_bytes + macs * operand_bytes_per_mac / array_side
-    reg_pj = macs * operand_bytes_per_mac * hw.register_energy_pj_per_byte if (
-        hw.register_bytes > 0) else 0.0
-    compute_s = slots / hw.effective_macs_per_s + np.asarray(vector_ops, float) / (
-        hw.mac_units * hw.clock_hz)
-    memory_s = dram_bytes / hw.dram_bandwidth_bytes_per_s
-    latency_s = np.maximum(compute_s, memory_s)
-
-    return {
-        "buffer_access_bytes": buffer_bytes,
-        "compute_s": compute_s,
-        "memory_s": memory_s,
-        "latency_s": latency_s,
-        "energy_dram_pj": scale_cost(dram_bytes, hw.dram_energy_pj_per_byte),
-        "energy_buffer_pj": scale_cost(buffer_bytes, hw.buffer_energy_pj_per_byte),
-        "energy_compute_pj": macs * hw.mac_energy_pj + reg_pj,
-        "energy_static_pj": scale_cost(latency_s, hw.static_power_w * 1e12),
-    }
+                   array_macs: np.ndarray | None = None, *,
+                   capacity_bytes: np.ndarray | float | None = None,
+                   kept_bytes: np.ndarray | float = 0.0) -> dict[str, np.ndarray]:
+    """Energy parts (pJ) and times (s) for given DRAM bytes and MACs (broadcasting arrays):
+    :func:`cnnmem.model.rollup.energy_latency`, the single model, with the arguments spelled
+    out. ``array_macs`` = MACs / array mapping efficiency (:mod:`cnnmem.model.array`), the MAC
+    slots the work occupies (default: the MACs); ``capacity_bytes`` the buffer of each point
+    (default: the hardware's)."""
+    return rollup.energy_latency(hw, rollup.GroupCosts(
+        dram_bytes=dram_bytes, macs=macs, operand_bytes_per_mac=operand_bytes_per_mac,
+        vector_ops=vector_ops, array_macs=array_macs, kept_bytes=kept_bytes,
+        capacity_bytes=capacity_bytes))
 
 
 def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
@@ -184,7 +168,8 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
     parts = energy_latency(hw, dram, macs[:, :, None],
                            np.array(rows["opb"], dtype=float).reshape(n_items, 1, 1),
                            np.array(rows["vec"], dtype=float).reshape(n_items, batch.size, 1),
-                           array_macs=(macs / efficiency)[:, :, None])
+                           array_macs=(macs / efficiency)[:, :, None],
+                           capacity_bytes=cap[None, None, :])
     return LayerPassCosts(
         layer_index=np.array(rows["idx"], dtype=np.int64), layer=tuple(rows["name"]),
         layer_type=tuple(rows["type"]), pass_name=tuple(rows["pass"]), batch=batch,

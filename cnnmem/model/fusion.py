@@ -66,8 +66,9 @@ Layer Fusion
     the shared region, which multiplies each layer's MACs by tiles x R_out^2 / (H_out x W_out).
     The DSE picks the grouping of least traffic whose groups fit the buffer (same DP as OCCAM).
 
-Energy comes from :func:`cnnmem.model.cost.energy_latency` (DRAM bytes, MACs, element-wise ops)
-plus one buffer write and one buffer read of every intermediate map kept on chip.
+Energy comes from the single roll-up :func:`cnnmem.model.rollup.energy_latency` (DRAM bytes,
+MACs, element-wise ops, and one buffer write and one buffer read of every intermediate map kept
+on chip).
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ import numpy as np
 import pandas as pd
 
 from cnnmem.hardware import Hardware
+from cnnmem.model import rollup
 from cnnmem.model.array import pass_efficiency
-from cnnmem.model.cost import energy_latency, layer_pass_costs
+from cnnmem.model.cost import layer_pass_costs
 from cnnmem.model.gconv import layer_gconvs
 from cnnmem.model.grouping import (
     budgeted_dp,
@@ -380,15 +382,17 @@ def _group_macs_vec(cm: np.ndarray, cv: np.ndarray, starts: np.ndarray, ends: np
 
 def _stage_parts(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray, vec_ops: np.ndarray,
                  operand_bytes_per_mac: float, stage_time: str,
-                 array_macs: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """:func:`cnnmem.model.cost.energy_latency` of groups, with the ``stage_time`` switch:
-    ``max`` keeps latency = max(compute, memory), ``sum`` makes it their sum. ``array_macs``:
-    the MAC slots on the systolic arrays (:mod:`cnnmem.model.array`), for the compute time."""
-    parts = energy_latency(hw, dram_bytes, macs, operand_bytes_per_mac, vec_ops, array_macs)
-    if stage_time == "sum":
-        parts["latency_s"] = parts["compute_s"] + parts["memory_s"]
-        parts["energy_static_pj"] = parts["latency_s"] * hw.static_power_w * 1e12
-    return parts
+                 array_macs: np.ndarray | None = None, *, kept_bytes: np.ndarray | float = 0.0,
+                 capacity_bytes: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The single roll-up (:func:`cnnmem.model.rollup.energy_latency`) of groups, with the
+    ``stage_time`` switch: ``max`` keeps latency = max(compute, memory), ``sum`` makes it their
+    sum. ``array_macs``: the MAC slots on the systolic arrays (:mod:`cnnmem.model.array`), for
+    the compute time; ``kept_bytes``: feature maps a group keeps on chip (written and read
+    once in the buffer); ``capacity_bytes``: the buffer of each point."""
+    return rollup.energy_latency(hw, rollup.GroupCosts(
+        dram_bytes=dram_bytes, macs=macs, operand_bytes_per_mac=operand_bytes_per_mac,
+        vector_ops=vec_ops, array_macs=array_macs, kept_bytes=kept_bytes,
+        capacity_bytes=capacity_bytes), stage_time)
 
 
 # ------------------------------------------------------------------------------------------
@@ -658,7 +662,8 @@ def choose_groups(uc: UnitCosts) -> tuple[np.ndarray, np.ndarray]:
             m_slots, _ = _group_macs_vec(cslots, cv, starts, ends, u[:, None], u[None, :])
             m_stage = _stage_parts(hw, np.where(np.isfinite(g_cost), g_cost, 0.0),
                                    m_macs[:, :, None], m_vec[:, :, None], opb,
-                                   opts["stage_time"], m_slots[:, :, None])["latency_s"]
+                                   opts["stage_time"], m_slots[:, :, None],
+                                   capacity_bytes=cap[None, None, :])["latency_s"]
             m_stage = np.where(np.isfinite(g_cost), m_stage / batch, np.inf)
             bottleneck, _, start_bal = partition_dp_balanced(m_stage, g_cost, chips)
             balanced = np.isfinite(bottleneck)
@@ -716,9 +721,8 @@ def roll_up(uc: UnitCosts, start: np.ndarray, reread_chosen: np.ndarray) -> Eval
     g_reread = np.where(has & ~fallback & reread_case[None, :], g_w * batch, 0.0)
     g_dram = g_dram + g_reread
     parts = _stage_parts(hw, np.nan_to_num(g_dram), np.nan_to_num(g_macs),
-                         np.nan_to_num(g_vec), opb, opts["stage_time"], np.nan_to_num(g_slots))
-    parts["energy_buffer_pj"] = parts["energy_buffer_pj"] + (
-        2.0 * g_inner * hw.buffer_energy_pj_per_byte)
+                         np.nan_to_num(g_vec), opb, opts["stage_time"], np.nan_to_num(g_slots),
+                         kept_bytes=g_inner, capacity_bytes=cap[None, :])
     stage_s = np.where(has, parts["latency_s"], np.nan)
     latency_image_s = np.nansum(stage_s, axis=0) / batch
     dram = np.nansum(g_dram, axis=0)
@@ -737,9 +741,7 @@ def roll_up(uc: UnitCosts, start: np.ndarray, reread_chosen: np.ndarray) -> Eval
         thr = 1.0 / np.maximum(latency_image_s, 1e-300)
         chips_used = np.ones(n_cap)
         filter_once = np.zeros(n_cap)
-    energy = {k: np.nansum(np.where(has, parts[k], 0.0), axis=0)
-              for k in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj",
-                        "energy_static_pj")}
+    energy = {k: np.nansum(np.where(has, parts[k], 0.0), axis=0) for k in rollup.ENERGY_PARTS}
     totals = {
         "dram_bytes": dram,
         "feature_map_bytes": np.nansum(g_feature, axis=0),

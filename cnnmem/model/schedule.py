@@ -300,7 +300,18 @@ class Strategy:
 
     def run(self, request: ScheduleRequest) -> ScheduleResult:
         """Check ``request`` against the strategy's spec and run it."""
-        return self._run(normalize_request(self.spec, request))
+        request = normalize_request(self.spec, request)
+        return with_chip_columns(self._run(request), request.hardware)
+
+
+def with_chip_columns(result: ScheduleResult, hw: Hardware) -> ScheduleResult:
+    """``result`` with the chip's area and buffer leakage at its buffer in the totals
+    (:func:`cnnmem.model.rollup.chip_totals`; the same columns as a sweep row)."""
+    from dataclasses import replace
+
+    from cnnmem.model.rollup import chip_totals
+
+    return replace(result, totals={**result.totals, **chip_totals(hw)})
 
 
 _REGISTRY: dict[str, Strategy] = {}
@@ -362,7 +373,7 @@ def run_strategy(name: str, network: Network, hardware: Hardware, *, mode: str |
                               chips=chips, sub_batch=sub_batch,
                               options=dict(options or {}), grouping=grouping)
     request = normalize_request(strategy.spec, request)
-    return request, strategy._run(request)
+    return request, with_chip_columns(strategy._run(request), request.hardware)
 
 
 # ------------------------------------------------------------------------------------------

@@ -85,7 +85,8 @@ import pandas as pd
 
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
-from cnnmem.model.cost import layer_pass_costs, scale_cost
+from cnnmem.model import rollup
+from cnnmem.model.cost import layer_pass_costs
 from cnnmem.model.gconv import PASSES
 from cnnmem.model.schedule import (
     TRAINING,
@@ -588,15 +589,15 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
     operand = float(sum(o.sum() for o in work.operand_buffer_bytes.values())) * batch
     mem_on = opts["memory_energy"] == "on"
 
-    e_dram = scale_cost(dram, hw.dram_energy_pj_per_byte if mem_on else 0.0)
-    e_buf = scale_cost(2.0 * dram + operand, hw.buffer_energy_pj_per_byte if mem_on else 0.0)
+    # energy through the single roll-up (cnnmem.model.rollup) with TNPU's own latency; the
     # register level: every MAC reads its operands from registers (operand bytes per MAC), the
-    # cost core's rule (cost.energy_latency): operand fetches x sqrt(P) = MACs x operand bytes
-    reg_bytes = operand * np.sqrt(hw.mac_units)
-    reg = reg_bytes * (hw.register_energy_pj_per_byte if hw.register_bytes > 0 and mem_on
-                       else 0.0)
-    e_comp = np.full(latency.shape, macs * hw.mac_energy_pj + reg)
-    e_static = scale_cost(latency, hw.static_power_w * 1e12)
+    # cost core's rule: operand fetches x sqrt(P) = MACs x operand bytes
+    reg_bytes = operand * np.sqrt(hw.mac_units) if hw.register_bytes > 0 else 0.0
+    parts = rollup.energy_parts(hw, dram_bytes=dram, buffer_bytes=2.0 * dram + operand,
+                                macs=np.full(latency.shape, macs), register_bytes=reg_bytes,
+                                latency_s=latency, capacity_bytes=work.capacity_bytes[:, None],
+                                memory_energy=mem_on)
+    e_dram, e_buf, e_comp, e_static = (parts[k] for k in rollup.ENERGY_PARTS)
     return StrategyCosts(strategy, tl, latency, dram, macs, e_dram, e_buf, e_comp, e_static,
                          item_s, pes, tl.busy_s(CONV), tl.busy_s(FCP),
                          opts["pe_sharing"] if strategy == "tnpu" else "-", alone_s)

@@ -451,3 +451,105 @@ def draw_per_group_traffic(groups: pd.DataFrame, title: str) -> plt.Figure:
 def per_group_traffic(groups: pd.DataFrame, title: str, path_stem: Path) -> list[Path]:
     """Write :func:`draw_per_group_traffic` as PNG and SVG."""
     return save(draw_per_group_traffic(groups, title), path_stem)
+
+
+def energy_optimum(g: pd.DataFrame) -> pd.Series:
+    """The row of least energy of one strategy's energy-vs-capacity rows (the smallest
+    capacity among equals)."""
+    g = g.sort_values("capacity_bytes", kind="mergesort")
+    return g.iloc[int(np.argmin(g["energy_pj"].to_numpy(dtype=float)))]
+
+
+def draw_energy_vs_capacity(points: pd.DataFrame,
+                            panel_columns: Sequence[str] = ("network", "hardware")
+                            ) -> plt.Figure:
+    """Energy per batch vs buffer capacity, a panel per configuration and strategy: the
+    lowest-energy point at each capacity stacked into DRAM / buffer / compute / static energy
+    (parts zero everywhere left out), the energy-optimal capacity marked and written.
+
+    ``points``: columns ``panel_columns``, strategy, capacity_bytes, energy_pj and the parts.
+    """
+    with plt.rc_context(_STYLE):
+        panels = _groups(points, [*panel_columns, "strategy"])
+        fig, axes = _panels(len(panels))
+        parts = energy_parts_drawn(points)
+        unit, factor = energy_unit(float(np.nanmax(points["energy_pj"].to_numpy(float))))
+        for ax, (key, sub) in zip(axes, panels, strict=True):
+            sub = sub.sort_values("capacity_bytes", kind="mergesort")
+            x = sub["capacity_bytes"].to_numpy(float)
+            if parts:
+                ax.stackplot(x, *[sub[col].to_numpy(float) / factor for col, _, _ in parts],
+                             colors=[c for _, _, c in parts], alpha=0.85)
+            else:  # every part zero (hardware without energies): the total line only
+                ax.plot(x, sub["energy_pj"].to_numpy(float) / factor, color="black")
+            best = energy_optimum(sub)
+            ax.axvline(float(best["capacity_bytes"]), color="black", linewidth=1.0,
+                       linestyle="--")
+            ax.plot([float(best["capacity_bytes"])], [float(best["energy_pj"]) / factor],
+                    marker="v", color="black", linestyle="none")
+            ax.annotate(f"optimum {format_bytes(float(best['capacity_bytes']))}\n"
+                        f"{format_energy(float(best['energy_pj']))}",
+                        (float(best["capacity_bytes"]), float(best["energy_pj"]) / factor),
+                        textcoords="offset points", xytext=(6, 6), fontsize=8)
+            ax.set_xscale("log", base=2)
+            if len(x) > 1:
+                _log2_bytes_axis(ax.xaxis, float(x.min()), float(x.max()))
+            ax.set_xlabel("buffer capacity")
+            ax.set_ylabel(f"energy per batch ({unit})")
+            ax.set_title(f"{key[-1]}: " + panel_title(key[:-1], panel_columns))
+        handles: list[Patch | Line2D] = [Patch(color=c, label=label) for _, label, c in parts]
+        handles.append(Line2D([], [], color="black", linestyle="--", marker="v",
+                              label="energy-optimal capacity"))
+        _figure_legend(fig, handles)
+        return fig
+
+
+def energy_vs_capacity(points: pd.DataFrame, path_stem: Path,
+                       panel_columns: Sequence[str] = ("network", "hardware")) -> list[Path]:
+    """Write :func:`draw_energy_vs_capacity` as PNG and SVG."""
+    return save(draw_energy_vs_capacity(points, panel_columns), path_stem)
+
+
+def area_front(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(area_mm2, dram_bytes) of one strategy's traffic-vs-area front: the least traffic with
+    at most that much area, finite points only."""
+    g = g.sort_values(["area_mm2", "dram_bytes"], kind="mergesort")
+    y = np.minimum.accumulate(g["dram_bytes"].to_numpy(dtype=float))
+    ok = np.isfinite(y)
+    return g["area_mm2"].to_numpy(dtype=float)[ok], y[ok]
+
+
+def draw_traffic_vs_area(best: pd.DataFrame,
+                         panel_columns: Sequence[str] = ("network", "hardware")) -> plt.Figure:
+    """DRAM traffic vs chip area (buffer + MAC array, mm2): per configuration a panel, per
+    strategy its front (least traffic with at most that much area).
+
+    ``best``: columns ``panel_columns``, strategy, area_mm2, dram_bytes."""
+    with plt.rc_context(_STYLE):
+        panels = _groups(best, panel_columns)
+        fig, axes = _panels(len(panels))
+        styles = _strategy_styles(list(dict.fromkeys(best["strategy"])))
+        used: dict[str, object] = {}
+        for ax, (key, sub) in zip(axes, panels, strict=True):
+            for strat, g in sub.groupby("strategy", sort=True):
+                x, y = area_front(g)
+                if not len(x):
+                    continue
+                st = styles[str(strat)]
+                line, = ax.step(x, y / GIB, where="post", color=st["color"],
+                                linestyle=st["linestyle"], marker=st["marker"], markersize=3,
+                                label=str(strat))
+                used.setdefault(str(strat), line)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("chip area (mm2: buffer + MAC array)")
+            ax.set_ylabel("DRAM traffic per batch (GiB)")
+            ax.set_title(panel_title(key, panel_columns))
+        _figure_legend(fig, list(used.values()))
+        return fig
+
+
+def traffic_vs_area(best: pd.DataFrame, path_stem: Path,
+                    panel_columns: Sequence[str] = ("network", "hardware")) -> list[Path]:
+    """Write :func:`draw_traffic_vs_area` as PNG and SVG."""
+    return save(draw_traffic_vs_area(best, panel_columns), path_stem)

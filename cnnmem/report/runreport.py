@@ -87,21 +87,37 @@ def read_results(results: Path, batch_rows: int = 1_000_000) -> Iterator[pd.Data
 def _scan(results: Path, keys: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Min DRAM traffic per (configuration ``keys``, strategy, capacity) and the min-energy row
     per (configuration, strategy)."""
+    best, energy, _ = scan_results(results, keys)
+    return best, energy
+
+
+def scan_results(results: Path, keys: list[str] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Min DRAM traffic (with the area) per (configuration ``keys``, strategy, capacity), the
+    min-energy row per (configuration, strategy) and the min-energy row per (configuration,
+    strategy, capacity); one pass over the results file."""
     keys = keys or ["network", "hardware"]
-    best_parts, energy_parts = [], []
+    best_parts, energy_parts, by_cap_parts = [], [], []
     for df in read_results(results):
         df = df[np.isfinite(df["dram_bytes"].to_numpy(dtype=float))]
-        best_parts.append(df.groupby([*keys, "strategy", "capacity_bytes"], sort=False,
-                                     as_index=False)["dram_bytes"].min())
+        cap_keys = [*keys, "strategy", "capacity_bytes"]
+        area = ["area_mm2"] if "area_mm2" in df else []
+        best_parts.append(df.groupby(cap_keys, sort=False, as_index=False)
+                          [["dram_bytes", *area]].min())
         energy_parts.append(df.loc[df.groupby([*keys, "strategy"], sort=False)
                                    ["energy_pj"].idxmin()])
+        by_cap_parts.append(df.loc[df.groupby(cap_keys, sort=False)["energy_pj"].idxmin()])
     if not best_parts:
-        return pd.DataFrame(), pd.DataFrame()
-    best = (pd.concat(best_parts).groupby([*keys, "strategy", "capacity_bytes"],
-                                          as_index=False, sort=True)["dram_bytes"].min())
+        return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    cap_keys = [*keys, "strategy", "capacity_bytes"]
+    merged = pd.concat(best_parts)
+    best = merged.groupby(cap_keys, as_index=False, sort=True)[
+        [c for c in ("dram_bytes", "area_mm2") if c in merged]].min()
     en = pd.concat(energy_parts, ignore_index=True)
     en = en.loc[en.groupby([*keys, "strategy"], sort=True)["energy_pj"].idxmin()]
-    return best, en.reset_index(drop=True)
+    by_cap = pd.concat(by_cap_parts, ignore_index=True)
+    by_cap = by_cap.loc[by_cap.groupby(cap_keys, sort=True)["energy_pj"].idxmin()]
+    return best, en.reset_index(drop=True), by_cap.reset_index(drop=True)
 
 
 def collapse_same_traffic(best: pd.DataFrame, keys: list[str]
@@ -247,11 +263,53 @@ def front_table(pareto: pd.DataFrame, limit: int = 25,
     })
 
 
+def energy_optima_table(by_capacity: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per configuration and strategy: the energy-optimal capacity, its energy and parts, and
+    the energy at the largest capacity swept (whether a bigger buffer stops paying)."""
+    rows = []
+    for key, g in by_capacity.groupby([*keys, "strategy"], sort=True):
+        best = plots.energy_optimum(g)
+        last = g.sort_values("capacity_bytes", kind="mergesort").iloc[-1]
+        row = dict(zip([*keys, "strategy"], key, strict=True))
+        row |= {"optimum": plots.format_bytes(float(best["capacity_bytes"])),
+                "energy_j": float(best["energy_pj"]) * 1e-12,
+                **{f"{label}_j": float(best[col]) * 1e-12
+                   for col, label, _ in plots.ENERGY_PARTS},
+                "largest": plots.format_bytes(float(last["capacity_bytes"])),
+                "energy_at_largest_j": float(last["energy_pj"]) * 1e-12}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def energy_capacity_section(by_capacity: pd.DataFrame, best: pd.DataFrame, keys: list[str],
+                            fig_dir: Path) -> list[str]:
+    """The report's energy-vs-capacity figure and table, and the traffic-vs-area front (when
+    some hardware models area); nothing when the sweep has one capacity."""
+    if by_capacity["capacity_bytes"].nunique() < 2:
+        return []
+    plots.energy_vs_capacity(by_capacity, fig_dir / "energy_vs_capacity", keys)
+    md = ["## Energy vs buffer capacity", "",
+          "Each strategy's lowest energy per batch at every capacity, split into DRAM, buffer, "
+          "compute and static energy (buffer leakage x latency included); the dashed line marks "
+          "the energy-optimal capacity. With a constant buffer cost a bigger buffer is free and "
+          "the optimum is usually the largest one; with a capacity-dependent cost "
+          "(`buffer_cost` in the hardware file) the buffer and static terms turn up.", "",
+          "![energy vs buffer capacity](figures/energy_vs_capacity.png)", "",
+          _md_table(energy_optima_table(by_capacity, keys)), ""]
+    if "area_mm2" in best and float(best["area_mm2"].max()) > 0:
+        plots.traffic_vs_area(best, fig_dir / "traffic_vs_area", keys)
+        md += ["## DRAM traffic vs chip area", "",
+               "Least DRAM traffic per batch each strategy reaches with at most that much chip "
+               "area (buffer from the hardware's buffer cost model + MAC array).", "",
+               "![DRAM traffic vs chip area](figures/traffic_vs_area.png)", ""]
+    return md
+
+
 def write_report(run_dir: Path) -> Path:
     """Write figures and report.md into ``run_dir``; returns the report's path."""
     info, spec = _load(run_dir)
     keys = panel_columns(spec)
-    best, energy = _scan(results_file(run_dir), keys)
+    best, energy, by_capacity = scan_results(results_file(run_dir), keys)
     pareto = pd.read_csv(run_dir / "pareto.csv", keep_default_na=False, na_values=[""],
                          dtype=TEXT_COLUMNS)
     fig_dir = run_dir / "figures"
@@ -300,6 +358,7 @@ def write_report(run_dir: Path) -> Path:
                "layer-by-layer baseline's lowest-energy point (computed with the per-layer cost "
                "model where the sweep has no layerwise row).", "",
                "![energy breakdown](figures/energy_breakdown.png)", ""]
+        md += energy_capacity_section(by_capacity, best, keys, fig_dir)
         top = energy.sort_values("energy_pj", kind="mergesort").iloc[0]
         sched = best_schedule(spec, top)
         if sched is not None:

@@ -31,6 +31,7 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.grouping import format_cuts, structural_cuts
+from cnnmem.model.rollup import CHIP_COLUMNS, chip_columns, total_energy
 from cnnmem.model.schedule import (
     POINT_FIELDS,
     STRUCTURAL_POLICIES,
@@ -50,7 +51,8 @@ from cnnmem.sweep.spec import (
 from cnnmem.workload.network import Network
 
 METRICS = ("dram_bytes", "buffer_need_bytes", "energy_pj", "energy_dram_pj", "energy_buffer_pj",
-           "energy_compute_pj", "energy_static_pj", "latency_s", "compute_s", "memory_s")
+           "energy_compute_pj", "energy_static_pj", "latency_s", "compute_s", "memory_s",
+           *CHIP_COLUMNS)
 KEY_COLUMNS = ("network", "hardware", "strategy", "grouping", "cuts")
 DEFAULT_CHUNK_POINTS = 1 << 16
 #: which evaluated points the results file keeps: every one, the feasible ones (every metric
@@ -263,9 +265,10 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
         # bits that vary with the evaluator's array sizes (chunking) cannot change the front
         metrics = {f: round_significant(np.broadcast_to(arrays[f], shape).ravel())
                    for f in POINT_FIELDS}
-        metrics["energy_pj"] = round_significant(
-            metrics["energy_dram_pj"] + metrics["energy_buffer_pj"]
-            + metrics["energy_compute_pj"] + metrics["energy_static_pj"])
+        metrics["energy_pj"] = round_significant(total_energy(metrics))
+        # area and leakage depend on the capacity only: one value per capacity, per point
+        for key, value in chip_columns(task.hw, caps).items():
+            metrics[key] = round_significant(np.repeat(np.asarray(value, float), ncol))
         codes, labels = _cuts_column(pc.cuts, caps.size, ncol, len(task.net))
         yield Chunk(task, np.repeat(caps, ncol), np.tile(sb, caps.size),
                     {m: metrics[m] for m in METRICS}, codes, labels)

@@ -9,7 +9,8 @@ A sweep file looks like::
     mode: training                     # training | inference
     batch: 32                          # mini-batch (training) or images in flight (inference)
     strategies: [layerwise, mbs-greedy]
-    objectives: [dram_bytes, capacity_bytes, energy_pj, latency_s]   # all minimized (default)
+    objectives: [dram_bytes, energy_pj, latency_s, area_mm2]   # all minimized (default; without
+                                    # an area model capacity_bytes stands in for area_mm2)
     options: {}                        # passed to every strategy's evaluator
     axes:
       capacity: {from: 512 KiB, to: 64 MiB, steps: 64, scale: log}   # or a list: [1 MiB, 2 MiB]
@@ -64,10 +65,26 @@ from cnnmem.yamlio import line_of, line_of_key, load_yaml_text, read_text_file
 #: result columns an objective may name (all minimized); "buffer_bytes" means capacity_bytes
 OBJECTIVE_COLUMNS = ("dram_bytes", "capacity_bytes", "buffer_need_bytes", "energy_pj",
                      "energy_dram_pj", "energy_buffer_pj", "energy_compute_pj",
-                     "energy_static_pj", "latency_s", "compute_s", "memory_s")
+                     "energy_static_pj", "latency_s", "compute_s", "memory_s",
+                     "area_mm2", "area_buffer_mm2", "area_array_mm2", "buffer_leakage_w")
 OBJECTIVE_ALIASES = {"buffer_bytes": "capacity_bytes", "energy": "energy_pj",
-                     "latency": "latency_s", "dram": "dram_bytes"}
-DEFAULT_OBJECTIVES = ("dram_bytes", "capacity_bytes", "energy_pj", "latency_s")
+                     "latency": "latency_s", "dram": "dram_bytes", "area": "area_mm2"}
+#: default objectives (issue #14): DRAM bytes, energy, latency, chip area. A sweep whose
+#: hardware all has no area model (constant buffer cost, no MAC area: area 0 everywhere) uses
+#: capacity_bytes in area's place, the quantity area grows with (see default_objectives)
+DEFAULT_OBJECTIVES = ("dram_bytes", "energy_pj", "latency_s", "area_mm2")
+
+
+def has_area_model(hw: Hardware) -> bool:
+    return hw.buffer_cost is not None or hw.mac_area_um2 > 0
+
+
+def default_objectives(hardware: list[Hardware]) -> tuple[str, ...]:
+    """:data:`DEFAULT_OBJECTIVES`, with capacity_bytes for area_mm2 when no hardware of the
+    sweep models area (the front would otherwise ignore what a bigger buffer costs)."""
+    if any(has_area_model(hw) for hw in hardware):
+        return DEFAULT_OBJECTIVES
+    return tuple("capacity_bytes" if o == "area_mm2" else o for o in DEFAULT_OBJECTIVES)
 
 
 def grouping_policies() -> tuple[str, ...]:
@@ -336,8 +353,9 @@ SWEEP_FIELDS: tuple[Field, ...] = (
           maximum=MAX_CHIPS, limit="MAX_CHIPS"),
     Field("strategies", "any", "strategy names (see `cnnmem strategies`)"),
     Field("strategy", "any", "same as strategies"),
-    Field("objectives", "any", "result columns to minimize (Pareto front)",
-          default=list(DEFAULT_OBJECTIVES)),
+    Field("objectives", "any", "result columns to minimize (Pareto front; default "
+          "dram_bytes, energy_pj, latency_s, area_mm2, with capacity_bytes for area_mm2 when no "
+          "hardware models area)"),
     Field("options", "any", "a mapping of strategy options", default={}),
     Field("axes", "any", "axis: values (capacity, sub_batch, grouping, hardware fields)"),
 )
@@ -499,7 +517,8 @@ def parse_sweep(data: Any, *, file: str, text: str | None = None) -> SweepSpec:
     if not isinstance(top["options"], dict):
         raise ctx.error("expected a mapping of strategy options", "options")
     strategies = _strategies(ctx, data, top["mode"])
-    objectives = _objectives(ctx, top["objectives"])
+    objectives = (_objectives(ctx, top["objectives"]) if "objectives" in data
+                  else default_objectives(hw_values))
     axes = _axes(ctx, data.get("axes"), file, top["batch"], hardware[0][1])
     _check_points(ctx, len(networks) * len(hardware) * len(strategies), axes.capacity,
                   axes.sub_batch, axes.groupings, axes.hardware)

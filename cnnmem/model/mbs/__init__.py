@@ -48,12 +48,15 @@ mini-batch, S = ceil(N / n) sub-batches, e_a/e_w/e_g bytes per activation/weight
   conventional layer of the baseline, with its intra-layer spill, and so is a single-layer group
   whose sub-batch does not fit; that makes the all-single-layer, full-batch grouping reproduce
   ``layerwise`` exactly.
-* energy and latency from the per-layer core's :func:`cnnmem.model.cost.energy_latency` per
-  group and pass direction, the compute time of each layer-pass at the group's sub-batch n
-  divided by its systolic-array mapping efficiency (:mod:`cnnmem.model.array`: small n pays
-  the array's fill and drain): latency = max(compute, memory) of the forward sweep + the same of the
-  backward sweep (a group overlaps DRAM transfers with its own compute); the same MACs as the
-  baseline. All tensors (including the network input's dX, as in the baseline) are counted.
+* energy and latency from the single roll-up (:mod:`cnnmem.model.rollup`) per group and pass
+  direction; the buffer bytes include one write and one read of every tensor the group keeps on
+  chip (produced in the group, first consumed in it: forward activations and backward
+  gradients, the rule fusion uses; issue #12 item 8). The compute time of each layer-pass at
+  the group's sub-batch n is divided by its systolic-array mapping efficiency
+  (:mod:`cnnmem.model.array`: small n pays the array's fill and drain): latency = max(compute,
+  memory) of the forward sweep + the same of the backward sweep (a group overlaps DRAM
+  transfers with its own compute); the same MACs as the baseline. All tensors (including the
+  network input's dX, as in the baseline) are counted.
 
 Modules: tables (group traffic tables), fallback (a layer alone over the whole batch),
 traffic (the model and a group's DRAM traffic), plans (optimal DP, greedy, cuts), rollup

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnmem.model import rollup
 from cnnmem.model.mbs.rollup import (
     group_array_macs,
+    group_kept_bytes,
 )
 from cnnmem.model.mbs.traffic import (
     Model,
@@ -19,6 +21,8 @@ from cnnmem.model.mbs.traffic import (
 
 POINT_KEYS = ("dram_bytes", "energy_dram_pj", "energy_buffer_pj", "energy_compute_pj",
               "energy_static_pj", "latency_s", "compute_s", "memory_s")
+#: fields _regime_values gives as buffer bytes / latency (s), costed per capacity after the sum
+CAPACITY_SCALED = ("energy_buffer_pj", "energy_static_pj")
 
 
 def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
@@ -39,7 +43,7 @@ def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     slots_f, slots_b = (macs_f, 2 * macs_f) if slots is None else slots
     comp_f = slots_f / mac_rate + N * t.vec_forward[g] / vec_rate
     side = np.sqrt(hw.mac_units)
-    reg = hw.register_energy_pj_per_byte if hw.register_bytes > 0 else 0.0
+    kept_f, kept_b = group_kept_bytes(m, s[:, None], e[:, None])  # (G, 1): on chip in a group
     opb_f, opb_b = ea + ew, (2 * eg + ew + ea) / 2
     bw = hw.dram_bandwidth_bytes_per_s
     out = np.zeros(fwd.shape + (2, len(POINT_KEYS)))
@@ -51,16 +55,22 @@ def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
                    + S * wsum * ew + dw)
             comp_b = slots_b / mac_rate + N * t.vec_dgrad[g] / vec_rate
             lat = np.maximum(comp_f, fwd / bw) + np.maximum(comp_b, bwd / bw)
-            buf = 2 * (fwd + bwd) + (macs_f * opb_f + 2 * macs_f * opb_b) / side
-            ecomp = 3 * macs_f * hw.mac_energy_pj + reg * (macs_f * opb_f + 2 * macs_f * opb_b)
+            buf = (2 * (fwd + bwd) + (macs_f * opb_f + 2 * macs_f * opb_b) / side
+                   + 2 * (kept_f + kept_b))
+            macs, reg_bytes = 3 * macs_f, macs_f * opb_f + 2 * macs_f * opb_b
         else:
             bwd = comp_b = 0.0
             lat = np.maximum(comp_f, fwd / bw)
-            buf = 2 * fwd + macs_f * opb_f / side
-            ecomp = macs_f * hw.mac_energy_pj + reg * macs_f * opb_f
+            buf = 2 * fwd + macs_f * opb_f / side + 2 * kept_f
+            macs, reg_bytes = macs_f, macs_f * opb_f
         dram = fwd + bwd
-        fields = (dram, dram * hw.dram_energy_pj_per_byte, buf * hw.buffer_energy_pj_per_byte,
-                  ecomp, lat * hw.static_power_w * 1e12, lat, comp_f + comp_b, dram / bw)
+        fixed = rollup.capacity_independent_parts(
+            hw, dram_bytes=dram, macs=macs,
+            register_bytes=reg_bytes if hw.register_bytes > 0 else 0.0)
+        # buffer bytes and latency here; their per-capacity costs are applied after the sum
+        # over groups (CAPACITY_SCALED), by the roll-up's capacity-dependent parts
+        fields = (dram, fixed["energy_dram_pj"], buf, fixed["energy_compute_pj"], lat, lat,
+                  comp_f + comp_b, dram / bw)
         for f, v in enumerate(fields):
             out[:, :, r, f] = v
     peak = t.peak_sample_bytes[g] * n[None, :]
@@ -93,6 +103,12 @@ def fixed_grouping_points(m: Model, cuts: tuple[int, ...], sub_batch: np.ndarray
     tot = (np.matmul(use_acc.transpose(2, 1, 0).astype(float), vals[:, :, 0, :].transpose(1, 0, 2))
            + np.matmul(use_rmw.transpose(2, 1, 0).astype(float),
                        vals[:, :, 1, :].transpose(1, 0, 2))).transpose(1, 0, 2)  # (C, K, F)
+    by_cap = rollup.capacity_dependent_parts(
+        m.hw, buffer_bytes=tot[:, :, POINT_KEYS.index("energy_buffer_pj")],
+        latency_s=tot[:, :, POINT_KEYS.index("energy_static_pj")],
+        capacity_bytes=m.caps[:, None])
+    for key in CAPACITY_SCALED:
+        tot[:, :, POINT_KEYS.index(key)] = by_cap[key]
     fb = m.fallback.fields
     fb_vals = np.stack([fb[k][e] for k in POINT_KEYS], axis=-1)  # (G, C, F)
     fb_vals = np.where(np.isfinite(fb_vals), fb_vals, 1e300)  # inf x 0 would give nan

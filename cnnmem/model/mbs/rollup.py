@@ -59,6 +59,31 @@ def _array_mac_tables(net: Network, hw: Hardware, batch: int) -> tuple[np.ndarra
             np.concatenate([zero, np.cumsum(per_b, axis=0)]))
 
 
+@lru_cache(maxsize=64)
+def kept_elems_table(net: Network) -> np.ndarray:
+    """Per-sample elements every group [s..e] keeps on chip between its layers, (L, L): the
+    tensors produced inside the group whose first consumer is inside it too (issue #12 item 8;
+    the rule of fusion's ``inner`` bytes, :func:`cnnmem.model.fusion.boundary_matrices`). Each
+    is written into and read out of the buffer once in the forward pass, and its gradient
+    once in the backward pass (training). K[s, e] = sum of elements of tensors with producer
+    p >= s and first consumer c <= e: one 2-D dominance sum (a loop over layers)."""
+    n = len(net)
+    m = np.zeros((n, n))
+    for p, cons in enumerate(net.consumers):
+        if cons:
+            m[p, min(cons)] += float(net.layers[p].out_elems)
+    # rows: suffix sums over p >= s; columns: prefix sums over c <= e
+    return np.cumsum(np.cumsum(m[::-1], axis=0)[::-1], axis=1)
+
+
+def group_kept_bytes(m: Model, s: np.ndarray, e: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes groups [s..e] keep on chip over the whole batch: (forward activations, backward
+    gradients; 0 at inference)."""
+    k = float(m.batch) * kept_elems_table(m.net)[s, e]
+    return k * m.prec.activation, (k * m.prec.gradient if m.training else 0.0 * k)
+
+
 def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray] | None:
     """MAC slots the forward and the backward (dgrad + wgrad) passes of groups [s..e] occupy
@@ -89,11 +114,14 @@ def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.nda
     macs_f = N * t.macs[g]
     slots = group_array_macs(m, np.asarray(s), np.broadcast_to(e, np.shape(s)), n)
     slots_f, slots_b = (None, None) if slots is None else slots
-    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g], slots_f)
+    cap = m.caps[cap_idx]
+    kept_f, kept_b = group_kept_bytes(m, np.asarray(s), np.broadcast_to(e, np.shape(s)))
+    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g], slots_f,
+                        capacity_bytes=cap, kept_bytes=kept_f)
     out = {cell_key(*c): v for c, v in cells.items()}
     if m.training:
         eb = energy_latency(m.hw, bwd, 2 * macs_f, (2 * eg + ew + ea) / 2, N * t.vec_dgrad[g],
-                            slots_b)
+                            slots_b, capacity_bytes=cap, kept_bytes=kept_b)
     else:
         eb = {k: np.zeros_like(v) for k, v in ef.items()}
     for key in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
