@@ -31,6 +31,7 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.grouping import format_cuts, structural_cuts
+from cnnmem.model.mbs.capacity import capacity_domain
 from cnnmem.model.schedule import (
     POINT_FIELDS,
     STRUCTURAL_POLICIES,
@@ -243,7 +244,8 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
                            capacity_bytes=caps, sub_batch=sub, grouping=task.grouping,
                            chips=task.chips, options=dict(task.options))
         try:
-            pc = evaluator(req)
+            with capacity_domain(caps_all):  # per-layer model built once for all chunks
+                pc = evaluator(req)
         except InputError as exc:
             raise InputError(f"{task.strategy} on {task.network}/{task.hardware}: {exc.message}",
                              file=spec.file, field=exc.field) from None
