@@ -1,0 +1,112 @@
+"""Parallel and distributed sweep evaluation on Dask (the optional extra ``cnnmem[dask]``).
+
+``cnnmem sweep --jobs N`` starts an embedded local cluster of N worker processes (one thread
+each) bound to 127.0.0.1; ``--scheduler tcp://HOST:PORT`` uses an existing cluster (``dask
+scheduler`` / ``dask worker``, or dask-jobqueue on SLURM; README). The sweep is cut into blocks
+(network, hardware point, strategy, grouping, capacity block; :func:`capacity_blocks`), each a
+few of the serial run's chunks. A worker evaluates a block exactly as the serial run evaluates
+those capacities and returns its kept rows as an Arrow table, its Pareto front and its counts
+(:class:`~cnnmem.sweep.engine.BlockResult`); no shared file system is needed. The client takes
+the results in block order and writes them through the same ResultWriter and front merge as the
+serial run, so results.parquet, results.csv and pareto.csv are byte-identical for any number of
+workers and any cluster. At most a few blocks per worker are in flight, so the client's memory
+stays bounded. The progress bar counts the points of every block as it finishes.
+
+On an error, Ctrl-C or SIGTERM the pending blocks are cancelled and the client closed; an
+embedded cluster shuts its worker processes down (the ``with`` blocks below), and the output
+files are never renamed into place (the engine's AtomicOutputs).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+from cnnmem.errors import InputError
+from cnnmem.sweep.engine import BlockResult, Task, capacity_blocks, evaluate_block
+from cnnmem.sweep.spec import SweepSpec
+
+#: serial chunks per block: a block is one worker call (its rows travel back at once)
+CHUNKS_PER_BLOCK = 4
+#: blocks in flight per worker (queued on the cluster or finished and waiting for their turn)
+BLOCKS_IN_FLIGHT_PER_WORKER = 3
+DASK_MISSING = ("--jobs N > 1 and --scheduler need Dask: pip install 'cnnmem[dask]' "
+                "(or dask[distributed])")
+
+
+def require_dask() -> None:
+    """Raise a one-line InputError (exit status 2) when dask.distributed is not installed."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise InputError(DASK_MISSING, field="--jobs") from None
+
+
+def _client(stack: ExitStack, jobs: int, scheduler: str | None) -> Any:
+    """A Dask client: of the cluster at ``scheduler``, or of an embedded local cluster of
+    ``jobs`` single-threaded worker processes on 127.0.0.1 (closed with ``stack``)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            return stack.enter_context(Client(scheduler, timeout="20s"))
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"cannot reach the Dask scheduler {scheduler}: {exc}",
+                             field="--scheduler") from None
+    cluster = stack.enter_context(LocalCluster(
+        n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None, silence_logs=logging.ERROR))
+    return stack.enter_context(Client(cluster))
+
+
+def evaluate_blocks(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep: str,
+                    write_results: bool, *, jobs: int, scheduler: str | None,
+                    progress: Callable[[int, int], None]) -> Iterator[BlockResult]:
+    """Evaluate every block on Dask; yield the results in block (task) order.
+
+    ``progress(evaluated, planned)`` is called as each block finishes."""
+    from distributed import as_completed
+
+    blocks = capacity_blocks(tasks, chunk_points, CHUNKS_PER_BLOCK)
+    with ExitStack() as stack:
+        client = _client(stack, jobs, scheduler)
+        workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
+        window = max(2, BLOCKS_IN_FLIGHT_PER_WORKER * workers)
+        spec_f = client.scatter(spec, broadcast=True)
+        task_f = {}  # a task is sent once, its blocks refer to it
+        run_id = uuid.uuid4().hex  # keys unique on a shared cluster
+        futures: dict[int, Any] = {}
+        index_of: dict[str, int] = {}
+        done: dict[int, BlockResult] = {}
+        pending = as_completed()
+        submitted = taken = 0
+        try:
+            while taken < len(blocks):
+                # submit while fewer than `window` blocks are queued or waiting for their turn
+                while submitted < len(blocks) and submitted - taken < window:
+                    b = blocks[submitted]
+                    if b.task_index not in task_f:
+                        task_f[b.task_index] = client.scatter(tasks[b.task_index])
+                    fut = client.submit(evaluate_block, spec_f, task_f[b.task_index], b,
+                                        chunk_points, keep, write_results,
+                                        key=f"cnnmem-block-{run_id}-{submitted}")
+                    futures[submitted] = fut
+                    index_of[fut.key] = submitted
+                    pending.add(fut)
+                    submitted += 1
+                while taken not in done:
+                    fut = next(pending)
+                    index = index_of.pop(fut.key)
+                    res = fut.result()  # raises the worker's error here
+                    progress(res.points, blocks[index].planned_points)
+                    done[index] = res
+                    del futures[index]
+                yield done.pop(taken)
+                taken += 1
+        except BaseException:
+            for fut in futures.values():
+                fut.cancel()
+            raise
