@@ -37,8 +37,8 @@ def test_step_table_equals_direct_build(monkeypatch: pytest.MonkeyPatch, net_nam
             m = build_model(net, hw, 32, part, training)
             for key, v in direct.fields.items():
                 assert _same(m.fallback.fields[key], v[:, lo:lo + 37]), key
-            for key, v in direct.cells.items():
-                assert _same(m.fallback.cells[key], v[:, lo:lo + 37]), key
+            for cell, c in direct.cells.items():
+                assert _same(m.fallback.cells[cell], c[:, lo:lo + 37]), cell
 
 
 def test_capacity_outside_the_domain_is_built_directly() -> None:

@@ -108,7 +108,7 @@ def _batch_tiles(batch: np.ndarray) -> np.ndarray:
 
 
 def _staircase(need: np.ndarray, traffic: np.ndarray, capacity: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row of (rows, cands): index of the min-traffic candidate with need <= each capacity.
 
     Returns (index (rows, n_cap) or -1, min need per row, the sorted distinct needs at which the

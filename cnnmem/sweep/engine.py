@@ -570,7 +570,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
         wall = time.perf_counter() - t0
         info = run_info(spec, version, points, len(pareto))
         info.update(points_evaluated=points, points_feasible=feasible, points_written=written,
-                    keep=keep, csv=csv, jobs=jobs, scheduler=scheduler)
+                    keep=keep, csv=csv, jobs=jobs,
+                    scheduler=scheduler)
         info["timings"] = {"wall_s": round(wall, 3), "model_s": round(model_s, 3),
                            "write_s": round(write_s + time.perf_counter() - tw, 3),
                            "points_per_s": round(points / wall) if wall > 0 else None}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
 
 from cnnmem.errors import InputError
@@ -45,10 +45,26 @@ def require_dask() -> None:
         raise InputError(DASK_MISSING, field="--jobs") from None
 
 
-def _client(stack: ExitStack, jobs: int, scheduler: str | None) -> Any:
+@contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    """Dask's own log records off in this process while the sweep runs: a worker's error
+    reaches the user as the block's exception, and the cancellations of an interrupted run are
+    not errors (the user sees one line, never a logged traceback)."""
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _client(stack: ExitStack, jobs: int, scheduler: str | None, children_before: set[int]
+            ) -> Any:
     """A Dask client: of the cluster at ``scheduler``, or of an embedded local cluster of
     ``jobs`` single-threaded worker processes on 127.0.0.1 (closed with ``stack``)."""
     from distributed import Client, LocalCluster
+    from distributed.deploy.spec import SpecCluster
 
     if scheduler is not None:
         try:
@@ -56,10 +72,35 @@ def _client(stack: ExitStack, jobs: int, scheduler: str | None) -> Any:
         except (OSError, TimeoutError) as exc:
             raise InputError(f"cannot reach the Dask scheduler {scheduler}: {exc}",
                              field="--scheduler") from None
-    cluster = stack.enter_context(LocalCluster(
-        n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=logging.ERROR))
+    before = set(SpecCluster._instances)
+    try:
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None,
+                               silence_logs=logging.ERROR)
+    except BaseException:
+        _kill_new_children(children_before)
+        _close_started_clusters(before)
+        raise
+    stack.enter_context(cluster)
     return stack.enter_context(Client(cluster))
+
+
+def _close_started_clusters(before: set[Any]) -> None:
+    """Close a local cluster whose start was interrupted (Ctrl-C, SIGTERM, a worker that failed
+    to start): its constructor never returned, so no ``with`` closes it. distributed registers
+    every cluster in ``SpecCluster._instances`` (its own atexit hook closes them the same way);
+    closing it here (its worker processes are killed before) and dropping it from that set leaves
+    the atexit hook nothing to wait for."""
+    from distributed.deploy.spec import SpecCluster
+
+    # the interrupted start leaves asyncio tasks whose failure nobody reads: asyncio would log
+    # them with a traceback as the process exits
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+    for cluster in set(SpecCluster._instances) - before:
+        with suppress(Exception):
+            cluster.close(timeout=10)
+        # closed as far as it can be: distributed's atexit hook would wait on it again
+        SpecCluster._instances.discard(cluster)
 
 
 def evaluate_blocks(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep: str,
@@ -71,8 +112,10 @@ def evaluate_blocks(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep:
     from distributed import as_completed
 
     blocks = capacity_blocks(tasks, chunk_points, CHUNKS_PER_BLOCK)
+    children_before = _child_pids()
     with ExitStack() as stack:
-        client = _client(stack, jobs, scheduler)
+        stack.enter_context(_quiet_dask_logs())
+        client = _client(stack, jobs, scheduler, children_before)
         workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
         window = max(2, BLOCKS_IN_FLIGHT_PER_WORKER * workers)
         spec_f = client.scatter(spec, broadcast=True)
@@ -109,4 +152,26 @@ def evaluate_blocks(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep:
         except BaseException:
             for fut in futures.values():
                 fut.cancel()
+            if scheduler is None:
+                _kill_new_children(children_before)
             raise
+
+
+def _child_pids() -> set[int]:
+    import psutil  # a dependency of distributed
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _kill_new_children(before: set[int]) -> None:
+    """Kill the processes this process started since ``before`` was taken (the embedded
+    cluster's workers, started or starting) at once on an interrupted run: a worker busy with a
+    block, or still importing, would otherwise hold the shutdown for seconds (and
+    multiprocessing joins its children at exit)."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with suppress(psutil.Error):
+            # worker processes only: multiprocessing's resource tracker cleans up after them
+            if child.pid not in before and "spawn_main" in " ".join(child.cmdline()):
+                child.kill()
