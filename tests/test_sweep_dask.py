@@ -184,3 +184,39 @@ def test_signal_with_jobs_leaves_no_files_and_no_workers(tmp_path: Path, sig: st
     for p in leftover:  # never leave them running, even when the test fails
         os.kill(p, signal.SIGKILL)
     assert not leftover
+
+
+def test_progress_bar_counts_points_with_jobs(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Dask too the bar counts evaluated points, its total corrected for the strategies
+    that choose their sub-batch (one point per capacity, not one per planned sub-batch)."""
+    from cnnmem.sweep import engine
+    from cnnmem.sweep.spec import load_sweep
+
+    bars = []
+
+    class Recorder:
+        def __init__(self, total: int, quiet: bool) -> None:
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def __enter__(self) -> Recorder:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def update(self, k: int) -> None:
+            self.n += k
+
+        def refresh(self) -> None:
+            pass
+
+    monkeypatch.setattr(engine, "_progress", Recorder)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SWEEP)
+    s = engine.run_sweep(load_sweep(str(spec)), tmp_path / "out", quiet=True, jobs=2,
+                         chunk_points=96)
+    (bar,) = bars
+    assert bar.n == bar.total == s.points
+    assert s.points < sum(t.n_points for t in engine.plan(load_sweep(str(spec))))
