@@ -188,8 +188,7 @@ def test_signal_with_jobs_leaves_no_files_and_no_workers(tmp_path: Path, sig: st
 
 def test_progress_bar_counts_points_with_jobs(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """With Dask too the bar counts evaluated points, its total corrected for the strategies
-    that choose their sub-batch (one point per capacity, not one per planned sub-batch)."""
+    """With Dask too the bar counts the evaluated points as the blocks finish."""
     from cnnmem.sweep import engine
     from cnnmem.sweep.spec import load_sweep
 
@@ -218,5 +217,4 @@ def test_progress_bar_counts_points_with_jobs(tmp_path: Path,
     s = engine.run_sweep(load_sweep(str(spec)), tmp_path / "out", quiet=True, jobs=2,
                          chunk_points=96)
     (bar,) = bars
-    assert bar.n == bar.total == s.points
-    assert s.points < sum(t.n_points for t in engine.plan(load_sweep(str(spec))))
+    assert bar.n == bar.total == s.points > 0
