@@ -218,3 +218,16 @@ def test_progress_bar_counts_points_with_jobs(tmp_path: Path,
                          chunk_points=96)
     (bar,) = bars
     assert bar.n == bar.total == s.points > 0
+
+
+def test_jobs_1_imports_no_dask(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SWEEP)
+    code = ("import sys\nfrom cnnmem.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    out = subprocess.run([sys.executable, "-c", code, "sweep", str(spec), "-o",
+                          str(tmp_path / "out"), "--quiet"], capture_output=True, text=True,
+                         timeout=120)
+    assert (tmp_path / "out" / "results.parquet").exists(), out.stderr
+    assert out.stdout.strip() == "[]"
