@@ -111,7 +111,9 @@ class FallbackTable:
                              {k: v[:, cols] for k, v in fb.fields.items()})
 
 
-@lru_cache(maxsize=4)
+#: tables kept per process: the engine runs a (network, hardware point)'s tasks one after the
+#: other, so two cover a sweep; each table is up to (layers x steps reached x 20) float64
+@lru_cache(maxsize=2)
 def fallback_table(net: Network, hw: Hardware, batch: int, training: bool,
                    domain: CapacityDomain) -> FallbackTable:
     """One :func:`layer_fallback` call for the whole domain (cached per task setup)."""
