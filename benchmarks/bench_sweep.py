@@ -3,6 +3,10 @@
     python benchmarks/bench_sweep.py                      # sweeps/resnet50-mbs.yaml
     python benchmarks/bench_sweep.py --points 1000000     # a large synthetic sweep
     python benchmarks/bench_sweep.py --points 1000000 --keep all --csv
+    python benchmarks/bench_sweep.py --points 10000000 --jobs 1,2   # one core vs 2 workers
+
+With ``--jobs 1,2`` the sweep runs once per value (cold caches only for the first) and the
+result files of every run are compared byte for byte with the first run's.
 
 Prints design points (evaluated, feasible, written), wall time, model/writing split, points
 per second, file sizes and peak RSS. ``--keep`` and ``--csv`` are those of `cnnmem sweep`.
@@ -11,6 +15,7 @@ per second, file sizes and peak RSS. ``--keep`` and ``--csv`` are those of `cnnm
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -77,7 +82,12 @@ def main() -> None:
     ap.add_argument("--keep", choices=KEEP_CHOICES, default=DEFAULT_KEEP)
     ap.add_argument("--csv", action="store_true", help="also write results.csv")
     ap.add_argument("--no-model-only", action="store_true", help="skip the model-only figures")
+    ap.add_argument("--jobs", default="1", help="comma-separated --jobs values to run")
+    ap.add_argument("--scheduler", default=None, help="also run on this Dask scheduler")
     args = ap.parse_args()
+    runs = [(int(j), None) for j in args.jobs.split(",")]
+    if args.scheduler:
+        runs.append((1, args.scheduler))
     with tempfile.TemporaryDirectory() as tmp:  # first, with cold caches
         path = args.sweep
         if args.points:
@@ -85,19 +95,33 @@ def main() -> None:
             Path(path).write_text(BIG.format(strategy=args.strategy,
                                              n_cap=max(1, args.points // 256)))
         spec = load_sweep(path)
-        t0 = time.perf_counter()
-        s = run_sweep(spec, Path(tmp) / "out", quiet=True, chunk_points=args.chunk_points,
-                      keep=args.keep, csv=args.csv)
-        wall = time.perf_counter() - t0
-        sizes = ", ".join(f"{p.name} {p.stat().st_size / 2**20:.1f} MiB"
-                          for p in sorted((Path(tmp) / "out").glob("results.*")))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
-    print(f"{spec.name}: {s.points:,} points evaluated ({s.feasible_points:,} feasible, "
-          f"{s.written_points:,} written, --keep {args.keep}{' --csv' if args.csv else ''}), "
-          f"wall {wall:.2f} s (model {s.model_s:.2f} s, writing {s.write_s:.2f} s), "
-          f"{s.points / wall:,.0f} points/s overall, "
-          f"{s.points / max(s.model_s, 1e-9):,.0f} points/s in the model; {sizes}; "
-          f"Pareto front {s.pareto_points:,}; peak RSS {rss:.0f} MiB (cold caches)")
+        reference: dict[str, bytes] = {}
+        for k, (jobs, scheduler) in enumerate(runs):
+            out = Path(tmp) / f"out{k}"
+            t0 = time.perf_counter()
+            s = run_sweep(spec, out, quiet=True, chunk_points=args.chunk_points,
+                          keep=args.keep, csv=args.csv, jobs=jobs, scheduler=scheduler)
+            wall = time.perf_counter() - t0
+            files = {p.name: p.read_bytes() for p in sorted(out.glob("*"))
+                     if p.name != "run.json"}
+            same = ""
+            if k == 0:
+                reference = files
+            else:
+                same = ("; files byte-identical to the first run" if files == reference
+                        else "; FILES DIFFER from the first run")
+            sizes = ", ".join(f"{p.name} {p.stat().st_size / 2**20:.1f} MiB"
+                              for p in sorted(out.glob("results.*")))
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB
+            where = f"--scheduler {scheduler}" if scheduler else f"--jobs {jobs}"
+            print(f"{spec.name} {where}: {s.points:,} points evaluated ({s.feasible_points:,} "
+                  f"feasible, {s.written_points:,} written, --keep {args.keep}"
+                  f"{' --csv' if args.csv else ''}), wall {wall:.2f} s (model {s.model_s:.2f} s"
+                  f"{' summed over workers' if jobs > 1 or scheduler else ''}, writing "
+                  f"{s.write_s:.2f} s), {s.points / wall:,.0f} points/s overall; {sizes}; "
+                  f"Pareto front {s.pareto_points:,}; peak RSS of this process {rss:.0f} MiB"
+                  f"{' (cold caches)' if k == 0 else ''}; load average "
+                  f"{os.getloadavg()[0]:.2f}{same}", flush=True)
     if not args.points and not args.no_model_only:
         print("model only (ResNet-50 training, WaveCore):")
         model_throughput()

@@ -13,6 +13,9 @@ from cnnmem.sweep.engine import DEFAULT_CHUNK_POINTS, DEFAULT_KEEP, KEEP_CHOICES
 from cnnmem.sweep.output import Terminated, terminate_as_interrupt
 from cnnmem.sweep.spec import load_sweep
 
+#: most worker processes --jobs starts on this machine
+MAX_JOBS = 256
+
 
 @click.command("sweep")
 @click.argument("sweep_file")
@@ -25,8 +28,12 @@ from cnnmem.sweep.spec import load_sweep
               show_default=True,
               help="points the results file holds: every one, the feasible ones, the front")
 @click.option("--csv", "csv", is_flag=True, help="also write results.csv")
+@click.option("--jobs", type=click.IntRange(min=1, max=MAX_JOBS), default=1, show_default=True,
+              help="worker processes of an embedded local Dask cluster (needs cnnmem[dask])")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="evaluate on an existing Dask cluster (needs cnnmem[dask])")
 def sweep_cmd(sweep_file: str, out_dir: str | None, quiet: bool, chunk_points: int, keep: str,
-              csv: bool) -> None:
+              csv: bool, jobs: int, scheduler: str | None) -> None:
     """Evaluate every design point of SWEEP_FILE (a path, or a built-in sweep name such as
     'quickstart'); write results.parquet (and results.csv with
     --csv), pareto.csv and run.json."""
@@ -35,7 +42,8 @@ def sweep_cmd(sweep_file: str, out_dir: str | None, quiet: bool, chunk_points: i
     try:
         with terminate_as_interrupt():  # SIGTERM unwinds like Ctrl-C: no partial files
             summary = run_sweep(spec, out, quiet=quiet, chunk_points=chunk_points,
-                                version=__version__, keep=keep, csv=csv)
+                                version=__version__, keep=keep, csv=csv, jobs=jobs,
+                                scheduler=scheduler)
     except Terminated:
         click.echo("terminated", err=True)
         sys.exit(143)

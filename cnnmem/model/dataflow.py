@@ -29,7 +29,7 @@ double buffering):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -90,6 +90,9 @@ class DataflowResult:
     need_bytes: np.ndarray  # buffer used by the chosen tile
     tile: np.ndarray  # (n_batch, n_capacity, 4) int64
     min_need_bytes: np.ndarray  # (n_batch,) smallest buffer any tile needs
+    #: capacities (sorted, distinct) at which the chosen tile changes for some batch size: the
+    #: result is constant on [step_k, step_k+1) (a tile fits when its need <= the capacity)
+    step_need_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def feasible(self) -> np.ndarray:
@@ -105,10 +108,11 @@ def _batch_tiles(batch: np.ndarray) -> np.ndarray:
 
 
 def _staircase(need: np.ndarray, traffic: np.ndarray, capacity: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row of (rows, cands): index of the min-traffic candidate with need <= each capacity.
 
-    Returns (index (rows, n_cap) or -1, min need per row)."""
+    Returns (index (rows, n_cap) or -1, min need per row, the sorted distinct needs at which the
+    chosen candidate changes in some row)."""
     rows, ncand = need.shape
     order = np.argsort(need, axis=1, kind="stable")
     need_sorted = np.take_along_axis(need, order, axis=1)
@@ -127,7 +131,8 @@ def _staircase(need: np.ndarray, traffic: np.ndarray, capacity: np.ndarray
     # k = how many candidates fit; last fitting sorted position = k - 1
     idx_sorted = np.take_along_axis(run_arg, np.clip(k - 1, 0, ncand - 1), axis=1)
     idx = np.take_along_axis(order, idx_sorted, axis=1)
-    return np.where(k > 0, idx, -1), need_sorted[:, 0]
+    steps = np.unique(need_sorted[is_new & np.isfinite(need_sorted)])
+    return np.where(k > 0, idx, -1), need_sorted[:, 0], steps
 
 
 def _xy_pairs(g: GConv, nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
@@ -187,7 +192,7 @@ def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
         shape = np.broadcast_shapes(need.shape, per_sample.shape)
         need_f = np.broadcast_to(need, shape).reshape(1, -1)
         per_f = np.broadcast_to(per_sample, shape).reshape(1, -1)
-        idx, min_need = _staircase(need_f, per_f, cap)
+        idx, min_need, steps = _staircase(need_f, per_f, cap)
         idx = idx[0]
         traffic = np.where(idx >= 0, per_f[0, np.maximum(idx, 0)], np.inf)[None, :] * nb[:, None]
         traffic = traffic + eo * g.out_elems
@@ -200,6 +205,7 @@ def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
             need_bytes=np.broadcast_to(need_sel, traffic.shape).copy(),
             tile=np.broadcast_to(tile[None], (batch.size, cap.size, 4)).copy(),
             min_need_bytes=np.full(batch.size, float(min_need[0])),
+            step_need_bytes=steps,
         )
 
     bs = _batch_tiles(batch)  # (nB, n_b)
@@ -215,7 +221,7 @@ def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
     shape = np.broadcast_shapes(need.shape, traffic.shape)
     need_f = np.broadcast_to(need, shape).reshape(batch.size, -1)
     tr_f = np.broadcast_to(traffic, shape).reshape(batch.size, -1)
-    idx, min_need = _staircase(need_f, tr_f, cap)
+    idx, min_need, steps = _staircase(need_f, tr_f, cap)
     safe = np.maximum(idx, 0)
     best = np.take_along_axis(tr_f, safe, axis=1)
     out_bytes = eo * g.out_elems * nb[:, None]
@@ -226,4 +232,4 @@ def best_tiling(g: GConv, batch: np.ndarray, capacity_bytes: np.ndarray,
     tile = np.stack([bsel, xs[px[pi]], ys[py[pi]], zs[zi]], axis=-1)
     tile = np.where((idx >= 0)[..., None], tile, -1)
     return DataflowResult(traffic_bytes=traffic_sel, need_bytes=need_sel, tile=tile,
-                          min_need_bytes=min_need)
+                          min_need_bytes=min_need, step_need_bytes=steps)

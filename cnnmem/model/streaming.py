@@ -142,6 +142,16 @@ def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_by
     return zero + n * (y * eg + stash + x * eg + fork)
 
 
+def streaming_capacity_steps(layer: Layer, batch: int, precision: Precision) -> np.ndarray:
+    """Capacities at which :func:`streaming_bytes` of ``layer`` (any pass, any gradient
+    precision) can change: the sizes its ``rereads`` compares with the buffer (a statistics
+    layer's input, per sample or over the batch). Between two steps the traffic is constant."""
+    if layer.behaviour.statistics is None:
+        return np.zeros(0)
+    x = float(layer.in_elems) * precision.activation
+    return np.unique(np.array([x, x * float(batch)]))
+
+
 def streaming_elementwise_ops(layer: Layer, pass_name: str) -> int:
     """Vector operations per sample of a non-compute layer (one per output element touched)."""
     b = layer.behaviour

@@ -31,6 +31,7 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.grouping import format_cuts, structural_cuts
+from cnnmem.model.mbs.capacity import capacity_domain
 from cnnmem.model.rollup import CHIP_COLUMNS, chip_columns, total_energy
 from cnnmem.model.schedule import (
     POINT_FIELDS,
@@ -232,20 +233,30 @@ def _cuts_column(cuts: Any, n_cap: int, ncol: int, n_layers: int
     return np.zeros(n_cap * ncol, np.int64), [format_cuts(tuple(cuts), n_layers)]
 
 
+def capacities_per_chunk(task: Task, chunk_points: int) -> int:
+    """Capacities of one evaluator call: every sub-batch size of a capacity in the same call."""
+    n_sub = 1 if task.sub_batch is None else task.sub_batch.size
+    return max(1, chunk_points // n_sub)
+
+
 def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest], Any],
-                  chunk_points: int) -> Iterator[Chunk]:
-    """Evaluate one task over its capacities in chunks of at most ``chunk_points`` points."""
+                  chunk_points: int, block: tuple[int, int] | None = None) -> Iterator[Chunk]:
+    """Evaluate one task over its capacities in chunks of at most ``chunk_points`` points
+    (only capacities ``block`` = (first, end) when given; chunks start where the whole task's
+    would, so a block's rows are those of the serial run)."""
     sub = task.sub_batch
     n_sub = 1 if sub is None else sub.size
-    per = max(1, chunk_points // n_sub)
+    per = capacities_per_chunk(task, chunk_points)
     caps_all = task.capacity_bytes
-    for lo in range(0, caps_all.size, per):  # a loop over chunks of capacities
-        caps = caps_all[lo:lo + per]
+    first, end = (0, caps_all.size) if block is None else block
+    for lo in range(first, end, per):  # a loop over chunks of capacities
+        caps = caps_all[lo:min(lo + per, end)]
         req = SweepRequest(network=task.net, hardware=task.hw, mode=spec.mode, batch=spec.batch,
                            capacity_bytes=caps, sub_batch=sub, grouping=task.grouping,
                            chips=task.chips, options=dict(task.options))
         try:
-            pc = evaluator(req)
+            with capacity_domain(caps_all):  # per-layer model built once for all chunks
+                pc = evaluator(req)
         except InputError as exc:
             raise InputError(f"{task.strategy} on {task.network}/{task.hardware}: {exc.message}",
                              file=spec.file, field=exc.field) from None
@@ -388,11 +399,17 @@ class _Front:
         rows = np.flatnonzero(pareto_mask(vals))
         if rows.size == 0:
             return
-        new = _chunk_frame(spec, ch, rows)
-        old = self.fronts.get(ch.task.network)
+        self.merge(ch.task.network, _chunk_frame(spec, ch, rows))
+
+    def merge(self, network: str, new: pd.DataFrame) -> None:
+        """Front of (this front + ``new`` rows), rows in arrival order (a set function of the
+        points, so fronts of blocks merged in task order equal the serial front)."""
+        if len(new) == 0:
+            return
+        old = self.fronts.get(network)
         both = new if old is None else pd.concat([old, new], ignore_index=True)
         keep = pareto_mask(both[self.objectives].to_numpy(dtype=float))
-        self.fronts[ch.task.network] = both[keep].reset_index(drop=True)
+        self.fronts[network] = both[keep].reset_index(drop=True)
 
     def frame(self, spec: SweepSpec) -> pd.DataFrame:
         parts = [self.fronts[n] for n, _ in spec.networks if n in self.fronts]
@@ -406,6 +423,68 @@ class _Front:
         return df[result_columns(spec)].reset_index(drop=True)
 
 
+# ------------------------------------------------------------------------------------------
+# blocks: the unit of parallel evaluation (cnnmem.sweep.parallel)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A task's capacities [first, end), aligned on its serial chunks."""
+
+    task_index: int
+    first: int
+    end: int
+    planned_points: int
+
+
+def capacity_blocks(tasks: list[Task], chunk_points: int, chunks_per_block: int
+                    ) -> list[Block]:
+    """Every task cut into blocks of ``chunks_per_block`` serial chunks, in task order."""
+    blocks = []
+    for i, task in enumerate(tasks):
+        step = capacities_per_chunk(task, chunk_points) * max(1, chunks_per_block)
+        n_sub = 1 if task.sub_batch is None else task.sub_batch.size
+        for lo in range(0, task.capacity_bytes.size, step):  # a loop over blocks
+            hi = min(lo + step, task.capacity_bytes.size)
+            blocks.append(Block(i, lo, hi, (hi - lo) * n_sub))
+    return blocks
+
+
+@dataclass
+class BlockResult:
+    """What a worker returns for a block: the kept rows (None with keep=pareto or when
+    results are not written), the block's Pareto front per network and its counts."""
+
+    table: Any
+    fronts: dict[str, pd.DataFrame]
+    points: int
+    feasible: int
+    model_s: float
+
+
+def evaluate_block(spec: SweepSpec, task: Task, block: Block, chunk_points: int, keep: str,
+                   write_results: bool) -> BlockResult:
+    """Evaluate one block as the serial run evaluates these capacities (same chunks, same
+    rows, the front kept the same way)."""
+    import pyarrow as pa
+
+    evaluator = sweep_evaluators()[task.strategy]
+    front = _Front(spec.objectives)
+    tables = []
+    points = feasible = 0
+    t0 = time.perf_counter()
+    for ch in evaluate_task(spec, task, evaluator, chunk_points, (block.first, block.end)):
+        ok = feasible_points(ch)
+        if write_results and keep != "pareto":
+            rows = np.arange(len(ch)) if keep == "all" else np.flatnonzero(ok)
+            tables.append(chunk_table(spec, ch, rows, ok))
+        front.add(spec, ch)
+        points += len(ch)
+        feasible += int(ok.sum())
+    table = pa.concat_tables(tables) if tables else None
+    return BlockResult(table, front.fronts, points, feasible, time.perf_counter() - t0)
+
+
 def _progress(total: int, quiet: bool) -> Any:
     from tqdm import tqdm
 
@@ -415,11 +494,23 @@ def _progress(total: int, quiet: bool) -> Any:
 
 def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
               chunk_points: int = DEFAULT_CHUNK_POINTS, write_results: bool = True,
-              version: str = "", keep: str = DEFAULT_KEEP, csv: bool = False) -> RunSummary:
+              version: str = "", keep: str = DEFAULT_KEEP, csv: bool = False,
+              jobs: int = 1, scheduler: str | None = None) -> RunSummary:
     """Evaluate the sweep; write results.parquet (results.csv with ``csv``), pareto.csv and
-    run.json. ``keep``: which points the results files hold (:data:`KEEP_CHOICES`)."""
+    run.json. ``keep``: which points the results files hold (:data:`KEEP_CHOICES`).
+
+    ``jobs`` > 1 evaluates blocks on an embedded local Dask cluster of that many worker
+    processes, ``scheduler`` (tcp://host:port) on an existing Dask cluster
+    (:mod:`cnnmem.sweep.parallel`); the files are byte-identical to the serial run's."""
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {keep!r}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, not {jobs}")
+    parallel = jobs > 1 or scheduler is not None
+    if parallel:
+        from cnnmem.sweep.parallel import require_dask
+
+        require_dask()  # one clear line before any work when the extra is missing
     t0 = time.perf_counter()
     tasks = plan(spec)
     evaluators = sweep_evaluators()
@@ -430,7 +521,25 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
     try:
         writer = (ResultWriter(out, result_schema(spec), csv=csv) if write_results else None)
         with _progress(sum(t.n_points for t in tasks), quiet) as bar:
-            for task in tasks:
+            if parallel:
+                from cnnmem.sweep.parallel import evaluate_blocks
+
+                def progress(evaluated: int, planned: int) -> None:
+                    bar.update(evaluated)
+                    _count_evaluated(bar, evaluated - planned)
+
+                for res in evaluate_blocks(spec, tasks, chunk_points, keep, write_results,
+                                           jobs=jobs, scheduler=scheduler, progress=progress):
+                    tw = time.perf_counter()
+                    if writer is not None and res.table is not None:
+                        writer.write(res.table)
+                    write_s += time.perf_counter() - tw
+                    for network, frame in res.fronts.items():
+                        front.merge(network, frame)
+                    points += res.points
+                    feasible += res.feasible
+                    model_s += res.model_s
+            for task in ([] if parallel else tasks):
                 gen = evaluate_task(spec, task, evaluators[task.strategy], chunk_points)
                 task_points = 0
                 while True:
@@ -464,7 +573,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
         wall = time.perf_counter() - t0
         info = run_info(spec, version, points, len(pareto))
         info.update(points_evaluated=points, points_feasible=feasible, points_written=written,
-                    keep=keep, csv=csv)
+                    keep=keep, csv=csv, jobs=jobs,
+                    scheduler=scheduler)
         info["timings"] = {"wall_s": round(wall, 3), "model_s": round(model_s, 3),
                            "write_s": round(write_s + time.perf_counter() - tw, 3),
                            "points_per_s": round(points / wall) if wall > 0 else None}

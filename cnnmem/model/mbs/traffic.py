@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from cnnmem.hardware import Hardware
+from cnnmem.model.mbs.capacity import domain_fallback
 from cnnmem.model.mbs.fallback import (
     LayerFallback,
     layer_fallback,
@@ -43,7 +44,15 @@ class Model:
 
 def build_model(net: Network, hw: Hardware, batch: int, capacity_bytes: Any, training: bool,
                 weight_tile: str = "layer") -> Model:
-    caps = tuple(float(c) for c in np.atleast_1d(np.asarray(capacity_bytes, dtype=float)))
+    """The model at ``capacity_bytes``. Inside :func:`cnnmem.model.mbs.capacity.capacity_domain`
+    the fallback comes from the domain's table (built once, shared by every chunk)."""
+    cap_arr = np.atleast_1d(np.asarray(capacity_bytes, dtype=float))
+    fallback = domain_fallback(net, hw, int(batch), training, cap_arr)
+    if fallback is not None:
+        prec = Precision.of(hw)
+        return Model(net, hw, prec, int(batch), training, cap_arr,
+                     group_tables(net, prec, training, weight_tile), fallback)
+    caps = tuple(float(c) for c in cap_arr)
     return _build_model(net, hw, int(batch), caps, training, weight_tile)
 
 

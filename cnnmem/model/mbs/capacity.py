@@ -1,0 +1,140 @@
+"""The baseline fallback of a sweep's whole capacity axis, built once and shared by its chunks.
+
+Part of :mod:`cnnmem.model.mbs`. The per-layer fallback (:func:`layer_fallback`) costs a Python
+loop over layers and a tiling search per layer-pass, whatever the number of capacities; a sweep
+evaluating its capacities in chunks would pay that once per chunk. As a function of the buffer
+capacity, every fallback value is a step function: it changes only where the best tile of a
+layer-pass changes (the tiling staircase, :attr:`DataflowResult.step_need_bytes`) or where a
+statistics layer's input starts to fit (:func:`streaming_capacity_steps`), and it is constant
+from one step up to the next. So for a capacity domain (the sweep task's capacities, set by
+:func:`capacity_domain`) the fallback is evaluated once, at one representative capacity per
+step the domain reaches, and each chunk only selects its columns: the same numbers as a direct
+build (tested), for any chunking.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from cnnmem.hardware import Hardware
+from cnnmem.model.dataflow import best_tiling
+from cnnmem.model.gconv import INFERENCE_PASSES, PASSES, layer_gconvs
+from cnnmem.model.mbs.fallback import LayerFallback, layer_fallback
+from cnnmem.model.precision import Precision
+from cnnmem.model.streaming import streaming_capacity_steps
+from cnnmem.workload.network import Network
+
+#: at most this many distinct capacities: the fallback is evaluated at each of them directly
+#: (no step search); above, at one capacity per step the domain reaches
+DIRECT_CAPACITIES = 1024
+
+
+@dataclass(frozen=True, eq=False)
+class CapacityDomain:
+    """The sorted distinct capacities a sweep task evaluates (hashed by value)."""
+
+    capacity_bytes: np.ndarray
+    key: str
+
+    @staticmethod
+    def of(capacity_bytes: np.ndarray) -> CapacityDomain:
+        caps = np.unique(np.asarray(capacity_bytes, dtype=float))
+        return CapacityDomain(caps, hashlib.sha256(caps.tobytes()).hexdigest())
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CapacityDomain) and other.key == self.key
+
+
+_DOMAIN: ContextVar[CapacityDomain | None] = ContextVar("cnnmem_capacity_domain", default=None)
+
+
+@contextlib.contextmanager
+def capacity_domain(capacity_bytes: np.ndarray) -> Iterator[CapacityDomain]:
+    """Within the block, models built for capacities of ``capacity_bytes`` share one fallback
+    table (the sweep engine sets it around each task)."""
+    token = _DOMAIN.set(CapacityDomain.of(capacity_bytes))
+    try:
+        yield _DOMAIN.get()  # type: ignore[misc]
+    finally:
+        _DOMAIN.reset(token)
+
+
+@lru_cache(maxsize=8)
+def fallback_capacity_steps(net: Network, hw: Hardware, batch: int, training: bool
+                            ) -> np.ndarray:
+    """Sorted capacities at which some value of :func:`layer_fallback` can change."""
+    prec = Precision.of(hw)
+    passes = PASSES if training else INFERENCE_PASSES
+    steps = [np.zeros(0)]
+    seen = set()
+    for i, layer in enumerate(net.layers):  # a loop over layers
+        steps.append(streaming_capacity_steps(layer, batch, prec))
+        if not layer.is_compute:
+            continue
+        for g in layer_gconvs(layer, i, passes):
+            key = dataclasses.replace(g, layer="", layer_index=0)
+            if key not in seen:
+                seen.add(key)
+                steps.append(best_tiling(g, np.array([batch]), np.zeros(1), prec)
+                             .step_need_bytes)
+    return np.unique(np.concatenate(steps))
+
+
+@dataclass(frozen=True)
+class FallbackTable:
+    """The fallback at representative capacities, and the column each domain capacity uses."""
+
+    domain_bytes: np.ndarray  # (D,) sorted distinct
+    column: np.ndarray  # (D,) column of ``fallback`` for each domain capacity
+    fallback: LayerFallback  # (L, R) arrays
+
+    def select(self, capacity_bytes: np.ndarray) -> LayerFallback | None:
+        """The fallback at ``capacity_bytes`` (L, C), or None if one is outside the domain."""
+        caps = np.asarray(capacity_bytes, dtype=float)
+        pos = np.minimum(np.searchsorted(self.domain_bytes, caps), self.domain_bytes.size - 1)
+        if not np.array_equal(self.domain_bytes[pos], caps):
+            return None
+        cols = self.column[pos]
+        fb = self.fallback
+        return LayerFallback({k: v[:, cols] for k, v in fb.cells.items()},
+                             {k: v[:, cols] for k, v in fb.fields.items()})
+
+
+#: tables kept per process: the engine runs a (network, hardware point)'s tasks one after the
+#: other, so two cover a sweep; each table is up to (layers x steps reached x 20) float64
+@lru_cache(maxsize=2)
+def fallback_table(net: Network, hw: Hardware, batch: int, training: bool,
+                   domain: CapacityDomain) -> FallbackTable:
+    """One :func:`layer_fallback` call for the whole domain (cached per task setup)."""
+    caps = domain.capacity_bytes
+    if caps.size <= DIRECT_CAPACITIES:
+        rep, column = caps, np.arange(caps.size)
+    else:
+        steps = fallback_capacity_steps(net, hw, batch, training)
+        k = np.searchsorted(steps, caps, side="right") - 1
+        # below the first step every capacity gives the same values: the smallest one stands in
+        start = np.where(k >= 0, steps[np.maximum(k, 0)], caps[0])
+        rep, column = np.unique(start, return_inverse=True)
+    return FallbackTable(caps, column.reshape(-1),
+                         layer_fallback(net, hw, batch, rep, training))
+
+
+def domain_fallback(net: Network, hw: Hardware, batch: int, training: bool,
+                    capacity_bytes: np.ndarray) -> LayerFallback | None:
+    """The fallback at ``capacity_bytes`` from the active domain's table (None: no domain,
+    or a capacity outside it)."""
+    domain = _DOMAIN.get()
+    if domain is None or domain.capacity_bytes.size == 0:
+        return None
+    return fallback_table(net, hw, batch, training, domain).select(capacity_bytes)

@@ -1,0 +1,191 @@
+"""Parallel and distributed sweep evaluation on Dask (the optional extra ``cnnmem[dask]``).
+
+``cnnmem sweep --jobs N`` starts an embedded local cluster of N worker processes (one thread
+each) bound to 127.0.0.1; ``--scheduler tcp://HOST:PORT`` uses an existing cluster (``dask
+scheduler`` / ``dask worker``, or dask-jobqueue on SLURM; README). The sweep is cut into blocks
+(network, hardware point, strategy, grouping, capacity block; :func:`capacity_blocks`), each a
+few of the serial run's chunks. A worker evaluates a block exactly as the serial run evaluates
+those capacities and returns its kept rows as an Arrow table, its Pareto front and its counts
+(:class:`~cnnmem.sweep.engine.BlockResult`); no shared file system is needed. The client takes
+the results in block order and writes them through the same ResultWriter and front merge as the
+serial run, so results.parquet, results.csv and pareto.csv are byte-identical for any number of
+workers and any cluster. At most a few blocks per worker are in flight, so the client's memory
+stays bounded. The progress bar counts the points of every block as it finishes.
+
+On an error, Ctrl-C or SIGTERM the pending blocks are cancelled and the client closed; an
+embedded cluster shuts its worker processes down (the ``with`` blocks below), and the output
+files are never renamed into place (the engine's AtomicOutputs).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from typing import Any
+
+from cnnmem.errors import InputError
+from cnnmem.sweep.engine import BlockResult, Task, capacity_blocks, evaluate_block
+from cnnmem.sweep.spec import SweepSpec
+
+#: serial chunks per block: a block is one worker call (its rows travel back at once)
+CHUNKS_PER_BLOCK = 4
+#: blocks in flight per worker (queued on the cluster or finished and waiting for their turn)
+BLOCKS_IN_FLIGHT_PER_WORKER = 3
+DASK_MISSING = ("--jobs N > 1 and --scheduler need Dask: pip install 'cnnmem[dask]' "
+                "(or dask[distributed])")
+
+
+def require_dask() -> None:
+    """Raise a one-line InputError (exit status 2) when dask.distributed is not installed."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise InputError(DASK_MISSING, field="--jobs") from None
+
+
+@contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    """Dask's own log records off in this process while the sweep runs: a worker's error
+    reaches the user as the block's exception, and the cancellations of an interrupted run are
+    not errors (the user sees one line, never a logged traceback)."""
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def worker_environ() -> dict[str, Any]:
+    """Environment of the embedded cluster's worker processes: Dask's defaults (one BLAS/OpenMP
+    thread per worker) without its ``MALLOC_TRIM_THRESHOLD_=65536``, which makes glibc hand
+    freed memory back to the OS at once: the model's large temporary arrays are then mapped and
+    page-faulted anew on every call (measured: twice the time of a block)."""
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return environ
+
+
+def _client(stack: ExitStack, jobs: int, scheduler: str | None, children_before: set[int]
+            ) -> Any:
+    """A Dask client: of the cluster at ``scheduler``, or of an embedded local cluster of
+    ``jobs`` single-threaded worker processes on 127.0.0.1 (closed with ``stack``)."""
+    import dask
+    from distributed import Client, LocalCluster
+    from distributed.deploy.spec import SpecCluster
+
+    if scheduler is not None:
+        try:
+            return stack.enter_context(Client(scheduler, timeout="20s"))
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"cannot reach the Dask scheduler {scheduler}: {exc}",
+                             field="--scheduler") from None
+    before = set(SpecCluster._instances)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None,
+                                   silence_logs=logging.ERROR)
+    except BaseException:
+        _kill_new_children(children_before)
+        _close_started_clusters(before)
+        raise
+    stack.enter_context(cluster)
+    return stack.enter_context(Client(cluster))
+
+
+def _close_started_clusters(before: set[Any]) -> None:
+    """Close a local cluster whose start was interrupted (Ctrl-C, SIGTERM, a worker that failed
+    to start): its constructor never returned, so no ``with`` closes it. distributed registers
+    every cluster in ``SpecCluster._instances`` (its own atexit hook closes them the same way);
+    closing it here (its worker processes are killed before) and dropping it from that set leaves
+    the atexit hook nothing to wait for."""
+    from distributed.deploy.spec import SpecCluster
+
+    # the interrupted start leaves asyncio tasks whose failure nobody reads: asyncio would log
+    # them with a traceback as the process exits
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+    for cluster in set(SpecCluster._instances) - before:
+        with suppress(Exception):
+            cluster.close(timeout=10)
+        # closed as far as it can be: distributed's atexit hook would wait on it again
+        SpecCluster._instances.discard(cluster)
+
+
+def evaluate_blocks(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep: str,
+                    write_results: bool, *, jobs: int, scheduler: str | None,
+                    progress: Callable[[int, int], None]) -> Iterator[BlockResult]:
+    """Evaluate every block on Dask; yield the results in block (task) order.
+
+    ``progress(evaluated, planned)`` is called as each block finishes."""
+    from distributed import as_completed
+
+    blocks = capacity_blocks(tasks, chunk_points, CHUNKS_PER_BLOCK)
+    children_before = _child_pids()
+    with ExitStack() as stack:
+        stack.enter_context(_quiet_dask_logs())
+        client = _client(stack, jobs, scheduler, children_before)
+        workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
+        window = max(2, BLOCKS_IN_FLIGHT_PER_WORKER * workers)
+        spec_f = client.scatter(spec, broadcast=True)
+        task_f = {}  # a task is sent once, its blocks refer to it
+        run_id = uuid.uuid4().hex  # keys unique on a shared cluster
+        futures: dict[int, Any] = {}
+        index_of: dict[str, int] = {}
+        done: dict[int, BlockResult] = {}
+        pending = as_completed()
+        submitted = taken = 0
+        try:
+            while taken < len(blocks):
+                # submit while fewer than `window` blocks are queued or waiting for their turn
+                while submitted < len(blocks) and submitted - taken < window:
+                    b = blocks[submitted]
+                    if b.task_index not in task_f:
+                        task_f[b.task_index] = client.scatter(tasks[b.task_index])
+                    fut = client.submit(evaluate_block, spec_f, task_f[b.task_index], b,
+                                        chunk_points, keep, write_results,
+                                        key=f"cnnmem-block-{run_id}-{submitted}")
+                    futures[submitted] = fut
+                    index_of[fut.key] = submitted
+                    pending.add(fut)
+                    submitted += 1
+                while taken not in done:
+                    fut = next(pending)
+                    index = index_of.pop(fut.key)
+                    res = fut.result()  # raises the worker's error here
+                    progress(res.points, blocks[index].planned_points)
+                    done[index] = res
+                    del futures[index]
+                yield done.pop(taken)
+                taken += 1
+        except BaseException:
+            for fut in futures.values():
+                fut.cancel()
+            if scheduler is None:
+                _kill_new_children(children_before)
+            raise
+
+
+def _child_pids() -> set[int]:
+    import psutil  # a dependency of distributed
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _kill_new_children(before: set[int]) -> None:
+    """Kill the processes this process started since ``before`` was taken (the embedded
+    cluster's workers, started or starting) at once on an interrupted run: a worker busy with a
+    block, or still importing, would otherwise hold the shutdown for seconds (and
+    multiprocessing joins its children at exit)."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with suppress(psutil.Error):
+            # worker processes only: multiprocessing's resource tracker cleans up after them
+            if child.pid not in before and "spawn_main" in " ".join(child.cmdline()):
+                child.kill()
