@@ -85,7 +85,11 @@ def fixed_grouping_points(m: Model, cuts: tuple[int, ...], sub_batch: np.ndarray
     cap = m.caps[None, :, None]  # (1, C, 1)
     acc = needs[:, None, :, 0] <= cap  # (G, C, K)
     ok = needs[:, None, :, 1] <= cap
-    single = (s == e)[:, None, None] & ((n >= m.batch)[None, None, :] | ~ok)
+    mbs_dram = np.where(acc, vals[:, None, :, 0, 0], vals[:, None, :, 1, 0])  # (G, C, K)
+    fb_dram = m.fallback.fields["dram_bytes"][e][:, :, None]  # (G, C, 1)
+    # single-layer group: the baseline layer at n = N, when it does not fit, or when cheaper
+    single = (s == e)[:, None, None] & ((n >= m.batch)[None, None, :] | ~ok
+                                        | (fb_dram <= mbs_dram))
     use_acc = acc & ~single
     use_rmw = ok & ~acc & ~single
     infeasible = (~ok & ~single).any(axis=0)  # (C, K)

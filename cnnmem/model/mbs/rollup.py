@@ -102,8 +102,11 @@ def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.nda
     out["dram_bytes"] = fwd + bwd
     out["macs"] = macs_f * (3 if m.training else 1)
     out["buffer_need_bytes"] = need
-    single = (s == e) & ((n >= m.batch) | ~ok)
     fb = m.fallback
+    # a single-layer group runs as the baseline layer at n = N, when its sub-batch does not fit,
+    # or whenever that is no more DRAM traffic (the cheaper of the two, always)
+    single = (s == e) & ((n >= m.batch) | ~ok
+                         | (fb.fields["dram_bytes"][e, cap_idx] <= out["dram_bytes"]))
     for c in CELLS:
         key = cell_key(*c)
         out[key] = np.where(single, fb.cells[c][e, cap_idx], out[key])

@@ -99,8 +99,8 @@ def mbs_cells(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap: np.ndarray
 def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
                ) -> np.ndarray:
     """DRAM bytes of groups [s..e] at sub-batch n, capacity index cap_idx (broadcast), with
-    the rule that a single-layer group at n = N, or whose sub-batch does not fit, is the
-    baseline layer. The same sum as :func:`mbs_cells`, arranged so that only the last step
+    the rule that a single-layer group at n = N is the baseline layer, and at any other n
+    the cheaper of the baseline layer and its MBS sub-batch (infinite when it does not fit). The same sum as :func:`mbs_cells`, arranged so that only the last step
     touches the full (start, sub-batch, capacity) grid (the DP's inner loop)."""
     t, N = m.tables, float(m.batch)
     ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
@@ -125,10 +125,11 @@ def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarr
     cap = m.caps[cap_idx]
     dram = np.where(need_acc <= cap, base + wts + dw_acc,
                     np.where(need <= cap, base + wts + dw_rmw, np.inf))
-    single = (s == e) & ((n >= m.batch) | ~(need <= cap))
-    if not single.any():
+    if not np.any(s == e):
         return dram
-    return np.where(single, m.fallback.fields["dram_bytes"][e, cap_idx], dram)
+    fallback = m.fallback.fields["dram_bytes"][e, cap_idx]
+    # a single-layer group: the baseline layer at n = N, else the cheaper of the two
+    return np.where(s == e, np.where(n >= m.batch, fallback, np.minimum(dram, fallback)), dram)
 
 
 def best_group_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
