@@ -100,8 +100,9 @@ def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarr
                ) -> np.ndarray:
     """DRAM bytes of groups [s..e] at sub-batch n, capacity index cap_idx (broadcast), with
     the rule that a single-layer group at n = N is the baseline layer, and at any other n
-    the cheaper of the baseline layer and its MBS sub-batch (infinite when it does not fit). The same sum as :func:`mbs_cells`, arranged so that only the last step
-    touches the full (start, sub-batch, capacity) grid (the DP's inner loop)."""
+    the cheaper of the baseline layer and its MBS sub-batch (infinite when it does not fit).
+    The same sum as :func:`mbs_cells`, arranged so that only the last step touches the full
+    (start, sub-batch, capacity) grid (the DP's inner loop)."""
     t, N = m.tables, float(m.batch)
     ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
     s = np.asarray(s)
