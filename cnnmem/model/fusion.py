@@ -606,11 +606,13 @@ def unit_costs(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray
         weight_traffic = group_w * (batch if opts["filters"] == "streamed" else 1)
     feature = traffic * batch
     cost = feature + weight_traffic
-    # tiled per-layer traffic for units that alone exceed the capacity
+    # tiled per-layer traffic for units that alone exceed the capacity: every layer of the unit
+    # run layer by layer, its pool and element-wise layers too (issue #12 item 6: the pool's
+    # traffic was dropped), the same per-layer traffic as the layerwise strategy
     lw = per_layer_totals(layer_pass_costs(net, hw, [batch], cap, training=False), len(net))
     tiled = np.zeros((n_units, n_cap))
     compute_layers = np.array([lay.is_compute for lay in net.layers])
-    np.add.at(tiled, uidx[compute_layers], lw["dram_bytes"][compute_layers, 0, :])
+    np.add.at(tiled, uidx, lw["dram_bytes"][:, 0, :])
     tiled = np.where(_layer_sums(compute_layers, uidx, n_units)[:, None] > 0, tiled,
                      np.diag(cost)[:, None])
     macs_l = net.macs.astype(float) * batch
