@@ -178,3 +178,31 @@ def test_new_layer_types_in_every_strategy(text: str, batch: int, mode: str) -> 
     with its schedule."""
     test_no_strategy_beats_the_compulsory_traffic.hypothesis.inner_test(text, batch, mode)
     test_sweep_evaluator_agrees_with_schedule.hypothesis.inner_test(text, batch, mode)
+
+
+@settings(**SETTINGS)
+@given(text=small_nets(dag=True), batch=st.integers(1, 4),
+       mode=st.sampled_from([TRAINING, INFERENCE]), chips=st.sampled_from([1, 2]))
+def test_latency_at_least_compute_and_memory_time(text: str, batch: int, mode: str,
+                                                  chips: int) -> None:
+    """Every strategy: latency >= max(MACs / peak MAC rate, DRAM bytes / bandwidth), with the
+    chips' aggregate peak and bandwidth for multi-chip OCCAM (issue #12 item 1: TNPU's two
+    lanes each had the whole bandwidth); and energy = the sum of its parts."""
+    net = load_network_text(text)
+    for name in _strategies(mode, net):
+        strat = strategies()[name]
+        hw = _hw(name, mode)
+        n_chips = chips if name == "occam" else 1
+        t = strat.run(ScheduleRequest(network=net, hardware=hw, mode=mode, batch=batch,
+                                      chips=n_chips)).totals
+        latency, dram = float(t["latency_s"]), float(t["dram_bytes"])
+        if not np.isfinite(dram):
+            continue
+        macs = float(t["macs"])
+        peak = n_chips * hw.mac_units * hw.clock_hz
+        bw = n_chips * hw.dram_bandwidth_bytes_per_s
+        floor = max(macs / peak, dram / bw)
+        assert latency >= floor * (1 - 1e-9), (name, latency, macs / peak, dram / bw)
+        parts = sum(float(t[k]) for k in ("energy_dram_pj", "energy_buffer_pj",
+                                          "energy_compute_pj", "energy_static_pj"))
+        assert np.isclose(float(t["energy_pj"]), parts, rtol=1e-12), name
