@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ _COMMON_FIELDS = {"name", "kind", "figure", "source", "published", "provenance",
 _SCHEDULE_FIELDS = _COMMON_FIELDS | {
     "quantity", "strategy", "baseline", "strategy_options", "baseline_options", "mode",
     "baseline_mode", "baseline_hw", "baseline_buffer", "baseline_batch", "chips",
-    "baseline_chips", "sub_batch", "baseline_sub_batch"}
+    "baseline_chips", "sub_batch", "baseline_sub_batch", "also_strategy"}
 _BOUND_FIELDS = _COMMON_FIELDS | {"pass", "column", "layers"}
 _REQUIRED = {
     "schedule": ("name", "figure", "source", "published", "metric", "quantity", "strategy",
@@ -163,6 +163,9 @@ class Scenario:
     quantity: str | None = None  # schedule
     run: Run | None = None  # schedule: the strategy side
     baseline: Run | None = None  # schedule: None for metric 'value'
+    #: schedule: the same figure with a second strategy (e.g. another grouping), reported
+    #: beside the row (never judged): ``also_strategy``
+    also: Run | None = None
     hw: str | None = None  # bound: None = 2 bytes per element
     buffer_bytes: float | None = None  # bound
     batch: int = 1  # bound
@@ -382,7 +385,10 @@ def parse_scenario(data: Any, *, file: str, expected_name: str | None = None) ->
     f.text("comment")
     if kind == "schedule":
         run, base = _schedule_runs(f, metric)
-        return Scenario(**common, quantity=f.text("quantity"), run=run, baseline=base)
+        also_name = f.text("also_strategy")
+        also = None if also_name is None else replace(run, strategy=also_name)
+        return Scenario(**common, quantity=f.text("quantity"), run=run, baseline=base,
+                        also=also)
     return Scenario(**common, hw=f.text("hw"), buffer_bytes=f.quantity_bytes("buffer"),
                     batch=f.count("batch", 1), pass_name=f.choice("pass", PASSES, "forward"),
                     column=f.choice("column", BOUND_COLUMNS, "dataflow_over_bound"),
@@ -551,7 +557,8 @@ def run_count(s: Scenario) -> int:
     """How many model runs (cached or not) the scenario asks for: the progress-bar total."""
     if s.kind != "schedule":
         return len(s.networks)
-    return len(s.networks) * (2 if s.baseline is not None else 1)
+    runs = (2 if s.baseline is not None else 1) + (2 if s.also is not None else 0)
+    return len(s.networks) * runs
 
 
 def evaluate_schedule(s: Scenario, cache: RunCache, tick: Callable[[], None] = lambda: None
@@ -635,6 +642,8 @@ class Outcome:
     per_network: dict[str, float] = field(default_factory=dict)
     #: averaged rows: the arithmetic and geometric means (after ``scale``), {} otherwise
     means: dict[str, float] = field(default_factory=dict)
+    #: the scenario's ``also_strategy``: (strategy, value, per-network values), else None
+    also: tuple[str, float, dict[str, float]] | None = None
 
     @property
     def gap(self) -> float:
@@ -708,6 +717,9 @@ def reproduce(scenarios: list[Scenario], *, cache: RunCache | None = None,
                                            if s.kind == "schedule" else evaluate_bound(s, tick))
             out.modeled = raw * s.scale
             out.means = {k: v * s.scale for k, v in means.items()}
+            if s.also is not None:
+                a_raw, a_per, _ = evaluate_schedule(replace(s, run=s.also), cache, tick)
+                out.also = (s.also.strategy, a_raw * s.scale, a_per)
         except Exception as exc:  # noqa: BLE001 - one scenario must not stop the others
             out.reason = _one_line(exc)
         return out
@@ -771,6 +783,14 @@ def per_network_text(o: Outcome) -> str:
     return "; ".join(f"{k} {v:.4g}" for k, v in o.per_network.items())
 
 
+def also_text(o: Outcome) -> str:
+    """``mbs-optimal 0.728 (resnet50 0.7; ...)``: the row's value with its second strategy."""
+    if o.also is None:
+        return ""
+    name, value, per = o.also
+    return f"{name} {value:.4g} (" + "; ".join(f"{k} {v:.4g}" for k, v in per.items()) + ")"
+
+
 def outcome_table(outcomes: list[Outcome], *, detail: bool = False) -> pd.DataFrame:
     """One row per figure. A row averaged over several networks shows both means
     (``mean_arithmetic``, ``mean_geometric``; the tolerance is checked on the scenario's own
@@ -786,6 +806,7 @@ def outcome_table(outcomes: list[Outcome], *, detail: bool = False) -> pd.DataFr
             "mean_arithmetic": o.means.get("arithmetic", math.nan),
             "mean_geometric": o.means.get("geometric", math.nan),
             "per_network": per_network_text(o) if o.means or detail else "",
+            "also": also_text(o),
             "reason": o.reason if detail else shorten(o.reason),
         }
         if detail:
@@ -852,7 +873,9 @@ def markdown(outcomes: list[Outcome]) -> str:
         cells = [f"{s.figure} (`{s.name}`)", s.source, s.provenance, s.published, o.modeled,
                  o.gap, _tolerance_text(s), s.unit, f"**{o.status}**",
                  o.means.get("arithmetic", math.nan), o.means.get("geometric", math.nan),
-                 per_network_text(o) if o.means else "", o.reason]
+                 per_network_text(o) if o.means else "",
+                 "; ".join(x for x in (f"also {also_text(o)}" if o.also else "", o.reason)
+                           if x)]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     lines += ["", summary(outcomes) + "."]
     return "\n".join(lines) + "\n"

@@ -206,3 +206,49 @@ def test_latency_at_least_compute_and_memory_time(text: str, batch: int, mode: s
         parts = sum(float(t[k]) for k in ("energy_dram_pj", "energy_buffer_pj",
                                           "energy_compute_pj", "energy_static_pj"))
         assert np.isclose(float(t["energy_pj"]), parts, rtol=1e-12), name
+
+
+@settings(**{**SETTINGS, "max_examples": 30})
+@given(text=small_nets(dag=True), batch=st.integers(1, 4))
+def test_input_gradient_is_not_computed(text: str, batch: int) -> None:
+    """Issue #12 item 2: training computes no data gradient of a layer with no parameter
+    upstream (the first conv's dgrad). Every training strategy's MACs fall by exactly those
+    layers' dgrad MACs against ``-O input_gradient=on``, and its DRAM bytes do not rise."""
+    from cnnmem.model.gconv import input_gradient_needed
+
+    net = load_network_text(text)
+    needed = input_gradient_needed(net)
+    skipped = sum(float(layer.macs) for layer, nd in zip(net.layers, needed, strict=True)
+                  if layer.is_compute and not nd) * batch
+    for name in _strategies(TRAINING, net):
+        strat, hw = strategies()[name], _hw(name, TRAINING)
+
+        off, on = (strat.run(ScheduleRequest(network=net, hardware=hw, mode=TRAINING,
+                                             batch=batch,
+                                             options={"input_gradient": flag})).totals
+                   for flag in ("off", "on"))
+        assert np.isclose(on["macs"] - off["macs"], skipped, rtol=1e-9, atol=1e-6), name
+        if np.isfinite(on["dram_bytes"]):
+            assert off["dram_bytes"] <= on["dram_bytes"] * (1 + 1e-9), name
+
+
+def test_skipped_dgrad_keeps_the_fork_sum() -> None:
+    """Hand value: input -> conv c (4 x 6 x 6 out) read by two convs. c needs no input
+    gradient, but its wgrad reads the sum of its consumers' gradients: the dgrad row of c
+    keeps the fork accumulation, (2 - 1) x 3 x 144 elements x 4 B x batch 2 = 3,456 B, and no
+    MACs."""
+    net = load_network_text(
+        "name: t\ninput: [1, 6, 6]\nlayers:\n"
+        "  - {name: c, type: conv, out: 4, kernel: 3, padding: 1}\n"
+        "  - {name: a, type: conv, input: c, out: 4, kernel: 3, padding: 1}\n"
+        "  - {name: b, type: conv, input: c, out: 4, kernel: 3, padding: 1}\n"
+        "  - {name: s, type: add, inputs: [a, b]}\n")
+    hw = HW[TRAINING]
+    costs = layer_pass_costs(net, hw, [2], [2.0**20], training=True)
+    rows = [k for k, (i, p) in enumerate(zip(costs.layer_index, costs.pass_name, strict=True))
+            if i == 0 and p == "dgrad"]
+    assert len(rows) == 1
+    assert costs.macs[rows[0], 0] == 0
+    assert costs.dram_bytes[rows[0], 0, 0] == 3 * 144 * hw.bytes_per_gradient * 2
+    full = layer_pass_costs(net, hw, [2], [2.0**20], training=True, input_gradient=True)
+    assert full.macs.sum() - costs.macs.sum() == net.layers[0].macs * 2

@@ -95,6 +95,7 @@ from cnnmem.hardware import Hardware
 from cnnmem.model.cost import layer_pass_costs, scale_cost
 from cnnmem.model.gconv import PASSES
 from cnnmem.model.schedule import (
+    INPUT_GRADIENT,
     TRAINING,
     OptionSpec,
     PointCosts,
@@ -134,6 +135,7 @@ _OPTIONS = (
     OptionSpec("memory_energy", "on", ("on", "off"),
                help="charge DRAM and buffer energy (off: the TNPU paper's assumption)"),
     OptionSpec("timeline_samples", 4, minimum=1, help="samples drawn by --timeline"),
+    INPUT_GRADIENT,
 )
 _PE_SHARING = OptionSpec("pe_sharing", "dynamic", ("dynamic", "static"),
                          help="one PU re-split at event boundaries, or fixed conv/FC units")
@@ -205,7 +207,8 @@ class SampleWork:
 
 
 def sample_work(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarray | None = None,
-                *, resident: str = "auto", elementwise: str = "fused") -> SampleWork:
+                *, resident: str = "auto", elementwise: str = "fused",
+                input_gradient: bool = False) -> SampleWork:
     """Per-sample MACs and DRAM bytes of every (part, phase), from the cost core at batch 1."""
     if not any(layer.is_compute for layer in net.layers):
         raise InputError(f"network '{net.name}' has no conv or FC layer: the TNPU strategies "
@@ -213,7 +216,8 @@ def sample_work(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarr
                          field="network")
     cap = np.atleast_1d(np.asarray([hw.buffer_bytes] if capacity_bytes is None
                                    else capacity_bytes, float))
-    costs = layer_pass_costs(net, hw, [1], cap, training=True, include_streaming=True)
+    costs = layer_pass_costs(net, hw, [1], cap, training=True, include_streaming=True,
+                             input_gradient=input_gradient)
     # fused: element-wise layers run in their producer's output path and cost nothing, except
     # one that reads the network input (no producer to fuse into): its forward pass streams it
     rows = np.array([elementwise == "stream" or net.layers[i].is_compute
@@ -599,7 +603,8 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
         raise InputError(f"unknown TNPU strategy '{strategy}'", field="strategy")
     if work is None:
         work = sample_work(net, hw, batch, capacity_bytes, resident=opts["resident"],
-                           elementwise=opts["elementwise"])
+                           elementwise=opts["elementwise"],
+                           input_gradient=opts["input_gradient"] == "on")
     bw = np.atleast_1d(np.asarray([hw.dram_bandwidth_bytes_per_s] if bandwidth_bytes_per_s
                                   is None else bandwidth_bytes_per_s, float))
     if strategy == "dadiannao-like":
@@ -655,7 +660,8 @@ def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
     net, hw, n = request.network, request.hardware, request.batch
     opts = parse_options(request.options)
     c = strategy_costs(strategy, net, hw, n, options=request.options)
-    work = sample_work(net, hw, n, resident=opts["resident"], elementwise=opts["elementwise"])
+    work = sample_work(net, hw, n, resident=opts["resident"], elementwise=opts["elementwise"],
+                       input_gradient=opts["input_gradient"] == "on")
     at = (0, 0)
     latency = float(c.latency_s[at])
     rows = []
@@ -724,7 +730,8 @@ def _points(strategy: str, req: SweepRequest) -> PointCosts:
     opts = parse_options(req.options)
     cap = np.atleast_1d(np.asarray(req.capacity_bytes, float))
     work = sample_work(req.network, req.hardware, req.batch, cap, resident=opts["resident"],
-                       elementwise=opts["elementwise"])
+                       elementwise=opts["elementwise"],
+                       input_gradient=opts["input_gradient"] == "on")
     c = strategy_costs(strategy, req.network, req.hardware, req.batch, cap, options=req.options,
                        work=work)
     return PointCosts(
@@ -778,7 +785,8 @@ def bandwidth_speedups(net: Network, hw: Hardware, bandwidth_bytes_per_s: np.nda
     lat = {}
     for s in STRATEGIES:
         work = sample_work(net, hws[s], batch, None, resident=opts["resident"],
-                           elementwise=opts["elementwise"])
+                           elementwise=opts["elementwise"],
+                           input_gradient=opts["input_gradient"] == "on")
         lat[s] = strategy_costs(s, net, hws[s], batch, None, bw, options, work).latency_s[0]
     return pd.DataFrame({
         "network": net.name, "dram_bandwidth_gb_per_s": bw / 1e9,

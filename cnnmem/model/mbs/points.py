@@ -34,9 +34,10 @@ def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     act = t.in_elems[g] + t.out_elems[g]
     fwd = N * (act + t.stash_write_elems[g]) * ea + S * wsum * ew
     macs_f = N * t.macs[g]
+    macs_b = macs_f + N * t.macs_dgrad[g]  # wgrad, and the dgrad backprop computes
     mac_rate, vec_rate = hw.effective_macs_per_s, hw.mac_units * hw.clock_hz
     slots = group_array_macs(m, s[:, None], e[:, None], n[None, :])  # (G, K) each
-    slots_f, slots_b = (macs_f, 2 * macs_f) if slots is None else slots
+    slots_f, slots_b = (macs_f, macs_b) if slots is None else slots
     comp_f = slots_f / mac_rate + N * t.vec_forward[g] / vec_rate
     side = np.sqrt(hw.mac_units)
     reg = hw.register_energy_pj_per_byte if hw.register_bytes > 0 else 0.0
@@ -46,13 +47,15 @@ def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     for r, accumulate in enumerate((True, False)):
         if m.training:
             dw = wsum * eg if accumulate else (2.0 * S - 1.0) * wsum * eg
-            bwd = (N * ((act + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
+            grad = t.grad_in_elems[g] + t.grad_out_elems[g]
+            bwd = (N * ((grad + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
                                                        + t.stash_read_wgrad_elems[g]) * ea)
                    + S * wsum * ew + dw)
             comp_b = slots_b / mac_rate + N * t.vec_dgrad[g] / vec_rate
             lat = np.maximum(comp_f, fwd / bw) + np.maximum(comp_b, bwd / bw)
-            buf = 2 * (fwd + bwd) + (macs_f * opb_f + 2 * macs_f * opb_b) / side
-            ecomp = 3 * macs_f * hw.mac_energy_pj + reg * (macs_f * opb_f + 2 * macs_f * opb_b)
+            buf = 2 * (fwd + bwd) + (macs_f * opb_f + macs_b * opb_b) / side
+            ecomp = (macs_f + macs_b) * hw.mac_energy_pj + reg * (macs_f * opb_f
+                                                                  + macs_b * opb_b)
         else:
             bwd = comp_b = 0.0
             lat = np.maximum(comp_f, fwd / bw)

@@ -39,23 +39,25 @@ class Model:
     caps: np.ndarray  # (C,)
     tables: GroupTables
     fallback: LayerFallback
+    input_gradient: bool = False  # compute the network input's gradient (issue #12 item 2)
 
 
 def build_model(net: Network, hw: Hardware, batch: int, capacity_bytes: Any, training: bool,
-                weight_tile: str = "layer") -> Model:
+                weight_tile: str = "layer", input_gradient: bool = False) -> Model:
     caps = tuple(float(c) for c in np.atleast_1d(np.asarray(capacity_bytes, dtype=float)))
-    return _build_model(net, hw, int(batch), caps, training, weight_tile)
+    return _build_model(net, hw, int(batch), caps, training, weight_tile, input_gradient)
 
 
 @lru_cache(maxsize=32)
 def _build_model(net: Network, hw: Hardware, batch: int, caps: tuple[float, ...],
-                 training: bool, weight_tile: str) -> Model:
+                 training: bool, weight_tile: str, input_gradient: bool = False) -> Model:
     """Cached: a sweep evaluates many groupings and sub-batches of one model."""
     cap_arr = np.array(caps)
     prec = Precision.of(hw)
     return Model(net, hw, prec, batch, training, cap_arr,
-                 group_tables(net, prec, training, weight_tile),
-                 layer_fallback(net, hw, batch, cap_arr, training))
+                 group_tables(net, prec, training, weight_tile, input_gradient),
+                 layer_fallback(net, hw, batch, cap_arr, training, input_gradient),
+                 input_gradient)
 
 
 def sub_batch_candidates(batch: int) -> np.ndarray:
@@ -87,7 +89,7 @@ def mbs_cells(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap: np.ndarray
     cells[("forward", "stash")] = z + N * t.stash_write_elems[g] * ea
     cells[("forward", "weights")] = z + S * wsum * ew
     if m.training:
-        cells[("dgrad", "gradients")] = z + N * (t.in_elems[g] + t.out_elems[g]
+        cells[("dgrad", "gradients")] = z + N * (t.grad_in_elems[g] + t.grad_out_elems[g]
                                                  + t.fork_elems[g]) * eg
         cells[("dgrad", "stash")] = z + N * t.stash_read_dgrad_elems[g] * ea
         cells[("dgrad", "weights")] = z + S * wsum * ew
@@ -113,7 +115,8 @@ def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarr
     wsum = t.weight_elems[g]
     S = np.ceil(N / n)
     if m.training:
-        base = base + N * ((act + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
+        grad = t.grad_in_elems[g] + t.grad_out_elems[g]
+        base = base + N * ((grad + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
                                                             + t.stash_read_wgrad_elems[g]) * ea)
         wts = S * wsum * (2.0 * ew)
         dw_acc, dw_rmw = wsum * eg, (2.0 * S - 1.0) * wsum * eg
@@ -152,7 +155,8 @@ def best_group_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np.nda
     base = N * (act + t.stash_write_elems[g]) * ea
     wsum = t.weight_elems[g]
     if m.training:
-        base = base + N * ((act + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
+        grad = t.grad_in_elems[g] + t.grad_out_elems[g]
+        base = base + N * ((grad + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
                                                             + t.stash_read_wgrad_elems[g]) * ea)
     single = (s == e)[:, None]
     limit = np.where(single, N - 1.0, N)  # n = N of a single layer is the baseline layer
