@@ -464,3 +464,25 @@ def test_tiled_fallback_keeps_the_pool_traffic(pool: str, buffer_bytes: int) -> 
     assert net.total_params == 555_328
     assert t["filter_dram_bytes"] == 555_328 * 4
     assert t["dram_bytes"] >= t["feature_map_bytes"]
+
+
+def test_concat_moves_nothing_at_a_group_boundary() -> None:
+    """Issue #12 item 7, hand value: one concat rule for all strategies, its output is the union
+    of its inputs' slices. a, b: 1x1 convs of a 1x4x4 input into 2 channels each, c = concat,
+    d: 1x1 conv to 4 channels; 2 B per element, every layer its own group. a and b each read
+    the input (16) and write their output (32): 96 B each; c moves nothing (before: it re-read
+    and re-wrote its 64 elements, 256 B); d reads 64 and writes 64: 256 B. Total 448 B, the
+    layer-by-layer feature traffic (layerwise 488 B - 40 B of filters)."""
+    net = load_network_text("name: t\ninput: [1, 4, 4]\nlayers:\n"
+                            "  - {name: a, type: conv, input: input, out: 2, kernel: 1}\n"
+                            "  - {name: b, type: conv, input: input, out: 2, kernel: 1}\n"
+                            "  - {name: c, type: concat, inputs: [a, b]}\n"
+                            "  - {name: d, type: conv, input: c, out: 4, kernel: 1}\n")
+    hw = load_hardware("occam_chip").replace(buffer_bytes=2**20)
+    res = get_strategy("fusion").run(ScheduleRequest(network=net, hardware=hw, mode="inference",
+                                                     batch=1, options={"grouping": "layer"}))
+    assert list(res.groups["boundary_bytes"]) == [96.0, 96.0, 0.0, 256.0]
+    assert res.totals["feature_map_bytes"] == 448.0
+    lw = get_strategy("layerwise").run(ScheduleRequest(network=net, hardware=hw,
+                                                       mode="inference", batch=1))
+    assert res.totals["dram_bytes"] == lw.totals["dram_bytes"] == 488.0

@@ -251,7 +251,26 @@ def boundary_matrices(net: Network, ends: np.ndarray, act_bytes: float
     consumers_of = {-1: [j for j, prods in enumerate(net.producers) if -1 in prods]}
     for p in range(len(net)):
         consumers_of[p] = list(net.consumers[p])
+    # one concat rule for every strategy (issue #12 item 7): a concat's output is the union of
+    # its inputs' slices, never a tensor of its own; its consumers read the inputs' slices, so
+    # a concat moves nothing at a group boundary (as in layer-by-layer inference)
+    concat = {i for i, lay in enumerate(net.layers) if lay.type == "concat"}
+    for c in sorted(concat, reverse=True):  # a concat's consumers come after it
+        if c in outputs:  # a network output: its inputs' slices are written out
+            outputs |= {q for q in net.producers[c] if q >= 0}
+    for p in consumers_of:
+        seen: list[int] = []
+        stack = list(consumers_of[p])
+        while stack:
+            c = stack.pop()
+            if c in concat:
+                stack.extend(consumers_of[c])
+            elif c not in seen:
+                seen.append(c)
+        consumers_of[p] = sorted(seen)
     for p, elems, shape in tensors:
+        if p in concat:
+            continue
         cu = np.unique(uidx[consumers_of[p]]) if consumers_of[p] else np.array([], np.int64)
         if p in outputs:
             cu = np.append(cu, n_units)  # consumed "after the network"
