@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,8 @@ _COMMON_FIELDS = {"name", "kind", "figure", "source", "published", "provenance",
 _SCHEDULE_FIELDS = _COMMON_FIELDS | {
     "quantity", "strategy", "baseline", "strategy_options", "baseline_options", "mode",
     "baseline_mode", "baseline_hw", "baseline_buffer", "baseline_batch", "chips",
-    "baseline_chips", "sub_batch", "baseline_sub_batch"}
+    "baseline_chips", "sub_batch", "baseline_sub_batch", "also_strategy",
+    "curve_macs_per_byte"}
 _BOUND_FIELDS = _COMMON_FIELDS | {"pass", "column", "layers"}
 _REQUIRED = {
     "schedule": ("name", "figure", "source", "published", "metric", "quantity", "strategy",
@@ -163,6 +164,12 @@ class Scenario:
     quantity: str | None = None  # schedule
     run: Run | None = None  # schedule: the strategy side
     baseline: Run | None = None  # schedule: None for metric 'value'
+    #: schedule: the same figure with a second strategy (e.g. another grouping), reported
+    #: beside the row (never judged): ``also_strategy``
+    also: Run | None = None
+    #: schedule: chip MAC/bandwidth ratios (peak MACs/s over DRAM bytes/s) of the ``--detail``
+    #: speedup curve (:func:`ratio_curve`); empty: no curve
+    curve_macs_per_byte: tuple[float, ...] = ()
     hw: str | None = None  # bound: None = 2 bytes per element
     buffer_bytes: float | None = None  # bound
     batch: int = 1  # bound
@@ -382,7 +389,17 @@ def parse_scenario(data: Any, *, file: str, expected_name: str | None = None) ->
     f.text("comment")
     if kind == "schedule":
         run, base = _schedule_runs(f, metric)
-        return Scenario(**common, quantity=f.text("quantity"), run=run, baseline=base)
+        also_name = f.text("also_strategy")
+        also = None if also_name is None else replace(run, strategy=also_name)
+        curve = data.get("curve_macs_per_byte") or ()
+        if not isinstance(curve, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                for v in curve):
+            if curve != ():
+                raise f.error("curve_macs_per_byte", "a list of positive numbers (MACs per "
+                              f"DRAM byte), got {curve!r}")
+        return Scenario(**common, quantity=f.text("quantity"), run=run, baseline=base,
+                        also=also, curve_macs_per_byte=tuple(float(v) for v in curve))
     return Scenario(**common, hw=f.text("hw"), buffer_bytes=f.quantity_bytes("buffer"),
                     batch=f.count("batch", 1), pass_name=f.choice("pass", PASSES, "forward"),
                     column=f.choice("column", BOUND_COLUMNS, "dataflow_over_bound"),
@@ -540,6 +557,65 @@ def run_schedule(run: Run, network: str, scenario_file: str) -> ScheduleResult:
     return result
 
 
+def ratio_curve(s: Scenario, tick: Callable[[], None] = lambda: None) -> pd.DataFrame:
+    """The scenario's ratio (strategy over baseline, per network and averaged) as a curve over
+    the chip's MAC/bandwidth ratio: at each value r of ``curve_macs_per_byte`` both sides run
+    on their hardware with ``mac_units`` = r x DRAM bandwidth / clock (bandwidth, clock,
+    buffer, chips unchanged). Shows whether a schedule can gain where a chip is memory-bound
+    (small r) and where it cannot (compute-bound, large r)."""
+    from cnnmem.hardware import load_hardware
+    from cnnmem.model.schedule import run_strategy
+    from cnnmem.workload import load_network
+
+    assert s.run is not None and s.baseline is not None and s.quantity is not None
+    rows: list[dict[str, Any]] = []
+    for r in s.curve_macs_per_byte:
+        values: dict[str, tuple[float, float]] = {}
+        for n in s.networks:
+            net = load_network(_resolve(n, s.file))
+            side = []
+            for run in (s.run, s.baseline):
+                hw = load_hardware(_resolve(run.hw, s.file))
+                hw = hw.replace(mac_units=r * hw.dram_bandwidth_bytes_per_s / hw.clock_hz)
+                _, res = run_strategy(run.strategy, net, hw, mode=run.mode, batch=run.batch,
+                                      buffer_bytes=run.buffer_bytes, chips=run.chips,
+                                      sub_batch=run.sub_batch, options=run.options)
+                side.append(_total(res, s.quantity, run))
+                tick()
+            values[n] = (side[0], side[1])
+            rows.append({"macs_per_dram_byte": r, "network": n,
+                         f"{s.run.strategy}_{s.quantity}": side[0],
+                         f"{s.baseline.strategy}_{s.quantity}": side[1],
+                         "value": schedule_metric(s.metric, [side[0]], [side[1]]) * s.scale})
+        mean = schedule_metric(s.metric, [v[0] for v in values.values()],
+                               [v[1] for v in values.values()], s.average) * s.scale
+        rows.append({"macs_per_dram_byte": r, "network": f"mean ({s.average})",
+                     f"{s.run.strategy}_{s.quantity}": math.nan,
+                     f"{s.baseline.strategy}_{s.quantity}": math.nan, "value": mean})
+    return pd.DataFrame(rows)
+
+
+def where_published_falls(s: Scenario, curve: pd.DataFrame) -> str:
+    """One line: where the published value falls on the averaged curve (an interpolated MAC/B
+    ratio where the mean crosses it, or the curve's range when it never does)."""
+    mean = curve[curve["network"].str.startswith("mean")]
+    x, y = mean["macs_per_dram_byte"].to_numpy(), mean["value"].to_numpy()
+    hits = []
+    for i in range(len(x) - 1):
+        a, b = y[i] - s.published, y[i + 1] - s.published
+        if a == 0 or a * b < 0:
+            t = 0.0 if a == b else a / (a - b)
+            hits.append(x[i] * (x[i + 1] / x[i]) ** t)  # geometric interpolation in r
+    if len(y) and y[-1] == s.published:
+        hits.append(x[-1])
+    if hits:
+        where = ", ".join(f"{h:.3g}" for h in hits)
+        return (f"{s.name}: the published {s.published:g} is the mean at about {where} MAC per "
+                f"DRAM byte")
+    return (f"{s.name}: the published {s.published:g} is not reached on the curve (mean "
+            f"{y.min():.3g}..{y.max():.3g} over {x.min():g}..{x.max():g} MAC per DRAM byte)")
+
+
 def _total(result: ScheduleResult, quantity: str, run: Run) -> float:
     if quantity not in result.totals:
         raise InputError(f"strategy '{run.strategy}' has no total '{quantity}' (it has: "
@@ -551,7 +627,8 @@ def run_count(s: Scenario) -> int:
     """How many model runs (cached or not) the scenario asks for: the progress-bar total."""
     if s.kind != "schedule":
         return len(s.networks)
-    return len(s.networks) * (2 if s.baseline is not None else 1)
+    runs = (2 if s.baseline is not None else 1) + (2 if s.also is not None else 0)
+    return len(s.networks) * runs
 
 
 def evaluate_schedule(s: Scenario, cache: RunCache, tick: Callable[[], None] = lambda: None
@@ -635,6 +712,8 @@ class Outcome:
     per_network: dict[str, float] = field(default_factory=dict)
     #: averaged rows: the arithmetic and geometric means (after ``scale``), {} otherwise
     means: dict[str, float] = field(default_factory=dict)
+    #: the scenario's ``also_strategy``: (strategy, value, per-network values), else None
+    also: tuple[str, float, dict[str, float]] | None = None
 
     @property
     def gap(self) -> float:
@@ -708,6 +787,9 @@ def reproduce(scenarios: list[Scenario], *, cache: RunCache | None = None,
                                            if s.kind == "schedule" else evaluate_bound(s, tick))
             out.modeled = raw * s.scale
             out.means = {k: v * s.scale for k, v in means.items()}
+            if s.also is not None:
+                a_raw, a_per, _ = evaluate_schedule(replace(s, run=s.also), cache, tick)
+                out.also = (s.also.strategy, a_raw * s.scale, a_per)
         except Exception as exc:  # noqa: BLE001 - one scenario must not stop the others
             out.reason = _one_line(exc)
         return out
@@ -771,6 +853,14 @@ def per_network_text(o: Outcome) -> str:
     return "; ".join(f"{k} {v:.4g}" for k, v in o.per_network.items())
 
 
+def also_text(o: Outcome) -> str:
+    """``mbs-optimal 0.728 (resnet50 0.7; ...)``: the row's value with its second strategy."""
+    if o.also is None:
+        return ""
+    name, value, per = o.also
+    return f"{name} {value:.4g} (" + "; ".join(f"{k} {v:.4g}" for k, v in per.items()) + ")"
+
+
 def outcome_table(outcomes: list[Outcome], *, detail: bool = False) -> pd.DataFrame:
     """One row per figure. A row averaged over several networks shows both means
     (``mean_arithmetic``, ``mean_geometric``; the tolerance is checked on the scenario's own
@@ -786,6 +876,7 @@ def outcome_table(outcomes: list[Outcome], *, detail: bool = False) -> pd.DataFr
             "mean_arithmetic": o.means.get("arithmetic", math.nan),
             "mean_geometric": o.means.get("geometric", math.nan),
             "per_network": per_network_text(o) if o.means or detail else "",
+            "also": also_text(o),
             "reason": o.reason if detail else shorten(o.reason),
         }
         if detail:
@@ -852,7 +943,9 @@ def markdown(outcomes: list[Outcome]) -> str:
         cells = [f"{s.figure} (`{s.name}`)", s.source, s.provenance, s.published, o.modeled,
                  o.gap, _tolerance_text(s), s.unit, f"**{o.status}**",
                  o.means.get("arithmetic", math.nan), o.means.get("geometric", math.nan),
-                 per_network_text(o) if o.means else "", o.reason]
+                 per_network_text(o) if o.means else "",
+                 "; ".join(x for x in (f"also {also_text(o)}" if o.also else "", o.reason)
+                           if x)]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     lines += ["", summary(outcomes) + "."]
     return "\n".join(lines) + "\n"

@@ -445,3 +445,44 @@ def test_partition_default_is_traffic() -> None:
     for key, v in a.totals.items():
         assert np.array_equal(v, b.totals[key]), key
     assert np.array_equal(a.start, b.start)
+
+
+@pytest.mark.parametrize("pool", ["separate", "fold"])
+@pytest.mark.parametrize("buffer_bytes", [362_000, 1_048_576])
+def test_tiled_fallback_keeps_the_pool_traffic(pool: str, buffer_bytes: int) -> None:
+    """Issue #12 item 6: a unit's tiled per-layer fallback dropped its pool's traffic, so the
+    fallback looked cheaper than it is (vgg19_fusion5, grouping=layer, pool=separate at the
+    published 362 KB: filter traffic -1,072,384 B before). Hand value: at batch 1 every
+    filter is read once per image, 555,328 weights x 4 B = 2,221,312 B, whatever the groups."""
+    net = load_network("vgg19_fusion5")
+    hw = load_hardware("fusion_vgg").replace(buffer_bytes=buffer_bytes)
+    opts = {"grouping": "layer", "pool": pool}
+    res = get_strategy("fusion").run(ScheduleRequest(network=net, hardware=hw,
+                                                     mode="inference", batch=1,
+                                                     options=opts))
+    t = res.totals
+    assert net.total_params == 555_328
+    assert t["filter_dram_bytes"] == 555_328 * 4
+    assert t["dram_bytes"] >= t["feature_map_bytes"]
+
+
+def test_concat_moves_nothing_at_a_group_boundary() -> None:
+    """Issue #12 item 7, hand value: one concat rule for all strategies, its output is the union
+    of its inputs' slices. a, b: 1x1 convs of a 1x4x4 input into 2 channels each, c = concat,
+    d: 1x1 conv to 4 channels; 2 B per element, every layer its own group. a and b each read
+    the input (16) and write their output (32): 96 B each; c moves nothing (before: it re-read
+    and re-wrote its 64 elements, 256 B); d reads 64 and writes 64: 256 B. Total 448 B, the
+    layer-by-layer feature traffic (layerwise 488 B - 40 B of filters)."""
+    net = load_network_text("name: t\ninput: [1, 4, 4]\nlayers:\n"
+                            "  - {name: a, type: conv, input: input, out: 2, kernel: 1}\n"
+                            "  - {name: b, type: conv, input: input, out: 2, kernel: 1}\n"
+                            "  - {name: c, type: concat, inputs: [a, b]}\n"
+                            "  - {name: d, type: conv, input: c, out: 4, kernel: 1}\n")
+    hw = load_hardware("occam_chip").replace(buffer_bytes=2**20)
+    res = get_strategy("fusion").run(ScheduleRequest(network=net, hardware=hw, mode="inference",
+                                                     batch=1, options={"grouping": "layer"}))
+    assert list(res.groups["boundary_bytes"]) == [96.0, 96.0, 0.0, 256.0]
+    assert res.totals["feature_map_bytes"] == 448.0
+    lw = get_strategy("layerwise").run(ScheduleRequest(network=net, hardware=hw,
+                                                       mode="inference", batch=1))
+    assert res.totals["dram_bytes"] == lw.totals["dram_bytes"] == 488.0

@@ -132,12 +132,17 @@ def _naive_tables(m: mbs.Model, s: int, e: int) -> dict[str, float]:
     needed = {t for lay in grp for t in needs[lay]}
     needed_c = {t for lay in grp if net.layers[lay].is_compute for t in needs[lay]}
     inner = set(grp)
+    from cnnmem.model.gconv import input_gradient_needed
+
+    # tensors whose gradient backprop computes: some parameter upstream (issue #12 item 2)
+    grads = {t for t, nd in enumerate(input_gradient_needed(net))
+             if nd or net.layers[t].weight_elems > 0}
     fork = 0.0
     if m.training:
-        for t in inner:
+        for t in inner & grads:
             k_ext = sum(c > e for c in cons[t])
             fork += 3 * max(k_ext - 1, 0) * elems[t]
-        for t in ext - {L}:
+        for t in (ext - {L}) & grads:
             mm = sum(c in grp for c in cons[t])
             fork -= 3 * max(mm - 1, 0) * elems[t]
     peak = 0.0
@@ -160,6 +165,7 @@ def _naive_tables(m: mbs.Model, s: int, e: int) -> dict[str, float]:
         return float(sum(elems[t] for t in ts))
 
     return {"in_elems": total(ext), "out_elems": total(out),
+            "grad_in_elems": total(ext & grads), "grad_out_elems": total(out & grads),
             "stash_write_elems": total((needed & inner) - out),
             "stash_read_dgrad_elems": total(needed - needed_c),
             "stash_read_wgrad_elems": total(needed_c), "fork_elems": fork,
@@ -201,7 +207,12 @@ def test_hand_computed_group_of_three_layers() -> None:
     assert cells[("forward", "activations")] == N * (32 + 32) * 2  # x in, y out
     assert cells[("forward", "stash")] == N * 64 * 2  # r1's output (relu and c2 need it)
     assert cells[("forward", "weights")] == S * 86 * 2
-    assert cells[("dgrad", "gradients")] == N * (32 + 32) * 2  # dY in, dX out
+    # dY in; dX of the network input not computed (issue #12 item 2): before, N x (32 + 32) x 2
+    assert cells[("dgrad", "gradients")] == N * 32 * 2
+    with_input = mbs.build_model(load_network_text(CHAIN), HW, 8, [1e9], True,
+                                 input_gradient=True)
+    cells_in, _, _ = mbs.mbs_cells(with_input, np.array(0), 2, np.array(4.0), np.array(1e9))
+    assert cells_in[("dgrad", "gradients")] == N * (32 + 32) * 2  # dY in, dX out
     assert cells[("dgrad", "stash")] == 0  # relu's need = r1 out, also needed by c2 (wgrad)
     assert cells[("wgrad", "stash")] == N * (32 + 64) * 2  # x (c1) and r1 out (c2)
     assert cells[("wgrad", "weights")] == 86 * 2  # dW accumulated on chip, written once

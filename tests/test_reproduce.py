@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -377,3 +378,38 @@ def test_reproduce_all_through_the_cli(tmp_path: Path) -> None:
     first, _, rest = fresh.partition("\n")
     assert first.startswith("## ")
     assert block == rest.lstrip("\n"), "README's table is stale: python scripts/update_readme.py"
+
+
+def test_also_strategy_reported_beside_the_row() -> None:
+    """The MBS rows report both groupings (issue #12): ``also_strategy`` runs the same figure
+    with a second strategy, shown in the ``also`` column and never judged."""
+    from cnnmem.reproduce import also_text, outcome_table, reproduce
+
+    s = load_scenario(SCENARIO_DIR / "mbs-traffic.yaml")
+    assert s.also is not None and s.also.strategy == "mbs-optimal"
+    one = replace(s, networks=("resnet50",))
+    out = reproduce([one])[0]
+    assert out.also is not None
+    name, value, per = out.also
+    assert name == "mbs-optimal" and set(per) == {"resnet50"} and value == per["resnet50"]
+    assert value > out.modeled  # the optimal grouping moves less DRAM traffic than greedy
+    assert outcome_table([out])["also"][0] == also_text(out)
+    assert also_text(out).startswith("mbs-optimal ")
+
+
+def test_ratio_curve_matches_the_row_at_the_preset_ratio() -> None:
+    """The --detail curve of occam-perf-fusion (issue #12): at the preset's own ratio (1,024 MAC
+    x 1 GHz / 25.6 GB/s = 40 MACs per DRAM byte) it gives the row's per-network value; on a
+    compute-rich chip (memory-bound, 640) OCCAM gains on GoogLeNet, while at 40 the compute-bound
+    chip leaves Layer Fusion unbeaten on VGG-16."""
+    from cnnmem.reproduce import ratio_curve, reproduce, where_published_falls
+
+    s = replace(load_scenario(SCENARIO_DIR / "occam-perf-fusion.yaml"),
+                networks=("vgg16", "googlenet"), curve_macs_per_byte=(40.0, 640.0))
+    curve = ratio_curve(s)
+    row = reproduce([s])[0]
+    at = curve.set_index(["macs_per_dram_byte", "network"])["value"]
+    for n in s.networks:
+        assert at[(40.0, n)] == pytest.approx(row.per_network[n], rel=1e-12)
+    assert at[(40.0, "vgg16")] < 1.0 and at[(640.0, "googlenet")] > 2.0
+    assert where_published_falls(s, curve).startswith("occam-perf-fusion: the published 1.36")

@@ -19,6 +19,7 @@ from cnnmem.model.tnpu import (
     CONV,
     FCP,
     PHASES,
+    TNPU_PREDECESSOR,
     bandwidth_speedups,
     parse_options,
     simulate,
@@ -83,15 +84,36 @@ def test_events_respect_units_and_dependencies(values: list[float], batch: int) 
     start = {(e.sample, e.part, e.phase): float(s)
              for e, s in zip(tl.events, tl.start_s, strict=True)}
     for s in range(batch):
-        for a, b in zip(CHAIN, CHAIN[1:], strict=False):
-            assert start[(s, *b)] >= finish[(s, *a)] - 1e-12
+        for b, q in zip(CHAIN, TNPU_PREDECESSOR, strict=True):
+            if q >= 0:
+                assert start[(s, *b)] >= finish[(s, *CHAIN[q])] - 1e-12
+
+
+@pytest.mark.parametrize("sharing", ["static", "dynamic"])
+def test_conv_backward_does_not_wait_for_fc_weight_gradient(sharing: str) -> None:
+    """Backprop needs the FC data gradient only: conv BP starts when FC BP ends, while a long
+    FC GD still runs (issue #12 item 9; before, conv BP waited for FC GD: start 13, not 3)."""
+    d = _durations([1.0, 1.0, 1.0, 10.0, 1.0, 1.0])
+    if sharing == "static":
+        tl = simulate("tnpu", 1, d)
+    else:
+        tl = simulate_shared_pu(1, d, d, 1, (256.0, 16.0))
+    start = {(e.sample, e.part, e.phase): float(np.asarray(s))
+             for e, s in zip(tl.events, tl.start_s, strict=True)}
+    assert start[(0, CONV, "dgrad")] == pytest.approx(3.0)
+    assert float(np.asarray(tl.makespan_s)) == pytest.approx(13.0)
 
 
 @given(durations_st)
 @settings(max_examples=100, deadline=None)
 def test_static_batch_one_has_no_overlap(values: list[float]) -> None:
-    """One sample: nothing to interleave, static TNPU = DNPU-like and no two events overlap."""
+    """One sample: the only overlap is FC GD beside conv BP/GD (backprop does not wait for FC
+    GD); without FC GD work static TNPU = DNPU-like and no two events overlap."""
     d = _durations(values)
+    tl = simulate("tnpu", 1, d)
+    dnpu = float(simulate("dnpu-like", 1, d).makespan_s)
+    assert float(tl.makespan_s) <= dnpu * (1 + 1e-12) + 1e-12
+    d[(FCP, "wgrad")] = np.asarray(0.0)
     tl = simulate("tnpu", 1, d)
     assert float(tl.makespan_s) == pytest.approx(float(simulate("dnpu-like", 1, d).makespan_s))
     df = tl.intervals().sort_values("start_s")
@@ -172,22 +194,26 @@ def test_dynamic_never_slower_than_either_baseline_and_at_most_2x(
     finish = {(e.sample, e.part, e.phase): float(v) for e, v in zip(tl.events, tl.finish_s,
                                                                      strict=True)}
     for smp in range(batch):
-        for a, b in zip(CHAIN, CHAIN[1:], strict=False):
-            assert start[(smp, *b)] >= finish[(smp, *a)] - 1e-12
+        for b, q in zip(CHAIN, TNPU_PREDECESSOR, strict=True):
+            if q >= 0:
+                assert start[(smp, *b)] >= finish[(smp, *CHAIN[q])] - 1e-12
 
 
 @settings(max_examples=100, deadline=None)
 @given(items_st, st.sampled_from([1.0, 16.0, 136.0]))
 def test_dynamic_batch_one_has_no_overlap(items: list[list[tuple[float, float]]],
                                           fc_pes: float) -> None:
-    """One sample: every event runs alone on the whole PU, = DaDianNao-like exactly."""
+    """One sample: without FC GD work every event runs alone on the whole PU, = DaDianNao-like
+    exactly; with it, FC GD may overlap conv BP/GD (never slower)."""
     split, whole = _shared(items, fc_pes)
+    tl = simulate_shared_pu(1, split, whole, 1, (272.0 - fc_pes, fc_pes))
+    assert _le(float(tl.makespan_s), float(simulate("dadiannao-like", 1, whole).makespan_s))
+    split[(FCP, "wgrad")] = whole[(FCP, "wgrad")] = np.asarray(0.0)
     tl = simulate_shared_pu(1, split, whole, 1, (272.0 - fc_pes, fc_pes))
     assert float(tl.makespan_s) == pytest.approx(
         float(simulate("dadiannao-like", 1, whole).makespan_s), rel=1e-12, abs=1e-12)
     df = tl.intervals().sort_values("start_s")
     assert (df["start_s"].to_numpy()[1:] >= df["finish_s"].to_numpy()[:-1] - 1e-12).all()
-    assert (df["pes"] == 272.0).all()
 
 
 def test_dynamic_allocation_changes_mid_event() -> None:
@@ -227,6 +253,9 @@ def _steady(net: str) -> tuple[float, float]:
     ("alexnet_caffe", 1.45, 1.47),
     ("vgg16", 1.13, 1.19),
 ])
+@pytest.mark.xfail(strict=True, reason="papers.md's hand values stream the FC dW write-only; "
+                   "with the running sum read back per sample (issue #12 item 9) FC GD is "
+                   "longer: alexnet_caffe 1.34 / vgg16 1.20 vs dadiannao-like")
 def test_papers_md_hand_values(net: str, dadiannao: float, dnpu: float) -> None:
     dd, dn = _steady(net)
     assert dd == pytest.approx(dadiannao, abs=0.005)  # the hand values have two decimals
@@ -237,22 +266,27 @@ def test_simulated_makespan_includes_fill_only() -> None:
     """The event schedule of 50 samples stays within one fill slot of the steady state."""
     dd, dn = _steady("alexnet_caffe")  # the steady-state formula is the static split's
     sim = _lat("dnpu-like", "alexnet_caffe") / _lat("tnpu", "alexnet_caffe", pe_sharing="static")
-    assert dn * (1 - 1 / 50) <= sim <= dn
+    # at most the steady state; below it by more than the fill when the lanes' shared DRAM
+    # bandwidth slows concurrent memory-bound work (issue #12 item 1)
+    assert sim <= dn
 
 
 def test_fc_weights_streamed_per_sample_unless_resident() -> None:
     net = load_network("alexnet")
     c = strategy_costs("tnpu", net, HW, 50)
     fc_w = sum(layer.weight_elems for layer in net.layers if layer.family == "fc")
-    # forward and dgrad read W, wgrad writes dW, every sample (234 MB of fp32 weights)
-    assert c.dram_bytes[0, 0] >= 50 * 3 * 4 * fc_w
+    # forward and dgrad read W, wgrad writes dW, every sample (234 MB of fp32 weights), and
+    # reads the running sum back in every sample after the first
+    assert c.dram_bytes[0, 0] >= (50 * 3 + 49) * 4 * fc_w
     lenet = load_network("lenet5")  # 0.25 MB of FC weights fit the 2 MiB buffer
     auto = strategy_costs("tnpu", lenet, HW, 50)
     never = strategy_costs("tnpu", lenet, HW, 50, options={"resident": "never"})
-    # all of LeNet-5's weights (conv part too) stay on chip: 3 x |W| per sample become
-    # 3 x |W| per mini-batch
+    # all of LeNet-5's weights (conv part too) stay on chip: 3 x |W| per sample (+ the running
+    # dW read back by 49 samples) become 3 x |W| per mini-batch; the first conv computes no
+    # dgrad (issue #12 item 2), so its W is read twice per sample, not three times
+    first_w = lenet.layers[0].weight_elems
     assert never.dram_bytes[0, 0] - auto.dram_bytes[0, 0] == pytest.approx(
-        49 * 3 * 4 * lenet.total_params)
+        49 * 4 * (4 * lenet.total_params - first_w))
 
 
 def test_static_split_slower_than_dadiannao_where_it_loses() -> None:
@@ -263,7 +297,6 @@ def test_static_split_slower_than_dadiannao_where_it_loses() -> None:
     assert _lat("tnpu", "lenet5", **static) > 2 * _lat("dadiannao-like", "lenet5")
     assert _lat("tnpu", "lenet5", resident="never", pe_sharing="static") < _lat(
         "dadiannao-like", "lenet5", resident="never")
-    assert _lat("tnpu", "vgg16", batch=1, **static) > _lat("dadiannao-like", "vgg16", batch=1)
     for net in ("lenet5", "mpcnn", "alexnet", "vgg16"):
         assert _lat("tnpu", net, **static) <= _lat("dnpu-like", net)
 
@@ -272,8 +305,7 @@ def test_dynamic_sharing_fixes_those_cases() -> None:
     """The default (dynamic) on the same cases: not slower than DaDianNao-like, batch 1 equal
     to it (no cross-sample overlap, every event alone on all PEs)."""
     assert _lat("tnpu", "lenet5") <= _lat("dadiannao-like", "lenet5")
-    assert _lat("tnpu", "vgg16", batch=1) == pytest.approx(
-        _lat("dadiannao-like", "vgg16", batch=1), rel=1e-12)
+    assert _lat("tnpu", "vgg16", batch=1) <= _lat("dadiannao-like", "vgg16", batch=1)
     for net in ("lenet5", "mpcnn", "alexnet", "vgg16"):
         assert _lat("tnpu", net) <= _lat("tnpu", net, pe_sharing="static") * (1 + 1e-12)
 
@@ -338,11 +370,26 @@ def test_contract_property_on_random_networks(text: str, batch: int, buffer_byte
     assert _le(lat["tnpu"], lat["dnpu-like"]) and _le(lat["tnpu"], lat["dadiannao-like"])
     assert _le(lat["dadiannao-like"], 2 * lat["tnpu"])
     assert _le(static, lat["dnpu-like"]) and _le(lat["dnpu-like"], 2 * static)
-    one = strategy_costs("tnpu", net, hw, 1)
-    assert float(one.latency_s[0, 0]) == pytest.approx(
-        float(strategy_costs("dadiannao-like", net, hw, 1).latency_s[0, 0]), rel=1e-9)
-    df = one.timeline.intervals().sort_values("start_s")
-    assert (df["start_s"].to_numpy()[1:] >= df["finish_s"].to_numpy()[:-1] - 1e-15).all()
+    one = strategy_costs("tnpu", net, hw, 1)  # batch 1: only FC GD beside conv BP/GD
+    assert _le(float(one.latency_s[0, 0]),
+               float(strategy_costs("dadiannao-like", net, hw, 1).latency_s[0, 0]))
+    # shared DRAM bandwidth (issue #12 item 1): latency >= max(MACs / peak, bytes / bandwidth)
+    for s in ("tnpu", "dnpu-like", "dadiannao-like"):
+        for opts in ({}, {"pe_sharing": "static"}):
+            c = strategy_costs(s, net, hw, batch, options=opts)
+            floor = max(c.macs / (272 * hw.clock_hz), float(c.dram_bytes[0, 0]) / bandwidth)
+            assert float(c.latency_s[0, 0]) >= floor * (1 - 1e-9), (s, opts)
+
+
+def test_lanes_share_the_dram_bandwidth() -> None:
+    """AlexNet batch 50 on hw/tnpu.yaml: before issue #12 item 1 TNPU moved 37.36 GB in
+    2.078 s on 17.1 GB/s (each lane had the whole bandwidth); now latency >= bytes / bandwidth
+    with either PE sharing."""
+    net = load_network("alexnet")
+    for sharing in ("dynamic", "static"):
+        c = strategy_costs("tnpu", net, HW, 50, options={"pe_sharing": sharing})
+        assert float(c.latency_s[0, 0]) >= float(c.dram_bytes[0, 0]) / \
+            HW.dram_bandwidth_bytes_per_s * (1 - 1e-12)
 
 
 @pytest.mark.parametrize("baseline", ["dnpu-like", "dadiannao-like"])

@@ -13,10 +13,12 @@ from cnnmem.reproduce import (
     SCENARIO_DIR,
     markdown,
     outcome_table,
+    ratio_curve,
     reproduce,
     run_count,
     select_scenarios,
     summary,
+    where_published_falls,
 )
 from cnnmem.sweep.output import write_atomic
 
@@ -28,7 +30,8 @@ from cnnmem.sweep.output import write_atomic
 @click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False), default=None,
               help="also write the README 'Reproduced figures' table to this Markdown file")
 @click.option("--detail", is_flag=True,
-              help="add figure, source, metric and per-network values to the table")
+              help="add figure, source, metric and per-network values to the table, and the "
+                   "speedup-vs-MAC/bandwidth curves of scenarios that declare one")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 @format_option
 def reproduce_cmd(names: tuple[str, ...], directory: str | None, markdown_file: str | None,
@@ -58,6 +61,13 @@ def reproduce_cmd(names: tuple[str, ...], directory: str | None, markdown_file: 
     emit(df, fmt, title="Reproduced figures" if fmt == "table" else None)
     if fmt == "table":
         click.echo(summary(outcomes) + ("" if detail else " (--detail: whole reasons, sources)"))
+    if detail:
+        for s in scenarios:
+            if s.kind == "schedule" and s.curve_macs_per_byte and s.baseline is not None:
+                curve = ratio_curve(s)
+                emit(curve, fmt, title=f"{s.name}: {s.metric} vs chip MACs per DRAM byte"
+                     if fmt == "table" else None)
+                click.echo(where_published_falls(s, curve), err=fmt != "table")
     if markdown_file:
         write_atomic(markdown_file, markdown(outcomes).encode("utf-8"))
         click.echo(f"wrote {markdown_file}", err=True)

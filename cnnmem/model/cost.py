@@ -34,7 +34,14 @@ from cnnmem.model import rollup
 from cnnmem.model.array import pass_efficiency
 from cnnmem.model.bound import lower_bound_bytes
 from cnnmem.model.dataflow import DataflowResult, best_tiling
-from cnnmem.model.gconv import INFERENCE_PASSES, PASSES, GConv, layer_gconvs, tap_pairs
+from cnnmem.model.gconv import (
+    INFERENCE_PASSES,
+    PASSES,
+    GConv,
+    input_gradient_needed,
+    layer_gconvs,
+    tap_pairs,
+)
 from cnnmem.model.precision import Precision
 from cnnmem.model.rollup import scale_cost  # noqa: F401  (re-exported)
 from cnnmem.model.streaming import streaming_bytes, streaming_elementwise_ops, unwritten_inputs
@@ -96,10 +103,20 @@ def energy_latency(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray,
 def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                      capacity_bytes: np.ndarray | list[float] | None = None, *,
                      training: bool = True, passes: tuple[str, ...] | None = None,
-                     include_streaming: bool = True) -> LayerPassCosts:
+                     include_streaming: bool = True,
+                     input_gradient: bool = False) -> LayerPassCosts:
     """Evaluate every layer-pass of ``net`` for all batch sizes and capacities in one call.
 
     ``capacity_bytes`` defaults to the hardware's buffer. Loops run over layers only.
+
+    Training computes a layer's data gradient (dgrad) only where some parameter lies upstream
+    of its input (:func:`cnnmem.model.gconv.input_gradient_needed`; issue #12 item 2: no
+    framework computes the gradient of the network input). A skipped layer with parameters
+    and several consumers keeps its fork accumulation (the sum of its consumers' gradients,
+    which its own wgrad reads) as a dgrad row of zero MACs; a skipped element-wise layer with
+    parameters (a norm's scale/shift) keeps its streaming row, whose traffic includes its
+    parameter gradient. ``input_gradient=True`` computes every dgrad (input-gradient
+    workloads).
     """
     batch = np.atleast_1d(np.asarray(batch, dtype=np.int64))
     cap = np.atleast_1d(np.asarray(
@@ -113,10 +130,13 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                                              "need", "tile", "opb", "vec", "min_need",
                                              "eff")}
     unwritten = unwritten_inputs(net)
+    needed = (input_gradient_needed(net) if training and not input_gradient
+              else (True,) * len(net))
     for i, layer in enumerate(net.layers):
         gconvs = {g.pass_name: g for g in layer_gconvs(layer, i, passes)}
         for p in passes:
-            if layer.is_compute:
+            skipped = p == "dgrad" and not needed[i]
+            if layer.is_compute and not skipped:
                 g = gconvs[p]
                 key = dataclasses.replace(g, layer="", layer_index=0)
                 if key not in tilings:
@@ -131,8 +151,21 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                 eff = pass_efficiency(hw, g, batch)
                 opb = prec.bytes_of(g.a_kind) + prec.bytes_of(g.b_kind)
                 vec = np.zeros(batch.size)
+            elif layer.is_compute:  # a skipped dgrad: only the fork accumulation its wgrad reads
+                dram = streaming_bytes(layer, p, batch, cap, prec, training=training,
+                                       consumers=len(net.consumers[i]))
+                if layer.weight_elems == 0 or not np.any(dram):
+                    continue
+                lb = dram
+                need = np.full(shape, np.nan)
+                min_need = np.zeros(batch.size)
+                tile = np.full(shape + (4,), -1, dtype=np.int64)
+                macs = np.zeros(batch.size)
+                eff = np.ones(batch.size)
+                opb = 0.0
+                vec = np.zeros(batch.size)
             else:
-                if not include_streaming:
+                if not include_streaming or (skipped and layer.weight_elems == 0):
                     continue
                 dram = streaming_bytes(layer, p, batch, cap, prec, training=training,
                                        consumers=len(net.consumers[i]),

@@ -253,7 +253,26 @@ def boundary_matrices(net: Network, ends: np.ndarray, act_bytes: float
     consumers_of = {-1: [j for j, prods in enumerate(net.producers) if -1 in prods]}
     for p in range(len(net)):
         consumers_of[p] = list(net.consumers[p])
+    # one concat rule for every strategy (issue #12 item 7): a concat's output is the union of
+    # its inputs' slices, never a tensor of its own; its consumers read the inputs' slices, so
+    # a concat moves nothing at a group boundary (as in layer-by-layer inference)
+    concat = {i for i, lay in enumerate(net.layers) if lay.type == "concat"}
+    for c in sorted(concat, reverse=True):  # a concat's consumers come after it
+        if c in outputs:  # a network output: its inputs' slices are written out
+            outputs |= {q for q in net.producers[c] if q >= 0}
+    for p in consumers_of:
+        seen: list[int] = []
+        stack = list(consumers_of[p])
+        while stack:
+            c = stack.pop()
+            if c in concat:
+                stack.extend(consumers_of[c])
+            elif c not in seen:
+                seen.append(c)
+        consumers_of[p] = sorted(seen)
     for p, elems, shape in tensors:
+        if p in concat:
+            continue
         cu = np.unique(uidx[consumers_of[p]]) if consumers_of[p] else np.array([], np.int64)
         if p in outputs:
             cu = np.append(cu, n_units)  # consumed "after the network"
@@ -610,11 +629,13 @@ def unit_costs(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray
         weight_traffic = group_w * (batch if opts["filters"] == "streamed" else 1)
     feature = traffic * batch
     cost = feature + weight_traffic
-    # tiled per-layer traffic for units that alone exceed the capacity
+    # tiled per-layer traffic for units that alone exceed the capacity: every layer of the unit
+    # run layer by layer, its pool and element-wise layers too (issue #12 item 6: the pool's
+    # traffic was dropped), the same per-layer traffic as the layerwise strategy
     lw = per_layer_totals(layer_pass_costs(net, hw, [batch], cap, training=False), len(net))
     tiled = np.zeros((n_units, n_cap))
     compute_layers = np.array([lay.is_compute for lay in net.layers])
-    np.add.at(tiled, uidx[compute_layers], lw["dram_bytes"][compute_layers, 0, :])
+    np.add.at(tiled, uidx, lw["dram_bytes"][:, 0, :])
     tiled = np.where(_layer_sums(compute_layers, uidx, n_units)[:, None] > 0, tiled,
                      np.diag(cost)[:, None])
     macs_l = net.macs.astype(float) * batch

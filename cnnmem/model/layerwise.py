@@ -14,12 +14,14 @@ import pandas as pd
 from cnnmem.model.cost import LayerPassCosts, layer_pass_costs
 from cnnmem.model.schedule import (
     INFERENCE,
+    INPUT_GRADIENT,
     TRAINING,
     PointCosts,
     ScheduleRequest,
     ScheduleResult,
     StrategySpec,
     SweepRequest,
+    input_gradient_on,
     register,
     register_sweep,
 )
@@ -51,13 +53,14 @@ def per_layer_totals(costs: LayerPassCosts, n_layers: int) -> dict[str, np.ndarr
 def layerwise_costs(request: ScheduleRequest, capacity_bytes: np.ndarray | None = None
                     ) -> LayerPassCosts:
     return layer_pass_costs(request.network, request.hardware, [request.batch], capacity_bytes,
-                            training=request.mode == TRAINING)
+                            training=request.mode == TRAINING,
+                            input_gradient=input_gradient_on(request.options))
 
 
 SPEC = StrategySpec(
     "layerwise", (TRAINING, INFERENCE),
     "every layer alone over the whole batch, intra-layer tiling; the conventional baseline",
-    sub_batch="whole",
+    sub_batch="whole", options=(INPUT_GRADIENT,),
     latency="sum over layer-passes of max(compute, memory)")
 
 
@@ -96,7 +99,8 @@ def layerwise(request: ScheduleRequest) -> ScheduleResult:
 def layerwise_points(req: SweepRequest) -> PointCosts:
     """All capacities at once; layerwise has no sub-batch axis (n_sub_batch = 1)."""
     costs = layer_pass_costs(req.network, req.hardware, [req.batch], req.capacity_bytes,
-                             training=req.mode == TRAINING)
+                             training=req.mode == TRAINING,
+                             input_gradient=input_gradient_on(req.options))
     need = np.where(np.isfinite(costs.buffer_need_bytes), costs.buffer_need_bytes, 0.0)
 
     def total(a: np.ndarray) -> np.ndarray:

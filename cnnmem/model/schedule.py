@@ -458,3 +458,15 @@ def sweep_evaluators() -> dict[str, Callable[[SweepRequest], PointCosts]]:
         return evaluate
 
     return {name: checked(name) for name in sorted(_SWEEP_REGISTRY)}
+
+
+#: training strategies' switch (issue #12 item 2): the data gradient of the network input (the
+#: dgrad of layers with no parameter upstream, e.g. the first conv) is not computed by default
+INPUT_GRADIENT = OptionSpec("input_gradient", "off", ("off", "on"),
+                            help="compute the gradient of the network input (the first "
+                                 "layers' dgrad; ignored in inference)")
+
+
+def input_gradient_on(options: Any) -> bool:
+    """Whether a request's parsed options ask for the network input's gradient."""
+    return str(options.get("input_gradient", "off")) == "on"

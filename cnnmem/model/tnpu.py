@@ -23,10 +23,12 @@ How TNPU's PEs are shared (option ``pe_sharing``):
   layer-passes [reconstruction]. Consequences: batch 1 has no cross-sample overlap and every
   event runs alone on all PEs, i.e. equals ``dadiannao-like`` exactly; the PU is never idle while
   work remains; because t(split) <= t(all) x P/P_c for conv and <= t(all) x P/P_f for FC, the
-  PU always does at least one all-PE second of work per second, so TNPU is never slower than
-  ``dadiannao-like`` (and likewise never slower than ``dnpu-like``), and at most 2x faster than
-  ``dadiannao-like`` (its sequential schedule). Its speedup over ``dnpu-like`` CAN exceed 2: when
-  conv work has nothing ready, FC work borrows all 272 PEs, while DNPU-like's FC unit has 16.
+  PU always does at least one all-PE second of work per second, so without bandwidth
+  contention TNPU is never slower than ``dadiannao-like`` (and likewise ``dnpu-like``), and at
+  most 2x faster than ``dadiannao-like`` (its sequential schedule); with the shared DRAM
+  bandwidth slowing concurrent memory-bound events it can lose a little. Its speedup over
+  ``dnpu-like`` CAN exceed 2: when conv work has nothing ready, FC work borrows all 272 PEs,
+  while DNPU-like's FC unit has 16.
   (A simpler rule "allocation fixed when an event starts" was rejected: an FC event started
   beside conv work keeps 16 PEs after the conv work runs dry, which for compute-bound FC work,
   e.g. LeNet-5 with its FC weights on chip, is slower than DaDianNao-like.)
@@ -42,7 +44,8 @@ Model [reconstruction; the paper's text gives the idea, not the equations]:
   paper. MACs and DRAM bytes of each layer-pass come from the shared cost core
   (:func:`cnnmem.model.cost.layer_pass_costs`) evaluated at batch 1, because all three
   strategies process the mini-batch sample by sample: FC weights are streamed per sample
-  (read in FP and BP, dW written in GD). When a part's weights and weight gradients fit in the
+  (read in FP and BP; in GD the running sum of dW read back, except by the first sample, and
+  written: a read-modify-write per sample). When a part's weights and weight gradients fit in the
   buffer (option ``resident=auto``; for the conv part: with the FC weights as well), they stay
   on chip for the whole mini-batch: their per-sample weight traffic is replaced by one load of W
   and one store of dW per mini-batch, amortised over the samples.
@@ -53,9 +56,11 @@ Model [reconstruction; the paper's text gives the idea, not the equations]:
   vector operations.
 * Event schedule of one mini-batch: per sample six events (conv FP, FC FP, FC BP, FC GD,
   conv BP, conv GD; samples x phases x 2 events), chained by the bidirectional dependency
-  (conv FP -> FC FP -> FC BP -> FC GD -> conv BP -> conv GD). Samples are independent (WU
-  ignored). Conv work and FC work each run their events one at a time in a fixed order (two
-  lanes: the conv and FC units for ``static``, the conv and FC shares of the PU for
+  (conv FP -> FC FP -> FC BP -> conv BP -> conv GD, and FC BP -> FC GD: backprop needs only
+  the FC data gradient; the sequential baselines run the six in the order listed). Samples
+  are independent (WU ignored). Conv work and FC work each run their events one at a time in
+  a fixed order (two lanes: the conv and FC units for ``static``, the conv and FC shares of
+  the PU for
   ``dynamic``); an event starts when its predecessor in the chain and its lane are both free.
   TNPU's conv lane looks ``lookahead`` samples ahead (default 1, "the next sample", as the paper
   describes): its order is FP(0..k), then per sample s BP(s), GD(s), FP(s+k+1). The FC lane
@@ -64,9 +69,11 @@ Model [reconstruction; the paper's text gives the idea, not the equations]:
 * Steady state (papers.md, static split): TNPU ~ N x max(t_C, t_F) + fill; DNPU-like =
   N x (t_C + t_F); DaDianNao-like = N x (t_C(all PEs) + t_F(all PEs)). Speedup over the
   sequential schedule of the same PEs (DNPU-like for static, DaDianNao-like for dynamic) <= 2.
-* The two lanes share the DRAM bandwidth; the paper's timing model (and papers.md) ignore the
-  conv work's traffic while FC work streams. ``bandwidth_floor=on`` makes the makespan at least
-  all DRAM bytes / bandwidth (off by default: the reconstruction as published in papers.md).
+* The two lanes share the DRAM bandwidth, always (issue #12 item 1): concurrent events slow
+  down together when their byte rates add up to more than the bandwidth
+  (:func:`simulate_shared_pu`), so the makespan is never below all DRAM bytes / bandwidth.
+  The paper's timing model (and papers.md) ignore the conv work's traffic while FC work
+  streams; that reading let AlexNet batch 50 move 37.36 GB in 2.078 s on 17.1 GB/s.
 * Energy (pJ) = static power x makespan (time-proportional power) + MACs x pJ/MAC + DRAM and
   buffer accesses x pJ/byte. The paper sets memory energy to zero: hw/tnpu.yaml and the
   baseline presets have zero memory energies, and ``memory_energy=off`` zeroes them for any
@@ -89,6 +96,7 @@ from cnnmem.model import rollup
 from cnnmem.model.cost import layer_pass_costs
 from cnnmem.model.gconv import PASSES
 from cnnmem.model.schedule import (
+    INPUT_GRADIENT,
     TRAINING,
     OptionSpec,
     PointCosts,
@@ -110,6 +118,11 @@ PHASE_LABEL = {"forward": "FP", "dgrad": "BP", "wgrad": "GD"}
 #: one sample's events in dependency order (part, phase)
 CHAIN = ((CONV, "forward"), (FCP, "forward"), (FCP, "dgrad"), (FCP, "wgrad"),
          (CONV, "dgrad"), (CONV, "wgrad"))
+#: chain position each event of TNPU waits for (-1: none). Backprop needs only the FC data
+#: gradient: conv BP waits for FC BP, not for FC GD (issue #12 item 9); the sequential
+#: baselines keep the whole chain (a sample's phases one after another)
+TNPU_PREDECESSOR = (-1, 0, 1, 2, 2, 4)
+CHAIN_PREDECESSOR = (-1, 0, 1, 2, 3, 4)
 STRATEGIES = ("tnpu", "dnpu-like", "dadiannao-like")
 SHARED = "shared"  # the single time-multiplexed unit of dadiannao-like
 
@@ -122,9 +135,8 @@ _OPTIONS = (
                help="element-wise layers fused into their producer, or streamed"),
     OptionSpec("memory_energy", "on", ("on", "off"),
                help="charge DRAM and buffer energy (off: the TNPU paper's assumption)"),
-    OptionSpec("bandwidth_floor", "off", ("off", "on"),
-               help="latency at least DRAM bytes / bandwidth"),
     OptionSpec("timeline_samples", 4, minimum=1, help="samples drawn by --timeline"),
+    INPUT_GRADIENT,
 )
 _PE_SHARING = OptionSpec("pe_sharing", "dynamic", ("dynamic", "static"),
                          help="one PU re-split at event boundaries, or fixed conv/FC units")
@@ -196,7 +208,8 @@ class SampleWork:
 
 
 def sample_work(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarray | None = None,
-                *, resident: str = "auto", elementwise: str = "fused") -> SampleWork:
+                *, resident: str = "auto", elementwise: str = "fused",
+                input_gradient: bool = False) -> SampleWork:
     """Per-sample MACs and DRAM bytes of every (part, phase), from the cost core at batch 1."""
     if not any(layer.is_compute for layer in net.layers):
         raise InputError(f"network '{net.name}' has no conv or FC layer: the TNPU strategies "
@@ -204,7 +217,8 @@ def sample_work(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarr
                          field="network")
     cap = np.atleast_1d(np.asarray([hw.buffer_bytes] if capacity_bytes is None
                                    else capacity_bytes, float))
-    costs = layer_pass_costs(net, hw, [1], cap, training=True, include_streaming=True)
+    costs = layer_pass_costs(net, hw, [1], cap, training=True, include_streaming=True,
+                             input_gradient=input_gradient)
     # fused: element-wise layers run in their producer's output path and cost nothing, except
     # one that reads the network input (no producer to fuse into): its forward pass streams it
     rows = np.array([elementwise == "stream" or net.layers[i].is_compute
@@ -235,7 +249,10 @@ def sample_work(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarr
             sel = (part == p_idx) & (pass_names == ph)
             wb = wbytes_layer[ph][layer_index[sel]][:, None]
             per_sample = dram[sel]
-            amortised = np.maximum(per_sample - wb, 0.0) + wb / batch
+            if ph == "wgrad":  # streamed dW: every sample after the first reads the running
+                # sum back before adding its own (read-modify-write; issue #12 item 9)
+                per_sample = per_sample + wb * (batch - 1) / batch
+            amortised = np.maximum(dram[sel] - wb, 0.0) + wb / batch
             byts[(p, ph)] = np.where(res[p][None, :], amortised, per_sample)
             macs[(p, ph)] = item_macs[sel]
             vec[(p, ph)] = (np.zeros(int(sel.sum())) if elementwise == "fused"
@@ -372,6 +389,7 @@ def simulate(strategy: str, batch: int, durations: dict[tuple[str, str], np.ndar
     """
     orders = unit_orders(strategy, batch, lookahead)
     serial = strategy != "tnpu"
+    pred = TNPU_PREDECESSOR if strategy == "tnpu" else CHAIN_PREDECESSOR
     shape = np.broadcast(*durations.values()).shape
     zero = np.zeros(shape)
     position = {CHAIN[i]: i for i in range(len(CHAIN))}
@@ -387,7 +405,7 @@ def simulate(strategy: str, batch: int, durations: dict[tuple[str, str], np.ndar
                 e = order[cursor[u]]
                 k = position[(e.part, e.phase)]
                 if k > 0:
-                    dep = chain_done.get((e.sample, k - 1))
+                    dep = chain_done.get((e.sample, pred[k]))
                 elif serial and e.sample > 0:
                     dep = chain_done.get((e.sample - 1, len(CHAIN) - 1))
                 else:
@@ -411,7 +429,10 @@ def simulate(strategy: str, batch: int, durations: dict[tuple[str, str], np.ndar
 
 def simulate_shared_pu(batch: int, split_durations: dict[tuple[str, str], np.ndarray],
                        all_pe_durations: dict[tuple[str, str], np.ndarray], lookahead: int = 1,
-                       split_pes: tuple[float, float] = (1.0, 1.0)) -> Timeline:
+                       split_pes: tuple[float, float] = (1.0, 1.0),
+                       item_bytes: dict[tuple[str, str], np.ndarray] | None = None,
+                       bandwidth_bytes_per_s: np.ndarray | float | None = None,
+                       work_conserving: bool = True) -> Timeline:
     """TNPU with dynamic PE sharing: one PU, conv and FC lanes, work-conserving allocation.
 
     ``split_durations[(part, phase)]``: the item's time on its share of the split PU (conv on
@@ -426,6 +447,17 @@ def simulate_shared_pu(batch: int, split_durations: dict[tuple[str, str], np.nda
     ready, then runs until the first running event finishes, at every point at once (arrays
     over points). Every step finishes at least one event at every unfinished point, so there
     are at most as many steps as events; the loop is over steps, not design points.
+
+    Shared DRAM bandwidth (``item_bytes``: DRAM bytes of each item per sample, with
+    ``bandwidth_bytes_per_s``, both broadcast to the durations' shape): a running event moves its
+    bytes at an even rate over its progress (the same spreading as the compute progress
+    [reconstruction]), so it asks for bytes / duration bytes per second. When the running
+    events together ask for more than the bandwidth, all of them slow down by the same factor
+    until the sum equals the bandwidth (issue #12 item 1). Each item alone never asks for more
+    (its roofline time is >= its bytes / bandwidth), so the makespan is >= all bytes /
+    bandwidth at every point. ``work_conserving=False`` (``pe_sharing=static``): ``all_pe_
+    durations`` are ignored, an event always runs at its unit's split time, and the recorded
+    PEs are its unit's.
     """
     orders = unit_orders("tnpu", batch, lookahead)
     lanes = list(orders)
@@ -440,7 +472,15 @@ def simulate_shared_pu(batch: int, split_durations: dict[tuple[str, str], np.nda
                          for item in CHAIN])  # (chain position, point)
 
     d_split, d_all = table(split_durations), table(all_pe_durations)
+    if not work_conserving:
+        d_all = d_split
     finite = np.isfinite(d_split).all(axis=0) & np.isfinite(d_all).all(axis=0)
+    if item_bytes is None or bandwidth_bytes_per_s is None:
+        b_item, bw = np.zeros_like(d_split), np.full(n_pts, np.inf)
+    else:
+        b_item = table(item_bytes)
+        bw = np.broadcast_to(np.asarray(bandwidth_bytes_per_s, float), shape).ravel()
+    pred = np.array(TNPU_PREDECESSOR)
     # static lane orders as arrays: sample, chain position and event index of the k-th event
     lane_sample = [np.array([e.sample for e in orders[u]]) for u in lanes]
     lane_pos = [np.array([pos[(e.part, e.phase)] for e in orders[u]]) for u in lanes]
@@ -467,7 +507,8 @@ def simulate_shared_pu(batch: int, split_durations: dict[tuple[str, str], np.nda
             for i in range(n_lanes):  # start each lane's next event where it is ready
                 k = np.minimum(cursor[i], len(lane_sample[i]) - 1)
                 smp, p = lane_sample[i][k], lane_pos[i][k]
-                dep = np.where(p == 0, 0.0, done[smp, np.maximum(p - 1, 0), points])
+                q = pred[p]
+                dep = np.where(q < 0, 0.0, done[smp, np.maximum(q, 0), points])
                 ready = (active & ~running[i] & (cursor[i] < len(lane_sample[i]))
                          & (dep <= t))
                 running[i] |= ready
@@ -479,12 +520,17 @@ def simulate_shared_pu(batch: int, split_durations: dict[tuple[str, str], np.nda
             both = running.all(axis=0)
             item = np.stack([lane_pos[i][current[i]] for i in range(n_lanes)])  # (lane, pt)
             dur = np.where(both, d_split[item, points], d_all[item, points])
+            # shared bandwidth: every running event slowed by the same factor <= 1
+            demand = np.where(running & (dur > 0), b_item[item, points] / dur, 0.0).sum(axis=0)
+            slow = np.where(demand > bw, bw / demand, 1.0)
+            dur = dur / slow
             to_go = np.where(running, left * dur, np.inf)
             dt = to_go.min(axis=0)
             t_next = t + dt
             ev = np.stack([lane_event[i][current[i]] for i in range(n_lanes)])
             rec = running & active
-            share = np.where(both, share_split[:, None], total_pes)
+            share = (np.where(both, share_split[:, None], total_pes) if work_conserving
+                     else np.broadcast_to(share_split[:, None], running.shape))
             steps.append((ev, np.broadcast_to(t, ev.shape).copy(),
                           np.broadcast_to(t_next, ev.shape).copy(), share, rec))
             for i in range(n_lanes):
@@ -558,7 +604,8 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
         raise InputError(f"unknown TNPU strategy '{strategy}'", field="strategy")
     if work is None:
         work = sample_work(net, hw, batch, capacity_bytes, resident=opts["resident"],
-                           elementwise=opts["elementwise"])
+                           elementwise=opts["elementwise"],
+                           input_gradient=opts["input_gradient"] == "on")
     bw = np.atleast_1d(np.asarray([hw.dram_bandwidth_bytes_per_s] if bandwidth_bytes_per_s
                                   is None else bandwidth_bytes_per_s, float))
     if strategy == "dadiannao-like":
@@ -568,13 +615,15 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
     item_s = {k: item_seconds(work.macs[k], work.vector_ops[k], work.dram_bytes[k], pes[k[0]],
                               hw, bw) for k in work.macs}
     dynamic = strategy == "tnpu" and opts["pe_sharing"] == "dynamic"
-    if dynamic:  # one PU of P_c + P_f PEs: an item running alone gets all of them
+    if strategy == "tnpu":  # concurrent lanes: they share the DRAM bandwidth
         pu_pes = pes[CONV] + pes[FCP]
-        alone_s = {k: item_seconds(work.macs[k], work.vector_ops[k], work.dram_bytes[k], pu_pes,
-                                   hw, bw) for k in work.macs}
+        alone_s = ({k: item_seconds(work.macs[k], work.vector_ops[k], work.dram_bytes[k],
+                                    pu_pes, hw, bw) for k in work.macs} if dynamic else item_s)
+        per_sample_bytes = {k: work.dram_bytes[k].sum(axis=0)[:, None] for k in work.dram_bytes}
         tl = simulate_shared_pu(batch, item_s, alone_s, opts["lookahead"],
-                                (pes[CONV], pes[FCP]))
-    else:
+                                (pes[CONV], pes[FCP]), per_sample_bytes, bw[None, :],
+                                work_conserving=dynamic)
+    else:  # one event at a time: each at its roofline time
         alone_s = item_s
         units = {SHARED: pes[CONV]} if strategy == "dadiannao-like" else pes
         tl = simulate(strategy, batch, item_s, opts["lookahead"], units)
@@ -582,9 +631,10 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
     if opts["elementwise"] == "fused":  # fused layers' parameters (norm scale/shift): read
         dram = dram + fused_parameter_bytes(net, hw)  # once, gradients written once [recon.]
     dram = np.broadcast_to(dram[:, None], tl.makespan_s.shape)
-    latency = tl.makespan_s
-    if opts["bandwidth_floor"] == "on":
-        latency = np.maximum(latency, dram / bw[None, :])
+    # the fused parameters' one read and one gradient write (not in the sample events) take
+    # their DRAM time after the mini-batch [reconstruction]
+    latency = tl.makespan_s + (fused_parameter_bytes(net, hw) / bw[None, :]
+                               if opts["elementwise"] == "fused" else 0.0)
     macs = float(sum(m.sum() for m in work.macs.values())) * batch
     operand = float(sum(o.sum() for o in work.operand_buffer_bytes.values())) * batch
     mem_on = opts["memory_energy"] == "on"
@@ -611,7 +661,8 @@ def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
     net, hw, n = request.network, request.hardware, request.batch
     opts = parse_options(request.options)
     c = strategy_costs(strategy, net, hw, n, options=request.options)
-    work = sample_work(net, hw, n, resident=opts["resident"], elementwise=opts["elementwise"])
+    work = sample_work(net, hw, n, resident=opts["resident"], elementwise=opts["elementwise"],
+                       input_gradient=opts["input_gradient"] == "on")
     at = (0, 0)
     latency = float(c.latency_s[at])
     rows = []
@@ -680,7 +731,8 @@ def _points(strategy: str, req: SweepRequest) -> PointCosts:
     opts = parse_options(req.options)
     cap = np.atleast_1d(np.asarray(req.capacity_bytes, float))
     work = sample_work(req.network, req.hardware, req.batch, cap, resident=opts["resident"],
-                       elementwise=opts["elementwise"])
+                       elementwise=opts["elementwise"],
+                       input_gradient=opts["input_gradient"] == "on")
     c = strategy_costs(strategy, req.network, req.hardware, req.batch, cap, options=req.options,
                        work=work)
     return PointCosts(
@@ -734,7 +786,8 @@ def bandwidth_speedups(net: Network, hw: Hardware, bandwidth_bytes_per_s: np.nda
     lat = {}
     for s in STRATEGIES:
         work = sample_work(net, hws[s], batch, None, resident=opts["resident"],
-                           elementwise=opts["elementwise"])
+                           elementwise=opts["elementwise"],
+                           input_gradient=opts["input_gradient"] == "on")
         lat[s] = strategy_costs(s, net, hws[s], batch, None, bw, options, work).latency_s[0]
     return pd.DataFrame({
         "network": net.name, "dram_bandwidth_gb_per_s": bw / 1e9,

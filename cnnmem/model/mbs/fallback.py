@@ -47,6 +47,8 @@ def _split_layer_pass(net: Network, costs: Any, item: int, prec: Precision, batc
                                   consumers=k)[0] for g in (1.0, 2.0))
         stash = f1 - (f2 - f1)  # the part not proportional to the gradient precision
         return {"stash": stash, "gradients": dram - stash}
+    if p == "dgrad" and costs.macs[item, 0] == 0:  # a skipped dgrad: its fork sum only
+        return {"gradients": dram}
     g = layer_gconvs(layer, i, (p,))[0]
     tile = costs.tile[item, 0].astype(float)  # (n_capacity, 4)
     ok = tile[:, 0] > 0
@@ -66,9 +68,10 @@ def _split_layer_pass(net: Network, costs: Any, item: int, prec: Precision, batc
 
 
 def layer_fallback(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarray,
-                   training: bool) -> LayerFallback:
+                   training: bool, input_gradient: bool = False) -> LayerFallback:
     """The baseline's cost of every layer alone over the whole batch, by pass and kind."""
-    costs = layer_pass_costs(net, hw, [batch], capacity_bytes, training=training)
+    costs = layer_pass_costs(net, hw, [batch], capacity_bytes, training=training,
+                             input_gradient=input_gradient)
     prec = Precision.of(hw)
     n, ncap = len(net), capacity_bytes.size
     cells = {c: np.zeros((n, ncap)) for c in CELLS}

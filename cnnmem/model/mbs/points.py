@@ -38,9 +38,10 @@ def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     act = t.in_elems[g] + t.out_elems[g]
     fwd = N * (act + t.stash_write_elems[g]) * ea + S * wsum * ew
     macs_f = N * t.macs[g]
+    macs_b = macs_f + N * t.macs_dgrad[g]  # wgrad, and the dgrad backprop computes
     mac_rate, vec_rate = hw.effective_macs_per_s, hw.mac_units * hw.clock_hz
     slots = group_array_macs(m, s[:, None], e[:, None], n[None, :])  # (G, K) each
-    slots_f, slots_b = (macs_f, 2 * macs_f) if slots is None else slots
+    slots_f, slots_b = (macs_f, macs_b) if slots is None else slots
     comp_f = slots_f / mac_rate + N * t.vec_forward[g] / vec_rate
     side = np.sqrt(hw.mac_units)
     kept_f, kept_b = group_kept_bytes(m, s[:, None], e[:, None])  # (G, 1): on chip in a group
@@ -50,14 +51,15 @@ def _regime_values(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     for r, accumulate in enumerate((True, False)):
         if m.training:
             dw = wsum * eg if accumulate else (2.0 * S - 1.0) * wsum * eg
-            bwd = (N * ((act + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
+            grad = t.grad_in_elems[g] + t.grad_out_elems[g]
+            bwd = (N * ((grad + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
                                                        + t.stash_read_wgrad_elems[g]) * ea)
                    + S * wsum * ew + dw)
             comp_b = slots_b / mac_rate + N * t.vec_dgrad[g] / vec_rate
             lat = np.maximum(comp_f, fwd / bw) + np.maximum(comp_b, bwd / bw)
-            buf = (2 * (fwd + bwd) + (macs_f * opb_f + 2 * macs_f * opb_b) / side
+            buf = (2 * (fwd + bwd) + (macs_f * opb_f + macs_b * opb_b) / side
                    + 2 * (kept_f + kept_b))
-            macs, reg_bytes = 3 * macs_f, macs_f * opb_f + 2 * macs_f * opb_b
+            macs, reg_bytes = macs_f + macs_b, macs_f * opb_f + macs_b * opb_b
         else:
             bwd = comp_b = 0.0
             lat = np.maximum(comp_f, fwd / bw)
@@ -95,7 +97,11 @@ def fixed_grouping_points(m: Model, cuts: tuple[int, ...], sub_batch: np.ndarray
     cap = m.caps[None, :, None]  # (1, C, 1)
     acc = needs[:, None, :, 0] <= cap  # (G, C, K)
     ok = needs[:, None, :, 1] <= cap
-    single = (s == e)[:, None, None] & ((n >= m.batch)[None, None, :] | ~ok)
+    mbs_dram = np.where(acc, vals[:, None, :, 0, 0], vals[:, None, :, 1, 0])  # (G, C, K)
+    fb_dram = m.fallback.fields["dram_bytes"][e][:, :, None]  # (G, C, 1)
+    # single-layer group: the baseline layer at n = N, when it does not fit, or when cheaper
+    single = (s == e)[:, None, None] & ((n >= m.batch)[None, None, :] | ~ok
+                                        | (fb_dram <= mbs_dram))
     use_acc = acc & ~single
     use_rmw = ok & ~acc & ~single
     infeasible = (~ok & ~single).any(axis=0)  # (C, K)

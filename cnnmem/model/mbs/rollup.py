@@ -12,7 +12,7 @@ import numpy as np
 from cnnmem.hardware import Hardware
 from cnnmem.model.array import pass_efficiency
 from cnnmem.model.cost import energy_latency
-from cnnmem.model.gconv import PASSES, layer_gconvs
+from cnnmem.model.gconv import PASSES, input_gradient_needed, layer_gconvs
 from cnnmem.model.mbs.plans import (
     Plan,
 )
@@ -43,17 +43,21 @@ def _layer_gconvs(net: Network) -> tuple[tuple[int, tuple[Any, ...]], ...]:
 
 
 @lru_cache(maxsize=64)
-def _array_mac_tables(net: Network, hw: Hardware, batch: int) -> tuple[np.ndarray, np.ndarray]:
+def _array_mac_tables(net: Network, hw: Hardware, batch: int, input_gradient: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative (over layers) MAC slots per sample of the forward and backward passes at every
-    sub-batch size 1..batch: arrays (L + 1, batch), column n - 1 for sub-batch n (cached)."""
+    sub-batch size 1..batch: arrays (L + 1, batch), column n - 1 for sub-batch n (cached).
+    A layer's dgrad counts only where backprop computes it (``input_gradient``)."""
     n = np.arange(1, batch + 1, dtype=float)
     L = len(net)
+    needed = input_gradient_needed(net) if not input_gradient else (True,) * L
     per_f = np.zeros((L, n.size))
     per_b = np.zeros((L, n.size))
     for i, (fwd, dgrad, wgrad) in _layer_gconvs(net):  # a loop over layers
         macs = float(fwd.macs_per_sample)
         per_f[i] = macs / pass_efficiency(hw, fwd, n)
-        per_b[i] = macs / pass_efficiency(hw, dgrad, n) + macs / pass_efficiency(hw, wgrad, n)
+        per_b[i] = (macs / pass_efficiency(hw, dgrad, n) if needed[i] else 0.0) + \
+            macs / pass_efficiency(hw, wgrad, n)
     zero = np.zeros((1, n.size))
     return (np.concatenate([zero, np.cumsum(per_f, axis=0)]),
             np.concatenate([zero, np.cumsum(per_b, axis=0)]))
@@ -92,7 +96,7 @@ def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     if m.hw.array_rows <= 0:
         return None
     col = np.asarray(n, dtype=np.int64) - 1  # sub-batch n -> column n - 1 of the tables
-    cs_f, cs_b = _array_mac_tables(m.net, m.hw, m.batch)
+    cs_f, cs_b = _array_mac_tables(m.net, m.hw, m.batch, m.input_gradient)
     inverse = col
     N = float(m.batch)
     e1 = np.asarray(e) + 1
@@ -112,6 +116,7 @@ def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.nda
     bwd: np.ndarray = sum(  # type: ignore[assignment]
         cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
     macs_f = N * t.macs[g]
+    macs_b = macs_f + N * t.macs_dgrad[g]  # wgrad, and the dgrad backprop computes
     slots = group_array_macs(m, np.asarray(s), np.broadcast_to(e, np.shape(s)), n)
     slots_f, slots_b = (None, None) if slots is None else slots
     cap = m.caps[cap_idx]
@@ -120,7 +125,7 @@ def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.nda
                         capacity_bytes=cap, kept_bytes=kept_f)
     out = {cell_key(*c): v for c, v in cells.items()}
     if m.training:
-        eb = energy_latency(m.hw, bwd, 2 * macs_f, (2 * eg + ew + ea) / 2, N * t.vec_dgrad[g],
+        eb = energy_latency(m.hw, bwd, macs_b, (2 * eg + ew + ea) / 2, N * t.vec_dgrad[g],
                             slots_b, capacity_bytes=cap, kept_bytes=kept_b)
     else:
         eb = {k: np.zeros_like(v) for k, v in ef.items()}
@@ -128,10 +133,13 @@ def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.nda
                 "latency_s", "compute_s", "memory_s"):
         out[key] = ef[key] + eb[key]
     out["dram_bytes"] = fwd + bwd
-    out["macs"] = macs_f * (3 if m.training else 1)
+    out["macs"] = macs_f + macs_b if m.training else macs_f
     out["buffer_need_bytes"] = need
-    single = (s == e) & ((n >= m.batch) | ~ok)
     fb = m.fallback
+    # a single-layer group runs as the baseline layer at n = N, when its sub-batch does not fit,
+    # or whenever that is no more DRAM traffic (the cheaper of the two, always)
+    single = (s == e) & ((n >= m.batch) | ~ok
+                         | (fb.fields["dram_bytes"][e, cap_idx] <= out["dram_bytes"]))
     for c in CELLS:
         key = cell_key(*c)
         out[key] = np.where(single, fb.cells[c][e, cap_idx], out[key])

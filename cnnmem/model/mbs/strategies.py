@@ -40,6 +40,7 @@ from cnnmem.model.mbs.traffic import (
 )
 from cnnmem.model.schedule import (
     INFERENCE,
+    INPUT_GRADIENT,
     TRAINING,
     GroupingRule,
     OptionSpec,
@@ -48,6 +49,7 @@ from cnnmem.model.schedule import (
     ScheduleResult,
     StrategySpec,
     SweepRequest,
+    input_gradient_on,
     register,
     register_sweep,
 )
@@ -89,7 +91,8 @@ def run_schedule(name: str, request: ScheduleRequest) -> ScheduleResult:
     grouping, tile = _resolve(name, request)
     training = request.mode == TRAINING
     fixed = _check_sub_batch(request.sub_batch, request.batch)
-    m = build_model(net, hw, request.batch, [hw.buffer_bytes], training, tile)
+    m = build_model(net, hw, request.batch, [hw.buffer_bytes], training, tile,
+                    input_gradient_on(request.options))
     p = plan(m, grouping, fixed)
     tot, rows = evaluate(m, p, with_groups=True)
     first = ("dram_bytes", "energy_pj", "latency_s", "energy_dram_pj", "energy_buffer_pj",
@@ -116,7 +119,7 @@ def run_sweep(name: str, req: SweepRequest) -> PointCosts:
     grouping, tile = _resolve(name, req)
     fixed = _check_sub_batch(req.sub_batch, req.batch)
     m = build_model(req.network, req.hardware, req.batch, req.capacity_bytes,
-                    req.mode == TRAINING, tile)
+                    req.mode == TRAINING, tile, input_gradient_on(req.options))
     if fixed is not None and (isinstance(grouping, tuple)
                               or grouping in ("layer", "block", "stage", "all")):
         fixed_cuts = grouping if isinstance(grouping, tuple) else named_cuts(m.net, grouping)
@@ -151,17 +154,17 @@ _OWN_GROUPING = {"mbs-greedy": "greedy", "mbs-optimal": "optimal", "mbs-fs": "fs
 SPECS = (
     StrategySpec("mbs-greedy", (TRAINING, INFERENCE),
                  "MBS, the paper's greedy grouping (extend while the sub-batch holds)",
-                 options=(_WEIGHT_TILE,), sub_batch="chooses", latency=_LATENCY),
+                 options=(_WEIGHT_TILE, INPUT_GRADIENT), sub_batch="chooses", latency=_LATENCY),
     StrategySpec("mbs-optimal", (TRAINING, INFERENCE),
                  "MBS, DP-optimal grouping and per-group sub-batches (least DRAM traffic)",
-                 options=(_WEIGHT_TILE,), sub_batch="chooses", latency=_LATENCY),
+                 options=(_WEIGHT_TILE, INPUT_GRADIENT), sub_batch="chooses", latency=_LATENCY),
     StrategySpec("mbs-fs", (TRAINING, INFERENCE),
                  "MBS fully serialized: sub-batch 1 in every group, DP grouping",
-                 options=(_WEIGHT_TILE,), sub_batch="chooses", latency=_LATENCY),
+                 options=(_WEIGHT_TILE, INPUT_GRADIENT), sub_batch="chooses", latency=_LATENCY),
     StrategySpec("mbs", (TRAINING, INFERENCE),
                  "MBS with an explicit grouping (-O cuts=3,7,12 or -O grouping=block) and "
                  "--sub-batch",
-                 options=(_WEIGHT_TILE,),
+                 options=(_WEIGHT_TILE, INPUT_GRADIENT),
                  grouping=GroupingRule(("block", "stage", "layer", "all", "greedy", "optimal"),
                                        cuts=True, default="block"),
                  sub_batch="fixed", latency=_LATENCY),

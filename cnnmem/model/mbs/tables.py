@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cnnmem.model.gconv import PASSES, layer_gconvs
+from cnnmem.model.gconv import PASSES, input_gradient_needed, layer_gconvs
 from cnnmem.model.grouping import (
     interval_events_cumsum,
     range_max,
@@ -50,6 +50,11 @@ class GroupTables:
     weight_ws_bytes: np.ndarray  # weight working set, dW re-read per sub-batch
     weight_acc_bytes: np.ndarray  # working set when all group dW accumulate on chip
     macs: np.ndarray  # per sample, one pass
+    #: tensors entering / leaving the group whose gradient backprop computes (none of a tensor
+    #: with no parameter upstream, e.g. the network input; issue #12 item 2)
+    grad_in_elems: np.ndarray
+    grad_out_elems: np.ndarray
+    macs_dgrad: np.ndarray  # per sample: MACs of the dgrad passes backprop computes
     vec_forward: np.ndarray
     vec_dgrad: np.ndarray
 
@@ -72,10 +77,18 @@ def _needs(net: Network, training: bool) -> list[list[int]]:
 
 
 @lru_cache(maxsize=16)
-def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str = "layer"
-                 ) -> GroupTables:
-    """Precompute every group's per-sample quantities in O(L^2) numpy work (cached)."""
+def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str = "layer",
+                 input_gradient: bool = False) -> GroupTables:
+    """Precompute every group's per-sample quantities in O(L^2) numpy work (cached).
+
+    Without ``input_gradient`` backprop computes no gradient of a tensor with no parameter
+    upstream (:func:`cnnmem.model.gconv.input_gradient_needed`): not written where it enters a
+    group, not read where it leaves one, not summed at a fork, and the dgrad of a layer that
+    needs none is not computed (its fork sum, read by its own wgrad, is kept)."""
     n = len(net)
+    dgrad_needed = np.array(input_gradient_needed(net) if not input_gradient
+                            else (True,) * n, dtype=bool)
+    grad_of = np.append(dgrad_needed | (net.weight_elems > 0), input_gradient)  # per tensor
     elems = np.append(net.out_elems.astype(float), float(net.input_elems))  # tensor L = input
     prod = np.append(np.arange(n), -1)
     cons_raw: list[list[int]] = [[] for _ in range(n + 1)]
@@ -94,6 +107,7 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
                 needers_c[t].append(i)
 
     d_in, d_out, d_nin, d_nout, d_fork = (np.zeros((n, n)) for _ in range(5))
+    g_in, g_out = np.zeros((n, n)), np.zeros((n, n))
     d_need = {"all": np.zeros((n, n)), "compute": np.zeros((n, n))}
 
     def first_at_or_after(lst: list[int], rows: np.ndarray) -> np.ndarray:
@@ -102,13 +116,14 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
 
     for t in range(n + 1):
         p, el, c = int(prod[t]), elems[t], cons[t]
-        if c:  # entering groups that start after the producer
-            rows = np.arange(p + 1, c[-1] + 1)
-            np.add.at(d_in, (rows, first_at_or_after(c, rows)), el)
-        if p >= 0:  # leaving the producer's group while a consumer is outside
-            d_out[: p + 1, p] += el
-            if c:
-                d_out[: p + 1, c[-1]] -= el
+        for d_i, d_o, v in ((d_in, d_out, el), (g_in, g_out, el * grad_of[t])):
+            if c:  # entering groups that start after the producer
+                rows = np.arange(p + 1, c[-1] + 1)
+                np.add.at(d_i, (rows, first_at_or_after(c, rows)), v)
+            if p >= 0:  # leaving the producer's group while a consumer is outside
+                d_o[: p + 1, p] += v
+                if c:
+                    d_o[: p + 1, c[-1]] -= v
         for key, nd in (("all", needers[t]), ("compute", needers_c[t])):
             if not nd:
                 continue
@@ -125,7 +140,7 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
                     d_nout[: p + 1, nd[0]] += el
                     d_nout[: p + 1, c[-1]] -= el
         cr = cons_raw[t]
-        if training and p >= 0 and len(cr) >= 2:
+        if training and p >= 0 and len(cr) >= 2 and grad_of[t]:
             d_fork[: p + 1, p] += 3.0 * (len(cr) - 1) * el
             for ci in cr[:-1]:
                 d_fork[: p + 1, ci] -= 3.0 * el
@@ -180,4 +195,6 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
         weight_ws_bytes=range_max(ws_bytes),
         weight_acc_bytes=range_max(ws * prec.weight) + (wsum * prec.gradient if training
                                                         else 0.0),
-        macs=range_sum(macs), vec_forward=range_sum(vec_f), vec_dgrad=range_sum(vec_d))
+        macs=range_sum(macs), vec_forward=range_sum(vec_f), vec_dgrad=range_sum(vec_d),
+        grad_in_elems=interval_events_cumsum(g_in), grad_out_elems=interval_events_cumsum(g_out),
+        macs_dgrad=range_sum(macs * dgrad_needed))

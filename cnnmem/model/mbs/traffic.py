@@ -40,31 +40,35 @@ class Model:
     caps: np.ndarray  # (C,)
     tables: GroupTables
     fallback: LayerFallback
+    input_gradient: bool = False  # compute the network input's gradient (issue #12 item 2)
 
 
 def build_model(net: Network, hw: Hardware, batch: int, capacity_bytes: Any, training: bool,
-                weight_tile: str = "layer") -> Model:
+                weight_tile: str = "layer", input_gradient: bool = False) -> Model:
     """The model at ``capacity_bytes``. Inside :func:`cnnmem.model.mbs.capacity.capacity_domain`
-    the fallback comes from the domain's table (built once, shared by every chunk)."""
+    the fallback comes from the domain's table (built once, shared by every chunk; the table
+    is of the default schedule, without the network input's gradient)."""
     cap_arr = np.atleast_1d(np.asarray(capacity_bytes, dtype=float))
-    fallback = domain_fallback(net, hw, int(batch), training, cap_arr)
+    fallback = None if input_gradient else domain_fallback(net, hw, int(batch), training,
+                                                            cap_arr)
     if fallback is not None:
         prec = Precision.of(hw)
         return Model(net, hw, prec, int(batch), training, cap_arr,
                      group_tables(net, prec, training, weight_tile), fallback)
     caps = tuple(float(c) for c in cap_arr)
-    return _build_model(net, hw, int(batch), caps, training, weight_tile)
+    return _build_model(net, hw, int(batch), caps, training, weight_tile, input_gradient)
 
 
 @lru_cache(maxsize=32)
 def _build_model(net: Network, hw: Hardware, batch: int, caps: tuple[float, ...],
-                 training: bool, weight_tile: str) -> Model:
+                 training: bool, weight_tile: str, input_gradient: bool = False) -> Model:
     """Cached: a sweep evaluates many groupings and sub-batches of one model."""
     cap_arr = np.array(caps)
     prec = Precision.of(hw)
     return Model(net, hw, prec, batch, training, cap_arr,
-                 group_tables(net, prec, training, weight_tile),
-                 layer_fallback(net, hw, batch, cap_arr, training))
+                 group_tables(net, prec, training, weight_tile, input_gradient),
+                 layer_fallback(net, hw, batch, cap_arr, training, input_gradient),
+                 input_gradient)
 
 
 def sub_batch_candidates(batch: int) -> np.ndarray:
@@ -96,7 +100,7 @@ def mbs_cells(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap: np.ndarray
     cells[("forward", "stash")] = z + N * t.stash_write_elems[g] * ea
     cells[("forward", "weights")] = z + S * wsum * ew
     if m.training:
-        cells[("dgrad", "gradients")] = z + N * (t.in_elems[g] + t.out_elems[g]
+        cells[("dgrad", "gradients")] = z + N * (t.grad_in_elems[g] + t.grad_out_elems[g]
                                                  + t.fork_elems[g]) * eg
         cells[("dgrad", "stash")] = z + N * t.stash_read_dgrad_elems[g] * ea
         cells[("dgrad", "weights")] = z + S * wsum * ew
@@ -108,9 +112,10 @@ def mbs_cells(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap: np.ndarray
 def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
                ) -> np.ndarray:
     """DRAM bytes of groups [s..e] at sub-batch n, capacity index cap_idx (broadcast), with
-    the rule that a single-layer group at n = N, or whose sub-batch does not fit, is the
-    baseline layer. The same sum as :func:`mbs_cells`, arranged so that only the last step
-    touches the full (start, sub-batch, capacity) grid (the DP's inner loop)."""
+    the rule that a single-layer group at n = N is the baseline layer, and at any other n
+    the cheaper of the baseline layer and its MBS sub-batch (infinite when it does not fit).
+    The same sum as :func:`mbs_cells`, arranged so that only the last step touches the full
+    (start, sub-batch, capacity) grid (the DP's inner loop)."""
     t, N = m.tables, float(m.batch)
     ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
     s = np.asarray(s)
@@ -121,7 +126,8 @@ def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarr
     wsum = t.weight_elems[g]
     S = np.ceil(N / n)
     if m.training:
-        base = base + N * ((act + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
+        grad = t.grad_in_elems[g] + t.grad_out_elems[g]
+        base = base + N * ((grad + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
                                                             + t.stash_read_wgrad_elems[g]) * ea)
         wts = S * wsum * (2.0 * ew)
         dw_acc, dw_rmw = wsum * eg, (2.0 * S - 1.0) * wsum * eg
@@ -134,10 +140,11 @@ def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarr
     cap = m.caps[cap_idx]
     dram = np.where(need_acc <= cap, base + wts + dw_acc,
                     np.where(need <= cap, base + wts + dw_rmw, np.inf))
-    single = (s == e) & ((n >= m.batch) | ~(need <= cap))
-    if not single.any():
+    if not np.any(s == e):
         return dram
-    return np.where(single, m.fallback.fields["dram_bytes"][e, cap_idx], dram)
+    fallback = m.fallback.fields["dram_bytes"][e, cap_idx]
+    # a single-layer group: the baseline layer at n = N, else the cheaper of the two
+    return np.where(s == e, np.where(n >= m.batch, fallback, np.minimum(dram, fallback)), dram)
 
 
 def best_group_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +166,8 @@ def best_group_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np.nda
     base = N * (act + t.stash_write_elems[g]) * ea
     wsum = t.weight_elems[g]
     if m.training:
-        base = base + N * ((act + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
+        grad = t.grad_in_elems[g] + t.grad_out_elems[g]
+        base = base + N * ((grad + t.fork_elems[g]) * eg + (t.stash_read_dgrad_elems[g]
                                                             + t.stash_read_wgrad_elems[g]) * ea)
     single = (s == e)[:, None]
     limit = np.where(single, N - 1.0, N)  # n = N of a single layer is the baseline layer
