@@ -119,3 +119,4 @@ from cnnmem.model.mbs.traffic import (  # noqa: F401
     mbs_cells,
     sub_batch_candidates,
 )
+from cnnmem.model.mbs import recompute  # noqa: E402,F401  (registers mbs-recompute)
