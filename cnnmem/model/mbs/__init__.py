@@ -62,6 +62,7 @@ traffic (the model and a group's DRAM traffic), plans (optimal DP, greedy, cuts)
 
 from __future__ import annotations
 
+from cnnmem.model.mbs import recompute  # noqa: E402,F401  (registers mbs-recompute)
 from cnnmem.model.mbs.fallback import (  # noqa: F401
     LayerFallback,
     _split_layer_pass,
@@ -119,4 +120,3 @@ from cnnmem.model.mbs.traffic import (  # noqa: F401
     mbs_cells,
     sub_batch_candidates,
 )
-from cnnmem.model.mbs import recompute  # noqa: E402,F401  (registers mbs-recompute)

@@ -268,8 +268,6 @@ def evaluate_recompute(m: Model, plan: Plan, recompute: np.ndarray, with_groups:
 
 
 def run_schedule(request: ScheduleRequest) -> ScheduleResult:
-    from cnnmem.model.training_bound import network_training_bound_bytes
-
     net, hw = request.network, request.hardware
     m = build_model(net, hw, request.batch, [hw.buffer_bytes], True,
                     str(request.options["weight_tile"]))
@@ -285,10 +283,6 @@ def run_schedule(request: ScheduleRequest) -> ScheduleResult:
     totals["recompute_groups"] = int(tot["recompute_groups"][0])
     totals["throughput_per_s"] = request.batch / totals["latency_s"]
     totals["cuts"] = ",".join(str(c) for c in cuts_of_path(plan.path)[0])
-    bound2 = float(network_training_bound_bytes(net, m.prec, request.batch, hw.buffer_bytes,
-                                                recompute=True)[0, 0])
-    totals["training_bound_bytes"] = bound2
-    totals["dram_over_bound"] = totals["dram_bytes"] / bound2
     notes = (NOTE_NORM,
              "recompute: a group marked True re-reads its inputs and reruns its forward in "
              "backward instead of stashing (cnnmem's reconstruction; mbs/recompute.py)",
@@ -321,7 +315,7 @@ SPEC = StrategySpec(
     "from the group's input in backward",
     options=(OptionSpec("weight_tile", "layer", ("layer", "channel"),
                         help="weights of a group held per layer or per output channel"),),
-    sub_batch="chooses",
+    sub_batch="chooses", recomputes=True,
     latency="sum over groups of max(compute, memory) per pass; recomputed forward in backward")
 
 register(SPEC)(run_schedule)
