@@ -1,7 +1,7 @@
 """Issue 18 numbers: training bound, mbs-greedy, mbs-optimal, mbs-recompute on ResNet-50/101 and
 Inception-v3/v4, batch 256, WaveCore (hw/wavecore.yaml), buffers 2, 10, 32 MiB.
 
-Run: .venv/bin/python benchmarks/recompute_numbers.py  (prints a markdown table)."""
+Run: .venv/bin/python scripts/recompute_table.py  (prints a markdown table; GiB = 2^30 B)."""
 
 from __future__ import annotations
 
