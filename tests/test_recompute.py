@@ -18,6 +18,7 @@ from cnnmem.model.mbs.recompute import (
     inner_needed_elems,
     plan_recompute,
     recompute_group_dram,
+    recompute_peak_bytes,
 )
 from cnnmem.model.precision import Precision
 from cnnmem.model.schedule import TRAINING, SweepRequest, run_strategy, sweep_evaluators
@@ -150,3 +151,20 @@ def test_resnet50_schedule_table_sweep_and_bound_columns() -> None:
                        capacity_bytes=np.array([cap]))
     pc = sweep_evaluators()["mbs-recompute"](req)
     assert float(np.asarray(pc.dram_bytes).ravel()[0]) == pytest.approx(tot["dram_bytes"])
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(text=small_nets(dag=True))
+def test_recompute_peak_between_stash_peak_and_holding_everything(text: str) -> None:
+    """The recompute live-set table: without held tensors it is exactly the stash-mode peak of
+    group_tables (the same loop); with them it lies between that peak and the stash peak plus
+    every held tensor at once."""
+    net = load_network_text(text)
+    prec = Precision.of(HW)
+    stash = mbs.group_tables(net, prec, True).peak_sample_bytes
+    iu = np.triu_indices(len(net))
+    assert np.allclose(recompute_peak_bytes(net, prec, False)[iu], stash[iu], rtol=1e-12)
+    held = recompute_peak_bytes(net, prec)[iu]
+    assert np.all(held >= stash[iu] * (1 - 1e-12))
+    everything = stash + inner_needed_elems(net) * prec.activation
+    assert np.all(held <= everything[iu] * (1 + 1e-12))

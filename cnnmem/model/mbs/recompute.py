@@ -18,10 +18,11 @@ a reconstruction in the spirit of Checkmate-style rematerialization applied per 
   (``S`` x the group's weights, booked as ``(dgrad, weights)``);
 * MACs: the group's forward MACs again (and its element-wise forward operations), in the
   backward sweep's time and energy;
-* buffer need: n x (peak live bytes per sample + the bytes per sample of every tensor produced
-  in the group and needed by its backward) + the weight working set. Holding all of them on
-  top of the stash-mode peak is an upper bound on the live set (conservative: a finer model
-  could free them as backward consumes them);
+* buffer need: n x (peak live bytes per sample) + the weight working set, the peak taken over
+  the group's steps (:func:`recompute_peak_bytes`): forward, the stash-mode live set plus every
+  tensor produced so far that the group's backward needs (held from its recomputation on);
+  backward, the stash-mode backward set plus the held tensors not yet consumed. Held and live
+  tensors are added, not merged (one in both counts twice): conservative;
 * a recomputing group never falls back to the conventional layer (that is the stash choice of
   a single-layer group); it runs the MBS way at any n <= N whose need fits.
 
@@ -48,6 +49,7 @@ from cnnmem.model.mbs.plans import Plan
 from cnnmem.model.mbs.rollup import TOTAL_FIELDS, _group_terms, group_array_macs
 from cnnmem.model.mbs.tables import CELLS, KINDS, NOTE_NORM, _needs, cell_key
 from cnnmem.model.mbs.traffic import Model, best_group_dram, build_model
+from cnnmem.model.precision import Precision
 from cnnmem.model.schedule import (
     TRAINING,
     OptionSpec,
@@ -81,6 +83,57 @@ def inner_needed_elems(net: Network) -> np.ndarray:
     return interval_events_cumsum(events)
 
 
+@lru_cache(maxsize=16)
+def recompute_peak_bytes(net: Network, prec: Precision, held: bool = True) -> np.ndarray:
+    """(L, L) peak live bytes per sample of a recomputing group [s..e] (``held=False``: the
+    stash-mode peak of :func:`cnnmem.model.mbs.tables.group_tables`, the same loop, a check).
+
+    At each step l of the group: forward, the stash-mode forward live set plus every tensor
+    produced in [s..l] that a layer of the group needs in backward (held from its recomputation
+    on); backward, the stash-mode backward set (gradients of the live tensors and the tensors
+    layer l reads) plus every tensor produced in [s..l] needed by a layer in [s..l] (not yet
+    back-propagated). The held tensors are added to the live set, not merged with it (a tensor
+    in both counts twice): an upper bound on the live bytes. O(L^3) numpy work, cached."""
+    n = len(net)
+    ea, eg = prec.activation, prec.gradient
+    elems = np.append(net.out_elems.astype(float), float(net.input_elems))  # tensor L = input
+    needs = _needs(net, True)
+    need_col = np.array([sum(elems[t] for t in ts) for ts in needs])
+    first_need = np.full(n, n, dtype=np.int64)
+    for i, ts in enumerate(needs):
+        for t in ts:
+            if t < n:
+                first_need[t] = min(first_need[t], i)
+    el = elems[:n] if held else np.zeros(n)
+
+    def span_sums(w: np.ndarray) -> np.ndarray:
+        """(k, k) sums of w[s..l] (s rows, l columns; 0 for l < s)."""
+        c = np.concatenate([[0.0], np.cumsum(w)])
+        return np.triu(c[None, 1:] - c[:-1, None])
+
+    held_b = np.zeros((n, n))  # [s, l]: produced in [s..l], first needed at or before l
+    for lay in range(n):
+        held_b[: lay + 1, lay] = span_sums(el[: lay + 1] * (first_need[: lay + 1] <= lay))[:, lay]
+    live = np.zeros((n, n))
+    out = np.zeros((n, n))
+    last_use = {t: (t if t < n else -1) for t in range(n + 1)}
+    for e in range(n):  # the stash-mode live set, as in group_tables
+        live[: e + 1, e] += elems[e]
+        for t in sorted({n if p < 0 else p for p in net.producers[e]}):
+            pc = last_use[t]
+            if pc >= 0:
+                live[: pc + 1, pc + 1: e + 1] += elems[t]
+            live[pc + 1: e + 1, e] += elems[t]
+            last_use[t] = e
+        sub = live[: e + 1, : e + 1]
+        held_f = span_sums(el[: e + 1] * (first_need[: e + 1] <= e))
+        fwd = (sub + held_f) * ea
+        bwd = sub * eg + (need_col[None, : e + 1] + held_b[: e + 1, : e + 1]) * ea
+        mask = np.arange(e + 1)[None, :] >= np.arange(e + 1)[:, None]
+        out[: e + 1, e] = np.where(mask, np.maximum(fwd, bwd), 0.0).max(axis=1)
+    return out
+
+
 def recompute_parts(m: Model, s: np.ndarray, e: int) -> dict[str, np.ndarray]:
     """Sub-batch-independent DRAM bytes (``base``) and per-sample buffer bytes (``peak``) of
     recomputing groups [s..e] (arrays like s)."""
@@ -89,7 +142,7 @@ def recompute_parts(m: Model, s: np.ndarray, e: int) -> dict[str, np.ndarray]:
     g = (s, e)
     act = t.in_elems[g] + t.out_elems[g]
     base = N * (act * ea + (act + t.fork_elems[g]) * eg + t.in_elems[g] * ea)
-    peak = t.peak_sample_bytes[g] + inner_needed_elems(m.net)[g] * ea
+    peak = recompute_peak_bytes(m.net, m.prec)[g]
     return {"base": base, "peak": peak}
 
 
