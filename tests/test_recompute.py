@@ -168,3 +168,10 @@ def test_recompute_peak_between_stash_peak_and_holding_everything(text: str) -> 
     assert np.all(held >= stash[iu] * (1 - 1e-12))
     everything = stash + inner_needed_elems(net) * prec.activation
     assert np.all(held <= everything[iu] * (1 + 1e-12))
+
+
+@pytest.mark.slow
+@settings(max_examples=400, **SETTINGS)
+@given(text=small_nets(dag=True), batch=st.integers(1, 4))
+def test_recompute_dp_equals_brute_force_many(text: str, batch: int) -> None:
+    test_recompute_dp_equals_brute_force.hypothesis.inner_test(text, batch)
