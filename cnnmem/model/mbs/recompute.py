@@ -26,11 +26,20 @@ a reconstruction in the spirit of Checkmate-style rematerialization applied per 
 * a recomputing group never falls back to the conventional layer (that is the stash choice of
   a single-layer group); it runs the MBS way at any n <= N whose need fits.
 
+The last group (any suffix [k..L-1] of the network, the loss at its end) has a third choice,
+*one pass*: per sub-batch its forward and then at once its backward (gradient accumulation over
+the sub-batches), holding the tensors its backward needs in between: no stash traffic, no
+input re-read, no second forward; weights read once per sub-batch in each pass and dW
+accumulated or read-modify-written as in MBS; buffer need as a recomputing group's. It
+recomputes nothing (class R0 of :mod:`cnnmem.model.training_bound`). A suffix of several
+groups run in one pass per sub-batch is not modelled.
+
 The DP minimizes the summed DRAM bytes over cut points, sub-batches and the per-group choice;
-each group's cost is the cheaper of its stash cost (:func:`best_group_dram`, exactly
-mbs-optimal's) and its recompute cost, ties going to stashing, so the optimum is never above
-mbs-optimal's. The choice is recorded in the schedule table's ``recompute`` column and in the
-totals (``recompute_groups``, ``recompute_macs``); a sweep row records the cuts only and is re-run
+each group's cost is the cheapest of its stash cost (:func:`best_group_dram`, exactly
+mbs-optimal's), its recompute cost and (last group) its one-pass cost, ties going to stashing,
+so the optimum is never above mbs-optimal's. The choice is recorded in the schedule table's
+``recompute`` and ``backward`` (stash / recompute / one-pass) columns and in the totals
+(``recompute_groups``, ``one_pass_groups``, ``recompute_macs``); a sweep row records the cuts only and is re-run
 by strategy name (the DP is deterministic, so it reproduces the same per-group choices).
 """
 
@@ -134,20 +143,29 @@ def recompute_peak_bytes(net: Network, prec: Precision, held: bool = True) -> np
     return out
 
 
-def recompute_parts(m: Model, s: np.ndarray, e: int) -> dict[str, np.ndarray]:
-    """Sub-batch-independent DRAM bytes (``base``) and per-sample buffer bytes (``peak``) of
-    recomputing groups [s..e] (arrays like s)."""
+#: a group's backward: stash (MBS), recompute, or one pass (last group only)
+STASH, RECOMPUTE, ONE_PASS = 0, 1, 2
+MODE_NAMES = ("stash", "recompute", "one-pass")
+
+
+def recompute_parts(m: Model, s: np.ndarray, e: int, one_pass: bool = False
+                    ) -> dict[str, Any]:
+    """Sub-batch-independent DRAM bytes (``base``), per-sample buffer bytes (``peak``) and
+    weight reads per sub-batch (``weight_passes``) of recomputing groups [s..e] (arrays like
+    s); ``one_pass``: the last group run forward then backward per sub-batch (no input re-read,
+    no second forward)."""
     t, N = m.tables, float(m.batch)
     ea, eg = m.prec.activation, m.prec.gradient
     g = (s, e)
     act = t.in_elems[g] + t.out_elems[g]
-    base = N * (act * ea + (act + t.fork_elems[g]) * eg + t.in_elems[g] * ea)
+    reread = 0.0 if one_pass else t.in_elems[g] * ea
+    base = N * (act * ea + (act + t.fork_elems[g]) * eg + reread)
     peak = recompute_peak_bytes(m.net, m.prec)[g]
-    return {"base": base, "peak": peak}
+    return {"base": base, "peak": peak, "weight_passes": 2.0 if one_pass else 3.0}
 
 
-def recompute_group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
-                         ) -> np.ndarray:
+def recompute_group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray,
+                         one_pass: bool = False) -> np.ndarray:
     """DRAM bytes of recomputing groups [s..e] at sub-batch n, capacity index cap_idx
     (broadcast; inf where the need does not fit). The explicit form the DP's closed form is
     tested against."""
@@ -156,18 +174,19 @@ def recompute_group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx
     s = np.asarray(s)
     n = np.asarray(n, dtype=float)
     g = (s, e)
-    parts = recompute_parts(m, s, e)
+    parts = recompute_parts(m, s, e, one_pass)
     wsum = t.weight_elems[g]
     S = np.ceil(N / n)
     peak = parts["peak"] * n
     cap = m.caps[cap_idx]
-    wts = parts["base"] + S * wsum * (3.0 * ew)
+    wts = parts["base"] + S * wsum * (parts["weight_passes"] * ew)
     return np.where(peak + t.weight_acc_bytes[g] <= cap, wts + wsum * eg,
                     np.where(peak + t.weight_ws_bytes[g] <= cap,
                              wts + (2.0 * S - 1.0) * wsum * eg, np.inf))
 
 
-def best_recompute_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
+def best_recompute_dram(m: Model, s: np.ndarray, e: int, one_pass: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Least DRAM bytes of recomputing groups [s..e] over every sub-batch 1..N per capacity and
     the sub-batch giving it, arrays (len(s), C): the closed form of :func:`best_group_dram`
     (within a regime the largest fitting n is best; ties to the larger n)."""
@@ -175,7 +194,7 @@ def best_recompute_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np
     ew, eg = m.prec.weight, m.prec.gradient
     s = np.asarray(s)
     g = (s, e)
-    parts = recompute_parts(m, s, e)
+    parts = recompute_parts(m, s, e, one_pass)
     wsum = t.weight_elems[g][:, None]
     peak = parts["peak"][:, None]
     cap = m.caps[None, :]
@@ -188,7 +207,8 @@ def best_recompute_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np
         n_fit = np.where(room >= 0, np.minimum(n_fit, N), 0.0)
         S = np.ceil(N / np.maximum(n_fit, 1.0))
         dw = wsum * eg * (1.0 if accumulate else 2.0 * S - 1.0)
-        cost = np.where(n_fit >= 1, parts["base"][:, None] + S * wsum * (3.0 * ew) + dw, np.inf)
+        cost = np.where(n_fit >= 1, parts["base"][:, None]
+                        + S * wsum * (parts["weight_passes"] * ew) + dw, np.inf)
         take = cost < best if accumulate else cost <= best
         best = np.where(take, cost, best)
         best_n = np.where(take, np.ceil(N / S), best_n)
@@ -196,27 +216,32 @@ def best_recompute_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np
 
 
 def plan_recompute(m: Model) -> tuple[Plan, np.ndarray]:
-    """The DP over cuts, sub-batches and stash/recompute: the plan and the (L, C) recompute
-    flag of the group ending at each layer (False elsewhere)."""
+    """The DP over cuts, sub-batches and each group's backward mode: the plan and the (L, C)
+    mode (STASH, RECOMPUTE, ONE_PASS) of the group ending at each layer (STASH elsewhere)."""
     L = len(m.net)
 
     def cost(e: int) -> tuple[np.ndarray, np.ndarray]:
         starts = np.arange(e + 1)
-        stash, n_stash = best_group_dram(m, starts, e)
-        rec, n_rec = best_recompute_dram(m, starts, e)
-        use = rec < stash  # ties: stash (the mbs-optimal choice)
-        n = np.where(use, n_rec, n_stash).astype(np.int64)
-        return np.where(use, rec, stash), 2 * n + use
+        best, n_best = best_group_dram(m, starts, e)
+        mode = np.zeros(best.shape, dtype=np.int64)
+        options = [(RECOMPUTE, False)] + ([(ONE_PASS, True)] if e == L - 1 else [])
+        for code, one_pass in options:
+            c, n = best_recompute_dram(m, starts, e, one_pass)
+            use = c < best  # ties: the earlier mode (stash first: the mbs-optimal choice)
+            best, n_best = np.where(use, c, best), np.where(use, n, n_best)
+            mode = np.where(use, code, mode)
+        return best, 3 * n_best.astype(np.int64) + mode
 
     res = consecutive_dp(L, cost, m.caps.size)
     ends = res.path >= 0
-    plan = Plan(res.path, np.where(ends, res.choice // 2, 0), np.arange(m.caps.size), 1)
-    return plan, ends & (res.choice % 2 == 1)
+    plan = Plan(res.path, np.where(ends, res.choice // 3, 0), np.arange(m.caps.size), 1)
+    return plan, np.where(ends, res.choice % 3, STASH)
 
 
-def _recompute_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
-                     ) -> dict[str, np.ndarray]:
-    """Cells, energy, times and need of recomputing groups [s..e] per problem (arrays (P,))."""
+def _recompute_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray,
+                     one_pass: bool = False) -> dict[str, np.ndarray]:
+    """Cells, energy, times and need of recomputing (or ``one_pass``) groups [s..e] per
+    problem (arrays (P,))."""
     t, N = m.tables, float(m.batch)
     ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
     g = (s, e)
@@ -233,25 +258,30 @@ def _recompute_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np
     cells[("forward", "weights")] = zero + S * wsum * ew
     cells[("dgrad", "gradients")] = zero + N * (t.in_elems[g] + t.out_elems[g]
                                                 + t.fork_elems[g]) * eg
-    cells[("dgrad", "stash")] = zero + N * t.in_elems[g] * ea
-    cells[("dgrad", "weights")] = zero + 2.0 * S * wsum * ew
+    if not one_pass:  # re-read the group's inputs; the recomputed forward re-reads weights
+        cells[("dgrad", "stash")] = zero + N * t.in_elems[g] * ea
+    cells[("dgrad", "weights")] = zero + (1.0 if one_pass else 2.0) * S * wsum * ew
     cells[("wgrad", "weights")] = zero + np.where(acc, 1.0, 2.0 * S - 1.0) * wsum * eg
     fwd: np.ndarray = sum(cells[("forward", k)] for k in KINDS)  # type: ignore[assignment]
     bwd: np.ndarray = sum(  # type: ignore[assignment]
         cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
     macs_f = N * t.macs[g]
     slots = group_array_macs(m, np.asarray(s), np.broadcast_to(e, np.shape(s)), n)
-    slots_f, slots_b = (None, None) if slots is None else (slots[0], slots[0] + slots[1])
-    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g], slots_f)
-    # backward: the recomputed forward (operands ea + ew) and dgrad + wgrad (as in MBS)
-    eb = energy_latency(m.hw, bwd, 3 * macs_f, ((ea + ew) + (2 * eg + ew + ea)) / 3,
-                        N * (t.vec_forward[g] + t.vec_dgrad[g]), slots_b)
+    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g],
+                        None if slots is None else slots[0])
+    if one_pass:  # backward as in MBS
+        eb = energy_latency(m.hw, bwd, 2 * macs_f, (2 * eg + ew + ea) / 2,
+                            N * t.vec_dgrad[g], None if slots is None else slots[1])
+    else:  # backward: the recomputed forward (operands ea + ew) and dgrad + wgrad (as in MBS)
+        eb = energy_latency(m.hw, bwd, 3 * macs_f, ((ea + ew) + (2 * eg + ew + ea)) / 3,
+                            N * (t.vec_forward[g] + t.vec_dgrad[g]),
+                            None if slots is None else slots[0] + slots[1])
     out = {cell_key(*c): v for c, v in cells.items()}
     for key in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
                 "latency_s", "compute_s", "memory_s"):
         out[key] = ef[key] + eb[key]
     out["dram_bytes"] = fwd + bwd
-    out["macs"] = zero + 4 * macs_f
+    out["macs"] = zero + (3 if one_pass else 4) * macs_f
     out["buffer_need_bytes"] = zero + np.where(acc, peak + t.weight_acc_bytes[g],
                                                peak + t.weight_ws_bytes[g])
     for key in out:
@@ -260,9 +290,10 @@ def _recompute_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np
     return out
 
 
-def evaluate_recompute(m: Model, plan: Plan, recompute: np.ndarray, with_groups: bool = False
+def evaluate_recompute(m: Model, plan: Plan, mode: np.ndarray, with_groups: bool = False
                        ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
-    """Totals per capacity (arrays (C,)) and, optionally, per-group rows of capacity 0."""
+    """Totals per capacity (arrays (C,)) and, optionally, per-group rows of capacity 0, of a
+    plan and its (L, C) backward modes (:func:`plan_recompute`)."""
     P = plan.cap_idx.size
     tot: dict[str, np.ndarray] = {}
     rows: list[dict[str, Any]] = []
@@ -273,8 +304,10 @@ def evaluate_recompute(m: Model, plan: Plan, recompute: np.ndarray, with_groups:
         n = np.where(mask, plan.sub_batch[e], m.batch)
         stash = _group_terms(m, s, e, n, plan.cap_idx)
         rec = _recompute_terms(m, s, e, n, plan.cap_idx)
-        r = recompute[e] & mask
-        terms = {k: np.where(r, rec[k], stash[k]) for k in rec}
+        one = _recompute_terms(m, s, e, n, plan.cap_idx, one_pass=True)
+        r = (mode[e] == RECOMPUTE) & mask
+        o = (mode[e] == ONE_PASS) & mask
+        terms = {k: np.where(r, rec[k], np.where(o, one[k], stash[k])) for k in rec}
         extra = np.where(r, float(m.batch) * m.tables.macs[s, e], 0.0)
         for key, v in terms.items():
             v = np.where(mask, v, 0.0)
@@ -284,18 +317,20 @@ def evaluate_recompute(m: Model, plan: Plan, recompute: np.ndarray, with_groups:
                 tot[key] = tot.get(key, np.zeros(P)) + v
         tot["groups"] = tot.get("groups", np.zeros(P)) + mask
         tot["recompute_groups"] = tot.get("recompute_groups", np.zeros(P)) + r
+        tot["one_pass_groups"] = tot.get("one_pass_groups", np.zeros(P)) + o
         tot["recompute_macs"] = tot.get("recompute_macs", np.zeros(P)) + np.where(mask, extra,
                                                                                   0.0)
         if with_groups and mask[0]:
             s0 = int(s[0])
             names = [lay.name for lay in m.net.layers[s0: e + 1]]
-            single = bool(stash["layerwise_group"][0]) and not bool(r[0])
+            single = bool(stash["layerwise_group"][0]) and not (r[0] or o[0])
             row: dict[str, Any] = {
                 "group": len(rows), "first": s0, "last": e,
                 "layers": names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}",
                 "n_layers": len(names), "sub_batch": int(n[0]),
                 "run": "layerwise" if single else "mbs",
                 "recompute": bool(r[0]),
+                "backward": MODE_NAMES[int(mode[e, 0])],
                 "recompute_macs": float(extra[0]),
                 "buffer_need_bytes": float(terms["buffer_need_bytes"][0]),
                 "dram_bytes": float(terms["dram_bytes"][0]),
@@ -334,6 +369,7 @@ def run_schedule(request: ScheduleRequest) -> ScheduleResult:
     totals: dict[str, Any] = {k: float(tot[k][0]) for k in keys}
     totals["groups"] = int(tot["groups"][0])
     totals["recompute_groups"] = int(tot["recompute_groups"][0])
+    totals["one_pass_groups"] = int(tot["one_pass_groups"][0])
     totals["throughput_per_s"] = request.batch / totals["latency_s"]
     totals["cuts"] = ",".join(str(c) for c in cuts_of_path(plan.path)[0])
     notes = (NOTE_NORM,
