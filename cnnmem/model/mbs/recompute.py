@@ -39,8 +39,9 @@ each group's cost is the cheapest of its stash cost (:func:`best_group_dram`, ex
 mbs-optimal's), its recompute cost and (last group) its one-pass cost, ties going to stashing,
 so the optimum is never above mbs-optimal's. The choice is recorded in the schedule table's
 ``recompute`` and ``backward`` (stash / recompute / one-pass) columns and in the totals
-(``recompute_groups``, ``one_pass_groups``, ``recompute_macs``); a sweep row records the cuts only and is re-run
-by strategy name (the DP is deterministic, so it reproduces the same per-group choices).
+(``recompute_groups``, ``one_pass_groups``, ``recompute_macs``); a sweep row records the cuts
+only and is re-run by strategy name (the DP is deterministic, so it reproduces the same
+per-group choices).
 """
 
 from __future__ import annotations
