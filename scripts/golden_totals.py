@@ -36,6 +36,7 @@ CASES: tuple[tuple[str, str, str, tuple[int, ...], int | None, int | None, dict[
     ("mbs", "training", "wavecore", (8,), None, None, {"grouping": "layer",
                                                        "weight_tile": "channel"}),
     ("mbs-optimal", "inference", "wavecore", (4,), None, None, {}),
+    ("mbs-recompute", "training", "wavecore", (2, 8), None, None, {}),
     ("fusion", "inference", "edge", (1, 4), None, None, {}),
     ("fusion", "inference", "edge", (1,), None, None, {"variant": "recompute",
                                                        "filters": "resident"}),

@@ -24,6 +24,7 @@ UNIT = re.compile(r"(^|_)(bytes|pj|s|mm2|w)(_|$)|_per_s$")
 #: dimensionless numbers: counts and ratios (their names say what they count or compare)
 DIMENSIONLESS = {"macs", "groups", "sub_batch", "n_layers", "chips_used", "replicas",
                  "tiled_fallback_groups", "group", "first", "last", "dataflow_over_bound",
+                 "dram_over_bound", "recompute_groups", "one_pass_groups", "recompute_macs",
                  "mac_utilization", "conv_unit_utilization", "fc_unit_utilization",
                  "unit_pes", "unit_pes_alone", "layer_passes", "macs_per_sample"}
 

@@ -16,6 +16,8 @@ from matplotlib.container import BarContainer
 
 from cnnmem.cli import main
 from cnnmem.model.cost import compulsory_bytes
+from cnnmem.model.precision import Precision
+from cnnmem.model.training_bound import network_training_bound_bytes
 from cnnmem.report import plots, runreport
 from cnnmem.sweep.engine import run_sweep
 from cnnmem.sweep.spec import load_sweep
@@ -53,6 +55,10 @@ def _prepared(run: Path, spec) -> tuple:
 
 def _legend_texts(fig: plt.Figure) -> list[str]:
     return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+
+def plots_training_label() -> str:
+    return "whole-network training bound 1\n(schedules without recomputation)"
 
 
 def test_format_bytes_scales() -> None:
@@ -96,6 +102,19 @@ def test_traffic_panels_per_hardware_and_drawn_values(two_hw_run) -> None:
         hw_obj = dict(spec.hardware)[hw]
         assert b["compulsory_bytes"].iloc[0] == pytest.approx(
             float(compulsory_bytes(dict(spec.networks)["lenet5"], hw_obj, 8, training=True)))
+        # the whole-network training bound 1 is drawn, and no (non-recomputing) strategy's
+        # staircase goes below it at the capacities where both are known
+        want = network_training_bound_bytes(dict(spec.networks)["lenet5"], Precision.of(hw_obj),
+                                            8, b["capacity_bytes"].to_numpy(float))[0]
+        np.testing.assert_allclose(b["training_bound_bytes"], want, rtol=1e-12)
+        tb = lines[plots_training_label()]
+        np.testing.assert_allclose(tb.get_ydata(), b.sort_values("capacity_bytes")[
+            "training_bound_bytes"], rtol=1e-12)
+        for _, g in sub.groupby("strategy"):
+            x, y = plots.staircase(g)
+            at = network_training_bound_bytes(dict(spec.networks)["lenet5"],
+                                              Precision.of(hw_obj), 8, x)[0]
+            assert np.all(y >= at * (1 - 1e-12))
     legend = _legend_texts(fig)
     assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in axes)
     assert set(traffic["strategy"]) <= set(legend)

@@ -211,7 +211,8 @@ def test_no_training_strategy_beats_bound_1(text: str, batch: int, data: st.Data
     evaluators = sweep_evaluators()
     has_compute = any(layer.is_compute for layer in net.layers)
     for name, strat in strategies().items():
-        if TRAINING not in strat.modes or (name in TNPU_FAMILY and not has_compute):
+        if (TRAINING not in strat.modes or strat.spec.recomputes
+                or (name in TNPU_FAMILY and not has_compute)):
             continue
         for hw, req in _sweep_requests(net, batch, name, data):
             bound = network_training_bound_bytes(net, Precision.of(hw), batch, CAPS)[0]
@@ -319,3 +320,45 @@ def test_cli_bound_without_training_still_requires_buffer(capsys: pytest.Capture
     err = capsys.readouterr().err
     assert exc.value.code == 2
     assert err.strip() == "error: field '--buffer': required unless --training"
+
+
+# ------------------------------------------------------------------------------------------
+# Sweep rows carry dram_over_bound (bound 1; bound 2 for mbs-recompute)
+
+SWEEP_TEXT = """\
+sweep: bound
+networks: [lenet5, mpcnn]
+hardware: [wavecore]
+mode: training
+batch: 8
+strategies: [layerwise, mbs-greedy, mbs-optimal, mbs-fs, mbs, mbs-recompute]
+axes:
+  capacity: [2 KiB, 16 KiB, 64 KiB, 256 KiB, 4 MiB]
+  sub_batch: [1, 2, 8]
+  grouping: [{random: 3, seed: 5, max_depth: 4}, stage, layer]
+"""
+
+
+def test_sweep_rows_dram_over_bound(tmp_path) -> None:  # noqa: ANN001
+    import pandas as pd
+
+    from cnnmem.sweep.engine import run_sweep
+    from cnnmem.sweep.spec import load_sweep
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SWEEP_TEXT)
+    spec = load_sweep(path)
+    run_sweep(spec, tmp_path / "out", quiet=True, keep="all")
+    df = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert set(df["strategy"]) == {"layerwise", "mbs-greedy", "mbs-optimal", "mbs-fs", "mbs",
+                                   "mbs-recompute"}
+    nets = {n: load_network(n) for n in ("lenet5", "mpcnn")}
+    for (net, strat), rows in df.groupby(["network", "strategy"]):
+        bound = network_training_bound_bytes(nets[net], Precision.of(WAVECORE), 8,
+                                             rows["capacity_bytes"].to_numpy(),
+                                             recompute=strat == "mbs-recompute")[0]
+        dram = rows["dram_bytes"].to_numpy()
+        assert np.allclose(rows["dram_over_bound"], dram / bound, rtol=1e-12)
+        finite = np.isfinite(dram)
+        assert finite.any()
+        assert np.all(rows["dram_over_bound"].to_numpy()[finite] >= 1 - 1e-12), (net, strat)

@@ -112,6 +112,9 @@ class StrategySpec:
     sub_batch: str = "none"
     chips: bool = False  # takes --chips > 1 (multi-chip pipelines)
     latency: str = ""  # how the strategy's latency is formed (shown by `cnnmem strategies`)
+    #: recomputes forward values in backward: its ``dram_over_bound`` is against bound 2 of
+    #: :mod:`cnnmem.model.training_bound` (bound 1 holds only without recomputation)
+    recomputes: bool = False
 
     def __post_init__(self) -> None:
         if self.sub_batch not in SUB_BATCH_RULES:
@@ -373,7 +376,23 @@ def run_strategy(name: str, network: Network, hardware: Hardware, *, mode: str |
                               chips=chips, sub_batch=sub_batch,
                               options=dict(options or {}), grouping=grouping)
     request = normalize_request(strategy.spec, request)
-    return request, with_chip_columns(strategy._run(request), request.hardware)
+    result = with_chip_columns(strategy._run(request), request.hardware)
+    if mode == TRAINING:
+        result.totals.update(bound_ratio(strategy.spec, request, result.totals["dram_bytes"]))
+    return request, result
+
+
+def bound_ratio(spec: StrategySpec, request: ScheduleRequest, dram_bytes: float
+                ) -> dict[str, float]:
+    """``training_bound_bytes`` (bound 1; bound 2 for a strategy that recomputes) and
+    ``dram_over_bound`` = DRAM bytes / that bound (issue 18; docs/training_bound.md)."""
+    from cnnmem.model.precision import Precision
+    from cnnmem.model.training_bound import network_training_bound_bytes
+
+    bound = float(network_training_bound_bytes(
+        request.network, Precision.of(request.hardware), request.batch,
+        request.hardware.buffer_bytes, recompute=spec.recomputes)[0, 0])
+    return {"training_bound_bytes": bound, "dram_over_bound": float(dram_bytes) / bound}
 
 
 # ------------------------------------------------------------------------------------------

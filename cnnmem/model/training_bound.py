@@ -51,6 +51,7 @@ simplification, xfail-tested); it stays above bound 2.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -124,6 +125,7 @@ def dgrad_weight_layers(net: Network) -> list[int]:
     return out
 
 
+@lru_cache(maxsize=64)
 def training_terms(net: Network, prec: Precision) -> TrainingTerms:
     """The per-sample terms of ``net`` at the given precisions."""
     n = len(net)

@@ -213,7 +213,9 @@ def draw_traffic_vs_capacity(best: pd.DataFrame, bounds: dict[tuple, pd.DataFram
                              panel_columns: Sequence[str] = ("network", "hardware"),
                              *, training: bool = True) -> plt.Figure:
     """DRAM traffic vs buffer capacity: a panel per network and hardware configuration, per
-    strategy its Pareto staircase, with the per-layer lower bound and the compulsory traffic.
+    strategy its Pareto staircase, with the per-layer lower bound, the whole-network training
+    bound 1 (a ``training_bound_bytes`` column in ``bounds``, training sweeps) and the
+    compulsory traffic.
 
     ``best``: columns ``panel_columns``, strategy, capacity_bytes, dram_bytes.
     ``bounds``: panel key -> frame (capacity_bytes, lower_bound_bytes, compulsory_bytes,
@@ -228,6 +230,7 @@ def draw_traffic_vs_capacity(best: pd.DataFrame, bounds: dict[tuple, pd.DataFram
         used: dict[str, object] = {}
         weights_what = "weight gradients" if training else "outputs"
         floor_labels = {
+            "training": "whole-network training bound 1\n(schedules without recomputation)",
             "lower": "sum of per-layer lower bounds\n(bounds layer-by-layer schedules)",
             "compulsory": f"compulsory traffic: input, weights,\n{weights_what} once",
             "stream": "compulsory traffic without the one-time\nweight load (bounds OCCAM's "
@@ -256,6 +259,15 @@ def draw_traffic_vs_capacity(best: pd.DataFrame, bounds: dict[tuple, pd.DataFram
                                                 label=floor_labels["lower"]))
                 xs.append(b["capacity_bytes"].to_numpy(float))
                 ys.append(b["lower_bound_bytes"].to_numpy(float))
+                if "training_bound_bytes" in b:
+                    ax.plot(b["capacity_bytes"], b["training_bound_bytes"], color="black",
+                            linestyle="-", linewidth=1.6, label=floor_labels["training"],
+                            marker="_" if len(b) == 1 else None, markersize=12)
+                    used.setdefault("training", Line2D([], [], color="black", linestyle="-",
+                                                       linewidth=1.6,
+                                                       label=floor_labels["training"]))
+                    xs.append(b["capacity_bytes"].to_numpy(float))
+                    ys.append(b["training_bound_bytes"].to_numpy(float))
             if not xs:
                 continue
             x_all, y_all = np.concatenate(xs), np.concatenate(ys)

@@ -18,7 +18,9 @@ import pandas as pd
 
 from cnnmem.errors import InputError
 from cnnmem.model.cost import compulsory_bytes, layer_pass_costs
+from cnnmem.model.precision import Precision
 from cnnmem.model.schedule import TRAINING
+from cnnmem.model.training_bound import network_training_bound_bytes
 from cnnmem.report import plots
 from cnnmem.sweep.output import AtomicOutputs
 from cnnmem.sweep.rerun import request_of_row
@@ -164,10 +166,14 @@ def _bounds(spec: SweepSpec, best: pd.DataFrame, keys: list[str]) -> dict[tuple,
         floor = float(compulsory_bytes(net, hw, spec.batch, training=training))
         stream = float(compulsory_bytes(net, hw, spec.batch, training=training,
                                         include_weights=False))
-        out[key] = pd.DataFrame({"capacity_bytes": caps,
-                                 "lower_bound_bytes": c.lower_bound_bytes.sum(axis=0)[0],
-                                 "compulsory_bytes": np.full(caps.size, floor),
-                                 "compulsory_no_weights_bytes": np.full(caps.size, stream)})
+        frame = pd.DataFrame({"capacity_bytes": caps,
+                              "lower_bound_bytes": c.lower_bound_bytes.sum(axis=0)[0],
+                              "compulsory_bytes": np.full(caps.size, floor),
+                              "compulsory_no_weights_bytes": np.full(caps.size, stream)})
+        if training:  # the whole-network bound 1 (no recomputation; issue 18)
+            frame["training_bound_bytes"] = network_training_bound_bytes(
+                net, Precision.of(hw), spec.batch, caps)[0]
+        out[key] = frame
     return out
 
 
@@ -259,6 +265,8 @@ def front_table(pareto: pd.DataFrame, limit: int = 25,
         "capacity": [plots.format_bytes(float(v)) for v in df["capacity_bytes"]],
         "sub_batch": df["sub_batch"], "dram_gib": df["dram_bytes"] / plots.GIB,
         "energy_mj": df["energy_pj"] / 1e9, "latency_ms": df["latency_s"] * 1e3,
+        **({"dram_over_bound": df["dram_over_bound"]} if "dram_over_bound" in df
+           and df["dram_over_bound"].notna().any() else {}),
         "cuts": [shorten_cuts(str(v)) for v in df["cuts"].fillna("").astype(str)],
     })
 
@@ -373,7 +381,10 @@ def write_report(run_dir: Path) -> Path:
             md += ["## Per-group DRAM traffic of the best schedule", "",
                    f"(strategy {top['strategy']} cannot re-run this point per group)", ""]
     md += ["## Pareto front", "", "Up to 25 points per network, by DRAM traffic; all points "
-           "are in `pareto.csv` (`cuts`: a group ends after each listed layer index).", "",
+           "are in `pareto.csv` (`cuts`: a group ends after each listed layer index"
+           + ("; `dram_over_bound`: DRAM bytes / the whole-network training bound 1, or bound 2 "
+              "for a strategy that recomputes (mbs-recompute); docs/training_bound.md"
+              if spec.mode == TRAINING else "") + ").", "",
            _md_table(front_table(pareto, hw_columns=keys[2:])) if len(pareto) else "(empty)", ""]
     out = AtomicOutputs(run_dir)
     try:

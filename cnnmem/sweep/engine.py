@@ -36,6 +36,7 @@ from cnnmem.model.rollup import CHIP_COLUMNS, chip_columns, total_energy
 from cnnmem.model.schedule import (
     POINT_FIELDS,
     STRUCTURAL_POLICIES,
+    TRAINING,
     StrategySpec,
     SweepRequest,
     strategy_specs,
@@ -53,7 +54,9 @@ from cnnmem.workload.network import Network
 
 METRICS = ("dram_bytes", "buffer_need_bytes", "energy_pj", "energy_dram_pj", "energy_buffer_pj",
            "energy_compute_pj", "energy_static_pj", "latency_s", "compute_s", "memory_s",
-           *CHIP_COLUMNS)
+           *CHIP_COLUMNS, "dram_over_bound")
+#: metrics that do not decide feasibility: ``dram_over_bound`` is NaN in inference sweeps
+RATIO_METRICS = ("dram_over_bound",)
 KEY_COLUMNS = ("network", "hardware", "strategy", "grouping", "cuts")
 DEFAULT_CHUNK_POINTS = 1 << 16
 #: which evaluated points the results file keeps: every one, the feasible ones (every metric
@@ -239,6 +242,19 @@ def capacities_per_chunk(task: Task, chunk_points: int) -> int:
     return max(1, chunk_points // n_sub)
 
 
+def _training_bound(spec: SweepSpec, task: Task, caps: np.ndarray) -> np.ndarray:
+    """The training lower bound per capacity (bound 1; bound 2 for a strategy that recomputes;
+    :mod:`cnnmem.model.training_bound`), NaN in inference: ``dram_over_bound``'s denominator."""
+    if spec.mode != TRAINING:
+        return np.full(caps.size, np.nan)
+    from cnnmem.model.precision import Precision
+    from cnnmem.model.training_bound import network_training_bound_bytes
+
+    return network_training_bound_bytes(
+        task.net, Precision.of(task.hw), spec.batch, caps,
+        recompute=strategy_specs()[task.strategy].recomputes)[0]
+
+
 def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest], Any],
                   chunk_points: int, block: tuple[int, int] | None = None) -> Iterator[Chunk]:
     """Evaluate one task over its capacities in chunks of at most ``chunk_points`` points
@@ -280,6 +296,8 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
         # area and leakage depend on the capacity only: one value per capacity, per point
         for key, value in chip_columns(task.hw, caps).items():
             metrics[key] = round_significant(np.repeat(np.asarray(value, float), ncol))
+        metrics["dram_over_bound"] = round_significant(
+            metrics["dram_bytes"] / np.repeat(_training_bound(spec, task, caps), ncol))
         codes, labels = _cuts_column(pc.cuts, caps.size, ncol, len(task.net))
         yield Chunk(task, np.repeat(caps, ncol), np.tile(sb, caps.size),
                     {m: metrics[m] for m in METRICS}, codes, labels)
@@ -311,7 +329,8 @@ def feasible_points(ch: Chunk) -> np.ndarray:
     """Points whose every metric is finite (an infeasible schedule reports ``inf``)."""
     ok = np.ones(len(ch), bool)
     for m in METRICS:  # a loop over metrics
-        ok &= np.isfinite(ch.metrics[m])
+        if m not in RATIO_METRICS:
+            ok &= np.isfinite(ch.metrics[m])
     return ok
 
 

@@ -65,6 +65,7 @@ traffic (the model and a group's DRAM traffic), plans (optimal DP, greedy, cuts)
 
 from __future__ import annotations
 
+from cnnmem.model.mbs import recompute  # noqa: E402,F401  (registers mbs-recompute)
 from cnnmem.model.mbs.fallback import (  # noqa: F401
     LayerFallback,
     _split_layer_pass,

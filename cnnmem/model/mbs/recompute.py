@@ -1,0 +1,422 @@
+"""``mbs-recompute``: the MBS DP with a per-group choice to stash or recompute (issue 18).
+
+Part of :mod:`cnnmem.model.mbs` (the package docstring has the MBS group model this extends).
+
+Each group of the MBS grouping either *stashes* (the MBS model unchanged: tensors its backward
+needs that are produced inside it are written to DRAM in forward and read back in backward) or
+*recomputes*: in backward, per sub-batch, the group re-reads its inputs from DRAM, runs its
+forward again holding every tensor its backward needs on chip, then runs its backward.
+
+A recomputing group of sub-batch n, relative to the same group stashing [cnnmem's model,
+a reconstruction in the spirit of Checkmate-style rematerialization applied per MBS group]:
+
+* forward: no stash writes (its outputs to later groups are written as before);
+* backward: instead of every tensor its layers need (stashed or entering), it reads every
+  tensor entering the group once more (``in_elems``; the tensors its layers need that enter
+  the group are among them), booked as ``(dgrad, stash)``: under recomputation the group's
+  input is its stash; the recomputed forward reads the group's weights once more per sub-batch
+  (``S`` x the group's weights, booked as ``(dgrad, weights)``);
+* MACs: the group's forward MACs again (and its element-wise forward operations), in the
+  backward sweep's time and energy;
+* buffer need: n x (peak live bytes per sample) + the weight working set, the peak taken over
+  the group's steps (:func:`recompute_peak_bytes`): forward, the stash-mode live set plus every
+  tensor produced so far that the group's backward needs (held from its recomputation on);
+  backward, the stash-mode backward set plus the held tensors not yet consumed. Held and live
+  tensors are added, not merged (one in both counts twice): conservative;
+* a recomputing group never falls back to the conventional layer (that is the stash choice of
+  a single-layer group); it runs the MBS way at any n <= N whose need fits.
+
+The last group (any suffix [k..L-1] of the network, the loss at its end) has a third choice,
+*one pass*: per sub-batch its forward and then at once its backward (gradient accumulation over
+the sub-batches), holding the tensors its backward needs in between: no stash traffic, no
+input re-read, no second forward; weights read once per sub-batch in each pass and dW
+accumulated or read-modify-written as in MBS; buffer need as a recomputing group's. It
+recomputes nothing (class R0 of :mod:`cnnmem.model.training_bound`). A suffix of several
+groups run in one pass per sub-batch is not modelled.
+
+The DP minimizes the summed DRAM bytes over cut points, sub-batches and the per-group choice;
+each group's cost is the cheapest of its stash cost (:func:`best_group_dram`, exactly
+mbs-optimal's), its recompute cost and (last group) its one-pass cost, ties going to stashing,
+so the optimum is never above mbs-optimal's. The choice is recorded in the schedule table's
+``recompute`` and ``backward`` (stash / recompute / one-pass) columns and in the totals
+(``recompute_groups``, ``one_pass_groups``, ``recompute_macs``); a sweep row records the cuts
+only and is re-run by strategy name (the DP is deterministic, so it reproduces the same
+per-group choices).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cnnmem.model.cost import energy_latency
+from cnnmem.model.gconv import PASSES
+from cnnmem.model.grouping import consecutive_dp, cut_mask, cuts_of_path, interval_events_cumsum
+from cnnmem.model.mbs.plans import Plan
+from cnnmem.model.mbs.rollup import TOTAL_FIELDS, _group_terms, group_array_macs, group_kept_bytes
+from cnnmem.model.mbs.tables import CELLS, KINDS, NOTE_NORM, _needs, cell_key
+from cnnmem.model.mbs.traffic import Model, best_group_dram, build_model
+from cnnmem.model.precision import Precision
+from cnnmem.model.schedule import (
+    INPUT_GRADIENT,
+    TRAINING,
+    OptionSpec,
+    PointCosts,
+    ScheduleRequest,
+    ScheduleResult,
+    StrategySpec,
+    SweepRequest,
+    input_gradient_on,
+    register,
+    register_sweep,
+)
+from cnnmem.workload.network import Network
+
+NAME = "mbs-recompute"
+
+
+@lru_cache(maxsize=16)
+def inner_needed_elems(net: Network) -> np.ndarray:
+    """(L, L) per-sample elements of the tensors produced in group [s..e] that a layer of the
+    group needs in backward (what a recomputing group holds on chip)."""
+    n = len(net)
+    needers: list[list[int]] = [[] for _ in range(n)]
+    for i, ts in enumerate(_needs(net, True)):
+        for t in ts:
+            if t < n:
+                needers[t].append(i)
+    events = np.zeros((n, n))
+    for t, nd in enumerate(needers):
+        if nd:  # group holds t when s <= t (producer inside) and e >= its first needer
+            events[: t + 1, min(nd)] += float(net.out_elems[t])
+    return interval_events_cumsum(events)
+
+
+@lru_cache(maxsize=16)
+def recompute_peak_bytes(net: Network, prec: Precision, held: bool = True) -> np.ndarray:
+    """(L, L) peak live bytes per sample of a recomputing group [s..e] (``held=False``: the
+    stash-mode peak of :func:`cnnmem.model.mbs.tables.group_tables`, the same loop, a check).
+
+    At each step l of the group: forward, the stash-mode forward live set plus every tensor
+    produced in [s..l] that a layer of the group needs in backward (held from its recomputation
+    on); backward, the stash-mode backward set (gradients of the live tensors and the tensors
+    layer l reads) plus every tensor produced in [s..l] needed by a layer in [s..l] (not yet
+    back-propagated). The held tensors are added to the live set, not merged with it (a tensor
+    in both counts twice): an upper bound on the live bytes. O(L^3) numpy work, cached."""
+    n = len(net)
+    ea, eg = prec.activation, prec.gradient
+    elems = np.append(net.out_elems.astype(float), float(net.input_elems))  # tensor L = input
+    needs = _needs(net, True)
+    need_col = np.array([sum(elems[t] for t in ts) for ts in needs])
+    first_need = np.full(n, n, dtype=np.int64)
+    for i, ts in enumerate(needs):
+        for t in ts:
+            if t < n:
+                first_need[t] = min(first_need[t], i)
+    el = elems[:n] if held else np.zeros(n)
+
+    def span_sums(w: np.ndarray) -> np.ndarray:
+        """(k, k) sums of w[s..l] (s rows, l columns; 0 for l < s)."""
+        c = np.concatenate([[0.0], np.cumsum(w)])
+        return np.triu(c[None, 1:] - c[:-1, None])
+
+    held_b = np.zeros((n, n))  # [s, l]: produced in [s..l], first needed at or before l
+    for lay in range(n):
+        held_b[: lay + 1, lay] = span_sums(el[: lay + 1] * (first_need[: lay + 1] <= lay))[:, lay]
+    live = np.zeros((n, n))
+    out = np.zeros((n, n))
+    last_use = {t: (t if t < n else -1) for t in range(n + 1)}
+    for e in range(n):  # the stash-mode live set, as in group_tables
+        live[: e + 1, e] += elems[e]
+        for t in sorted({n if p < 0 else p for p in net.producers[e]}):
+            pc = last_use[t]
+            if pc >= 0:
+                live[: pc + 1, pc + 1: e + 1] += elems[t]
+            live[pc + 1: e + 1, e] += elems[t]
+            last_use[t] = e
+        sub = live[: e + 1, : e + 1]
+        held_f = span_sums(el[: e + 1] * (first_need[: e + 1] <= e))
+        fwd = (sub + held_f) * ea
+        bwd = sub * eg + (need_col[None, : e + 1] + held_b[: e + 1, : e + 1]) * ea
+        mask = np.arange(e + 1)[None, :] >= np.arange(e + 1)[:, None]
+        out[: e + 1, e] = np.where(mask, np.maximum(fwd, bwd), 0.0).max(axis=1)
+    return out
+
+
+#: a group's backward: stash (MBS), recompute, or one pass (last group only)
+STASH, RECOMPUTE, ONE_PASS = 0, 1, 2
+MODE_NAMES = ("stash", "recompute", "one-pass")
+
+
+def recompute_parts(m: Model, s: np.ndarray, e: int, one_pass: bool = False
+                    ) -> dict[str, Any]:
+    """Sub-batch-independent DRAM bytes (``base``), per-sample buffer bytes (``peak``) and
+    weight reads per sub-batch (``weight_passes``) of recomputing groups [s..e] (arrays like
+    s); ``one_pass``: the last group run forward then backward per sub-batch (no input re-read,
+    no second forward)."""
+    t, N = m.tables, float(m.batch)
+    ea, eg = m.prec.activation, m.prec.gradient
+    g = (s, e)
+    act = t.in_elems[g] + t.out_elems[g]
+    reread = 0.0 if one_pass else t.in_elems[g] * ea
+    base = N * (act * ea + (act + t.fork_elems[g]) * eg + reread)
+    peak = recompute_peak_bytes(m.net, m.prec)[g]
+    return {"base": base, "peak": peak, "weight_passes": 2.0 if one_pass else 3.0}
+
+
+def recompute_group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray,
+                         one_pass: bool = False) -> np.ndarray:
+    """DRAM bytes of recomputing groups [s..e] at sub-batch n, capacity index cap_idx
+    (broadcast; inf where the need does not fit). The explicit form the DP's closed form is
+    tested against."""
+    t, N = m.tables, float(m.batch)
+    ew, eg = m.prec.weight, m.prec.gradient
+    s = np.asarray(s)
+    n = np.asarray(n, dtype=float)
+    g = (s, e)
+    parts = recompute_parts(m, s, e, one_pass)
+    wsum = t.weight_elems[g]
+    S = np.ceil(N / n)
+    peak = parts["peak"] * n
+    cap = m.caps[cap_idx]
+    wts = parts["base"] + S * wsum * (parts["weight_passes"] * ew)
+    return np.where(peak + t.weight_acc_bytes[g] <= cap, wts + wsum * eg,
+                    np.where(peak + t.weight_ws_bytes[g] <= cap,
+                             wts + (2.0 * S - 1.0) * wsum * eg, np.inf))
+
+
+def best_recompute_dram(m: Model, s: np.ndarray, e: int, one_pass: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Least DRAM bytes of recomputing groups [s..e] over every sub-batch 1..N per capacity and
+    the sub-batch giving it, arrays (len(s), C): the closed form of :func:`best_group_dram`
+    (within a regime the largest fitting n is best; ties to the larger n)."""
+    t, N = m.tables, float(m.batch)
+    ew, eg = m.prec.weight, m.prec.gradient
+    s = np.asarray(s)
+    g = (s, e)
+    parts = recompute_parts(m, s, e, one_pass)
+    wsum = t.weight_elems[g][:, None]
+    peak = parts["peak"][:, None]
+    cap = m.caps[None, :]
+    best = np.full((s.size, m.caps.size), np.inf)
+    best_n = np.zeros((s.size, m.caps.size))
+    for accumulate, ws in ((True, t.weight_acc_bytes[g]), (False, t.weight_ws_bytes[g])):
+        room = cap - ws[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_fit = np.where(peak > 0, np.floor(room / np.where(peak > 0, peak, 1.0)), np.inf)
+        n_fit = np.where(room >= 0, np.minimum(n_fit, N), 0.0)
+        S = np.ceil(N / np.maximum(n_fit, 1.0))
+        dw = wsum * eg * (1.0 if accumulate else 2.0 * S - 1.0)
+        cost = np.where(n_fit >= 1, parts["base"][:, None]
+                        + S * wsum * (parts["weight_passes"] * ew) + dw, np.inf)
+        take = cost < best if accumulate else cost <= best
+        best = np.where(take, cost, best)
+        best_n = np.where(take, np.ceil(N / S), best_n)
+    return best, best_n
+
+
+def plan_recompute(m: Model) -> tuple[Plan, np.ndarray]:
+    """The DP over cuts, sub-batches and each group's backward mode: the plan and the (L, C)
+    mode (STASH, RECOMPUTE, ONE_PASS) of the group ending at each layer (STASH elsewhere)."""
+    L = len(m.net)
+
+    def cost(e: int) -> tuple[np.ndarray, np.ndarray]:
+        starts = np.arange(e + 1)
+        best, n_best = best_group_dram(m, starts, e)
+        mode = np.zeros(best.shape, dtype=np.int64)
+        options = [(RECOMPUTE, False)] + ([(ONE_PASS, True)] if e == L - 1 else [])
+        for code, one_pass in options:
+            c, n = best_recompute_dram(m, starts, e, one_pass)
+            use = c < best  # ties: the earlier mode (stash first: the mbs-optimal choice)
+            best, n_best = np.where(use, c, best), np.where(use, n, n_best)
+            mode = np.where(use, code, mode)
+        return best, 3 * n_best.astype(np.int64) + mode
+
+    res = consecutive_dp(L, cost, m.caps.size)
+    ends = res.path >= 0
+    plan = Plan(res.path, np.where(ends, res.choice // 3, 0), np.arange(m.caps.size), 1)
+    return plan, np.where(ends, res.choice % 3, STASH)
+
+
+def _recompute_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray,
+                     one_pass: bool = False) -> dict[str, np.ndarray]:
+    """Cells, energy, times and need of recomputing (or ``one_pass``) groups [s..e] per
+    problem (arrays (P,))."""
+    t, N = m.tables, float(m.batch)
+    ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
+    g = (s, e)
+    n = np.asarray(n, dtype=float)
+    S = np.ceil(N / n)
+    cap = m.caps[cap_idx]
+    wsum = t.weight_elems[g]
+    peak = recompute_parts(m, s, e)["peak"] * n
+    acc = peak + t.weight_acc_bytes[g] <= cap
+    ok = peak + t.weight_ws_bytes[g] <= cap
+    zero = np.zeros(np.broadcast_shapes(np.shape(s), n.shape, cap.shape))
+    cells = {c: zero for c in CELLS}
+    cells[("forward", "activations")] = zero + N * (t.in_elems[g] + t.out_elems[g]) * ea
+    cells[("forward", "weights")] = zero + S * wsum * ew
+    cells[("dgrad", "gradients")] = zero + N * (t.in_elems[g] + t.out_elems[g]
+                                                + t.fork_elems[g]) * eg
+    if not one_pass:  # re-read the group's inputs; the recomputed forward re-reads weights
+        cells[("dgrad", "stash")] = zero + N * t.in_elems[g] * ea
+    cells[("dgrad", "weights")] = zero + (1.0 if one_pass else 2.0) * S * wsum * ew
+    cells[("wgrad", "weights")] = zero + np.where(acc, 1.0, 2.0 * S - 1.0) * wsum * eg
+    fwd: np.ndarray = sum(cells[("forward", k)] for k in KINDS)  # type: ignore[assignment]
+    bwd: np.ndarray = sum(  # type: ignore[assignment]
+        cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
+    macs_f = N * t.macs[g]
+    macs_b = macs_f + N * t.macs_dgrad[g]  # wgrad, and the dgrad backprop computes
+    slots = group_array_macs(m, np.asarray(s), np.broadcast_to(e, np.shape(s)), n)
+    kept_f, kept_b = group_kept_bytes(m, np.asarray(s), np.broadcast_to(e, np.shape(s)))
+    ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g],
+                        None if slots is None else slots[0], capacity_bytes=cap,
+                        kept_bytes=kept_f)
+    if one_pass:  # backward as in MBS
+        eb = energy_latency(m.hw, bwd, macs_b, (2 * eg + ew + ea) / 2,
+                            N * t.vec_dgrad[g], None if slots is None else slots[1],
+                            capacity_bytes=cap, kept_bytes=kept_b)
+    else:  # backward: the recomputed forward (operands ea + ew) and dgrad + wgrad (as in MBS)
+        eb = energy_latency(m.hw, bwd, macs_f + macs_b,
+                            (macs_f * (ea + ew) + macs_b * (2 * eg + ew + ea) / 2)
+                            / np.maximum(macs_f + macs_b, 1.0),
+                            N * (t.vec_forward[g] + t.vec_dgrad[g]),
+                            None if slots is None else slots[0] + slots[1],
+                            capacity_bytes=cap, kept_bytes=kept_f + kept_b)
+    out = {cell_key(*c): v for c, v in cells.items()}
+    for key in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
+                "latency_s", "compute_s", "memory_s"):
+        out[key] = ef[key] + eb[key]
+    out["dram_bytes"] = fwd + bwd
+    out["macs"] = zero + macs_f + macs_b + (0.0 if one_pass else macs_f)
+    out["buffer_need_bytes"] = zero + np.where(acc, peak + t.weight_acc_bytes[g],
+                                               peak + t.weight_ws_bytes[g])
+    for key in out:
+        if key not in ("macs", "buffer_need_bytes"):
+            out[key] = np.where(ok, out[key], np.inf)
+    return out
+
+
+def evaluate_recompute(m: Model, plan: Plan, mode: np.ndarray, with_groups: bool = False
+                       ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Totals per capacity (arrays (C,)) and, optionally, per-group rows of capacity 0, of a
+    plan and its (L, C) backward modes (:func:`plan_recompute`)."""
+    P = plan.cap_idx.size
+    tot: dict[str, np.ndarray] = {}
+    rows: list[dict[str, Any]] = []
+    for e_end in np.flatnonzero((plan.path >= 0).any(axis=1)):
+        e = int(e_end)
+        mask = plan.path[e] >= 0
+        s = np.where(mask, plan.path[e], e)
+        n = np.where(mask, plan.sub_batch[e], m.batch)
+        stash = _group_terms(m, s, e, n, plan.cap_idx)
+        rec = _recompute_terms(m, s, e, n, plan.cap_idx)
+        one = _recompute_terms(m, s, e, n, plan.cap_idx, one_pass=True)
+        r = (mode[e] == RECOMPUTE) & mask
+        o = (mode[e] == ONE_PASS) & mask
+        terms = {k: np.where(r, rec[k], np.where(o, one[k], stash[k])) for k in rec}
+        extra = np.where(r, float(m.batch) * m.tables.macs[s, e], 0.0)
+        for key, v in terms.items():
+            v = np.where(mask, v, 0.0)
+            if key == "buffer_need_bytes":
+                tot[key] = np.maximum(tot.get(key, np.zeros(P)), v)
+            else:
+                tot[key] = tot.get(key, np.zeros(P)) + v
+        tot["groups"] = tot.get("groups", np.zeros(P)) + mask
+        tot["recompute_groups"] = tot.get("recompute_groups", np.zeros(P)) + r
+        tot["one_pass_groups"] = tot.get("one_pass_groups", np.zeros(P)) + o
+        tot["recompute_macs"] = tot.get("recompute_macs", np.zeros(P)) + np.where(mask, extra,
+                                                                                  0.0)
+        if with_groups and mask[0]:
+            s0 = int(s[0])
+            names = [lay.name for lay in m.net.layers[s0: e + 1]]
+            single = bool(stash["layerwise_group"][0]) and not (r[0] or o[0])
+            row: dict[str, Any] = {
+                "group": len(rows), "first": s0, "last": e,
+                "layers": names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}",
+                "n_layers": len(names), "sub_batch": int(n[0]),
+                "run": "layerwise" if single else "mbs",
+                "recompute": bool(r[0]),
+                "backward": MODE_NAMES[int(mode[e, 0])],
+                "recompute_macs": float(extra[0]),
+                "buffer_need_bytes": float(terms["buffer_need_bytes"][0]),
+                "dram_bytes": float(terms["dram_bytes"][0]),
+            }
+            for kind in KINDS:
+                row[f"dram_{kind}_bytes"] = float(sum(terms[cell_key(p, kind)][0]
+                                                      for p in PASSES))
+            forks = 0.0 if single else float(m.batch * m.tables.fork_elems[s0, e]
+                                             * m.prec.gradient)
+            row["dram_gradients_bytes"] -= forks
+            row["dram_gradient_forks_bytes"] = forks
+            row["energy_pj"] = float(sum(terms[k][0] for k in TOTAL_FIELDS
+                                         if k.startswith("energy_")))
+            row["latency_s"] = float(terms["latency_s"][0])
+            rows.append(row)
+    tot["energy_pj"] = (tot["energy_dram_pj"] + tot["energy_buffer_pj"]
+                        + tot["energy_compute_pj"] + tot["energy_static_pj"])
+    for p in PASSES:
+        tot[f"dram_{p}_bytes"] = np.sum([tot[cell_key(p, k)] for k in KINDS], axis=0)
+    for k in KINDS:
+        tot[f"dram_{k}_bytes"] = np.sum([tot[cell_key(p, k)] for p in PASSES], axis=0)
+    return tot, rows
+
+
+def run_schedule(request: ScheduleRequest) -> ScheduleResult:
+    net, hw = request.network, request.hardware
+    m = build_model(net, hw, request.batch, [hw.buffer_bytes], True,
+                    str(request.options["weight_tile"]), input_gradient_on(request.options))
+    plan, rec = plan_recompute(m)
+    tot, rows = evaluate_recompute(m, plan, rec, with_groups=True)
+    first = ("dram_bytes", "energy_pj", "latency_s", "energy_dram_pj", "energy_buffer_pj",
+             "energy_compute_pj", "energy_static_pj", "compute_s", "memory_s", "macs",
+             "recompute_macs", "buffer_need_bytes")
+    keys = first + tuple(f"dram_{x}_bytes" for x in PASSES + KINDS) + tuple(
+        cell_key(*c) for c in CELLS)
+    totals: dict[str, Any] = {k: float(tot[k][0]) for k in keys}
+    totals["groups"] = int(tot["groups"][0])
+    totals["recompute_groups"] = int(tot["recompute_groups"][0])
+    totals["one_pass_groups"] = int(tot["one_pass_groups"][0])
+    totals["throughput_per_s"] = request.batch / totals["latency_s"]
+    totals["cuts"] = ",".join(str(c) for c in cuts_of_path(plan.path)[0])
+    notes = (NOTE_NORM,
+             "recompute: a group marked True re-reads its inputs and reruns its forward in "
+             "backward instead of stashing (cnnmem's reconstruction; mbs/recompute.py)",
+             "dram_over_bound of mbs-recompute is against bound 2 (recomputation allowed, "
+             "docs/training_bound.md): bound 1 does not hold for recomputing schedules")
+    return ScheduleResult(NAME, pd.DataFrame(rows), totals, notes)
+
+
+def run_sweep(req: SweepRequest) -> PointCosts:
+    m = build_model(req.network, req.hardware, req.batch, req.capacity_bytes, True,
+                    str(req.options["weight_tile"]), input_gradient_on(req.options))
+    plan, rec = plan_recompute(m)
+    tot, _ = evaluate_recompute(m, plan, rec)
+    shape = (m.caps.size, 1)
+
+    def arr(key: str) -> np.ndarray:
+        return tot[key].reshape(shape)
+
+    return PointCosts(
+        dram_bytes=arr("dram_bytes"), buffer_need_bytes=arr("buffer_need_bytes"),
+        energy_dram_pj=arr("energy_dram_pj"), energy_buffer_pj=arr("energy_buffer_pj"),
+        energy_compute_pj=arr("energy_compute_pj"), energy_static_pj=arr("energy_static_pj"),
+        latency_s=arr("latency_s"), compute_s=arr("compute_s"), memory_s=arr("memory_s"),
+        cuts=cut_mask(plan.path))
+
+
+SPEC = StrategySpec(
+    NAME, (TRAINING,),
+    "MBS DP-optimal grouping with a per-group choice: stash activations or recompute them "
+    "from the group's input in backward",
+    options=(OptionSpec("weight_tile", "layer", ("layer", "channel"),
+                        help="weights of a group held per layer or per output channel"),
+             INPUT_GRADIENT),
+    sub_batch="chooses", recomputes=True,
+    latency="sum over groups of max(compute, memory) per pass; recomputed forward in backward")
+
+register(SPEC)(run_schedule)
+register_sweep(NAME)(run_sweep)
