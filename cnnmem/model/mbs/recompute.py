@@ -56,7 +56,13 @@ from cnnmem.model.cost import energy_latency
 from cnnmem.model.gconv import PASSES
 from cnnmem.model.grouping import consecutive_dp, cut_mask, cuts_of_path, interval_events_cumsum
 from cnnmem.model.mbs.plans import Plan
-from cnnmem.model.mbs.rollup import TOTAL_FIELDS, _group_terms, group_array_macs, group_kept_bytes
+from cnnmem.model.mbs.rollup import (
+    _group_terms,
+    finish_group_row,
+    finish_totals,
+    group_array_macs,
+    group_kept_bytes,
+)
 from cnnmem.model.mbs.tables import CELLS, KINDS, NOTE_NORM, _needs, cell_key
 from cnnmem.model.mbs.traffic import Model, best_group_dram, build_model
 from cnnmem.model.precision import Precision
@@ -345,24 +351,10 @@ def evaluate_recompute(m: Model, plan: Plan, mode: np.ndarray, with_groups: bool
                 "buffer_need_bytes": float(terms["buffer_need_bytes"][0]),
                 "dram_bytes": float(terms["dram_bytes"][0]),
             }
-            for kind in KINDS:
-                row[f"dram_{kind}_bytes"] = float(sum(terms[cell_key(p, kind)][0]
-                                                      for p in PASSES))
             forks = 0.0 if single else float(m.batch * m.tables.fork_elems[s0, e]
                                              * m.prec.gradient)
-            row["dram_gradients_bytes"] -= forks
-            row["dram_gradient_forks_bytes"] = forks
-            row["energy_pj"] = float(sum(terms[k][0] for k in TOTAL_FIELDS
-                                         if k.startswith("energy_")))
-            row["latency_s"] = float(terms["latency_s"][0])
-            rows.append(row)
-    tot["energy_pj"] = (tot["energy_dram_pj"] + tot["energy_buffer_pj"]
-                        + tot["energy_compute_pj"] + tot["energy_static_pj"])
-    for p in PASSES:
-        tot[f"dram_{p}_bytes"] = np.sum([tot[cell_key(p, k)] for k in KINDS], axis=0)
-    for k in KINDS:
-        tot[f"dram_{k}_bytes"] = np.sum([tot[cell_key(p, k)] for p in PASSES], axis=0)
-    return tot, rows
+            rows.append(finish_group_row(row, terms, forks))
+    return finish_totals(tot), rows
 
 
 def run_schedule(request: ScheduleRequest) -> ScheduleResult:

@@ -188,24 +188,34 @@ def evaluate(m: Model, plan: Plan, with_groups: bool = False
                 "buffer_need_bytes": float(terms["buffer_need_bytes"][0]),
                 "dram_bytes": float(terms["dram_bytes"][0]),
             }
-            for kind in KINDS:
-                row[f"dram_{kind}_bytes"] = float(sum(terms[cell_key(p, kind)][0]
-                                                      for p in PASSES))
             # gradient accumulation at forks is booked to the producer's group and credited
             # to a group that sums several consumers on chip: a signed column of its own, so
             # the gradient column is the group's dY in + dX out (the row still adds up)
             forks = 0.0 if terms["layerwise_group"][0] else float(
                 m.batch * m.tables.fork_elems[s0, e] * m.prec.gradient) if m.training else 0.0
-            row["dram_gradients_bytes"] -= forks
-            row["dram_gradient_forks_bytes"] = forks
-            row["energy_pj"] = float(sum(terms[k][0] for k in TOTAL_FIELDS
-                                         if k.startswith("energy_")))
-            row["latency_s"] = float(terms["latency_s"][0])
-            rows.append(row)
+            rows.append(finish_group_row(row, terms, forks))
+    return finish_totals(tot), rows
+
+
+def finish_group_row(row: dict[str, Any], terms: dict[str, np.ndarray], forks: float
+                     ) -> dict[str, Any]:
+    """A group's table row completed from its terms (problem 0): DRAM bytes by tensor kind,
+    the signed fork-accumulation column, energy and latency."""
+    for kind in KINDS:
+        row[f"dram_{kind}_bytes"] = float(sum(terms[cell_key(p, kind)][0] for p in PASSES))
+    row["dram_gradients_bytes"] -= forks
+    row["dram_gradient_forks_bytes"] = forks
+    row["energy_pj"] = float(sum(terms[k][0] for k in TOTAL_FIELDS if k.startswith("energy_")))
+    row["latency_s"] = float(terms["latency_s"][0])
+    return row
+
+
+def finish_totals(tot: dict[str, Any]) -> dict[str, Any]:
+    """Totals completed from the summed cells: energy and DRAM bytes by pass and by kind."""
     tot["energy_pj"] = (tot["energy_dram_pj"] + tot["energy_buffer_pj"]
                         + tot["energy_compute_pj"] + tot["energy_static_pj"])
     for p in PASSES:
         tot[f"dram_{p}_bytes"] = np.sum([tot[cell_key(p, k)] for k in KINDS], axis=0)
     for k in KINDS:
         tot[f"dram_{k}_bytes"] = np.sum([tot[cell_key(p, k)] for p in PASSES], axis=0)
-    return tot, rows
+    return tot
