@@ -64,7 +64,7 @@ from cnnmem.model.mbs.rollup import (
     group_kept_bytes,
 )
 from cnnmem.model.mbs.tables import CELLS, KINDS, NOTE_NORM, _needs, cell_key
-from cnnmem.model.mbs.traffic import Model, best_group_dram, build_model
+from cnnmem.model.mbs.traffic import Model, best_group_dram, build_model, fitting_sub_batch
 from cnnmem.model.precision import Precision
 from cnnmem.model.schedule import (
     INPUT_GRADIENT,
@@ -210,10 +210,7 @@ def best_recompute_dram(m: Model, s: np.ndarray, e: int, one_pass: bool = False
     best = np.full((s.size, m.caps.size), np.inf)
     best_n = np.zeros((s.size, m.caps.size))
     for accumulate, ws in ((True, t.weight_acc_bytes[g]), (False, t.weight_ws_bytes[g])):
-        room = cap - ws[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            n_fit = np.where(peak > 0, np.floor(room / np.where(peak > 0, peak, 1.0)), np.inf)
-        n_fit = np.where(room >= 0, np.minimum(n_fit, N), 0.0)
+        n_fit = fitting_sub_batch(peak, ws, cap, N)
         S = np.ceil(N / np.maximum(n_fit, 1.0))
         dw = wsum * eg * (1.0 if accumulate else 2.0 * S - 1.0)
         cost = np.where(n_fit >= 1, parts["base"][:, None]

@@ -147,6 +147,19 @@ def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarr
     return np.where(s == e, np.where(n >= m.batch, fallback, np.minimum(dram, fallback)), dram)
 
 
+def fitting_sub_batch(peak_sample_bytes: np.ndarray, weight_bytes: np.ndarray,
+                      capacity_bytes: np.ndarray, limit: np.ndarray | float) -> np.ndarray:
+    """The largest sub-batch whose live set (``peak_sample_bytes`` per sample, (G, 1)) fits
+    beside ``weight_bytes`` (G,) in each capacity (1, C), at most ``limit``; 0 where even the
+    weights do not fit. Arrays (G, C)."""
+    room = capacity_bytes - weight_bytes[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_fit = np.where(peak_sample_bytes > 0,
+                         np.floor(room / np.where(peak_sample_bytes > 0, peak_sample_bytes, 1.0)),
+                         np.inf)
+    return np.where(room >= 0, np.minimum(n_fit, limit), 0.0)
+
+
 def best_group_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
     """Least DRAM bytes of groups [s..e] over every sub-batch 1..N, for every capacity, and the
     sub-batch that gives it: arrays (len(s), C). The DP's inner step.
@@ -176,10 +189,7 @@ def best_group_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np.nda
     best = np.full((s.size, m.caps.size), np.inf)
     best_n = np.zeros((s.size, m.caps.size))
     for accumulate, ws in ((True, t.weight_acc_bytes[g]), (False, t.weight_ws_bytes[g])):
-        room = cap - ws[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            n_fit = np.where(peak > 0, np.floor(room / np.where(peak > 0, peak, 1.0)), np.inf)
-        n_fit = np.where(room >= 0, np.minimum(n_fit, limit), 0.0)
+        n_fit = fitting_sub_batch(peak, ws, cap, limit)
         ok = n_fit >= 1
         S = np.ceil(N / np.maximum(n_fit, 1.0))
         n_best = np.ceil(N / S)
