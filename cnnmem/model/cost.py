@@ -151,28 +151,22 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                 eff = pass_efficiency(hw, g, batch)
                 opb = prec.bytes_of(g.a_kind) + prec.bytes_of(g.b_kind)
                 vec = np.zeros(batch.size)
-            elif layer.is_compute:  # a skipped dgrad: only the fork accumulation its wgrad reads
-                dram = streaming_bytes(layer, p, batch, cap, prec, training=training,
-                                       consumers=len(net.consumers[i]))
-                if layer.weight_elems == 0 or not np.any(dram):
-                    continue
-                lb = dram
-                need = np.full(shape, np.nan)
-                min_need = np.zeros(batch.size)
-                tile = np.full(shape + (4,), -1, dtype=np.int64)
-                macs = np.zeros(batch.size)
-                eff = np.ones(batch.size)
-                opb = 0.0
-                vec = np.zeros(batch.size)
-            else:
-                if not include_streaming or (skipped and layer.weight_elems == 0):
+            else:  # a streaming layer, or a skipped dgrad (only the fork sum its wgrad reads)
+                if not layer.is_compute and not include_streaming:
                     continue
                 dram = streaming_bytes(layer, p, batch, cap, prec, training=training,
                                        consumers=len(net.consumers[i]),
                                        unwritten_input=unwritten[i],
                                        network_output=i in net.outputs)
-                if not dram.any() and p == "wgrad":
-                    continue
+                if layer.is_compute:
+                    if layer.weight_elems == 0 or not np.any(dram):
+                        continue
+                    vec = np.zeros(batch.size)
+                else:
+                    if (skipped and layer.weight_elems == 0) or (p == "wgrad"
+                                                                and not dram.any()):
+                        continue
+                    vec = (streaming_elementwise_ops(layer, p) * batch).astype(float)
                 lb = dram
                 need = np.full(shape, np.nan)
                 min_need = np.zeros(batch.size)
@@ -180,7 +174,6 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                 macs = np.zeros(batch.size)
                 eff = np.ones(batch.size)
                 opb = 0.0
-                vec = (streaming_elementwise_ops(layer, p) * batch).astype(float)
             rows["idx"].append(i)
             rows["name"].append(layer.name)
             rows["type"].append(layer.type)

@@ -58,10 +58,13 @@ from cnnmem.model.grouping import consecutive_dp, cut_mask, cuts_of_path, interv
 from cnnmem.model.mbs.plans import Plan
 from cnnmem.model.mbs.rollup import (
     _group_terms,
+    add_group_terms,
     finish_group_row,
     finish_totals,
     group_array_macs,
     group_kept_bytes,
+    group_row_head,
+    plan_groups,
 )
 from cnnmem.model.mbs.tables import CELLS, KINDS, NOTE_NORM, _needs, cell_key
 from cnnmem.model.mbs.traffic import Model, best_group_dram, build_model, fitting_sub_batch
@@ -310,11 +313,7 @@ def evaluate_recompute(m: Model, plan: Plan, mode: np.ndarray, with_groups: bool
     P = plan.cap_idx.size
     tot: dict[str, np.ndarray] = {}
     rows: list[dict[str, Any]] = []
-    for e_end in np.flatnonzero((plan.path >= 0).any(axis=1)):
-        e = int(e_end)
-        mask = plan.path[e] >= 0
-        s = np.where(mask, plan.path[e], e)
-        n = np.where(mask, plan.sub_batch[e], m.batch)
+    for e, mask, s, n in plan_groups(m, plan):
         stash = _group_terms(m, s, e, n, plan.cap_idx)
         rec = _recompute_terms(m, s, e, n, plan.cap_idx)
         one = _recompute_terms(m, s, e, n, plan.cap_idx, one_pass=True)
@@ -322,32 +321,19 @@ def evaluate_recompute(m: Model, plan: Plan, mode: np.ndarray, with_groups: bool
         o = (mode[e] == ONE_PASS) & mask
         terms = {k: np.where(r, rec[k], np.where(o, one[k], stash[k])) for k in rec}
         extra = np.where(r, float(m.batch) * m.tables.macs[s, e], 0.0)
-        for key, v in terms.items():
-            v = np.where(mask, v, 0.0)
-            if key == "buffer_need_bytes":
-                tot[key] = np.maximum(tot.get(key, np.zeros(P)), v)
-            else:
-                tot[key] = tot.get(key, np.zeros(P)) + v
-        tot["groups"] = tot.get("groups", np.zeros(P)) + mask
+        add_group_terms(tot, terms, mask)
         tot["recompute_groups"] = tot.get("recompute_groups", np.zeros(P)) + r
         tot["one_pass_groups"] = tot.get("one_pass_groups", np.zeros(P)) + o
         tot["recompute_macs"] = tot.get("recompute_macs", np.zeros(P)) + np.where(mask, extra,
                                                                                   0.0)
         if with_groups and mask[0]:
             s0 = int(s[0])
-            names = [lay.name for lay in m.net.layers[s0: e + 1]]
             single = bool(stash["layerwise_group"][0]) and not (r[0] or o[0])
-            row: dict[str, Any] = {
-                "group": len(rows), "first": s0, "last": e,
-                "layers": names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}",
-                "n_layers": len(names), "sub_batch": int(n[0]),
-                "run": "layerwise" if single else "mbs",
-                "recompute": bool(r[0]),
-                "backward": MODE_NAMES[int(mode[e, 0])],
-                "recompute_macs": float(extra[0]),
-                "buffer_need_bytes": float(terms["buffer_need_bytes"][0]),
-                "dram_bytes": float(terms["dram_bytes"][0]),
-            }
+            row = group_row_head(m, len(rows), s0, e, int(n[0]),
+                                 "layerwise" if single else "mbs",
+                                 {"recompute": bool(r[0]),
+                                  "backward": MODE_NAMES[int(mode[e, 0])],
+                                  "recompute_macs": float(extra[0])}, terms)
             forks = 0.0 if single else float(m.batch * m.tables.fork_elems[s0, e]
                                              * m.prec.gradient)
             rows.append(finish_group_row(row, terms, forks))

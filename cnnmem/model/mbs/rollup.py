@@ -4,6 +4,7 @@ Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -155,39 +156,58 @@ def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.nda
     return out
 
 
-def evaluate(m: Model, plan: Plan, with_groups: bool = False
-             ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
-    """Totals per problem (arrays (P,)) and, optionally, per-group rows of problem 0."""
-    P = plan.cap_idx.size
-    tot: dict[str, np.ndarray] = {}
-    rows: list[dict[str, Any]] = []
+def plan_groups(m: Model, plan: Plan
+                ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """The groups of a plan, one per last layer e that ends a group in some problem:
+    (e, mask of the problems where it does, first layers s, sub-batches n), arrays (P,)."""
     for e_end in np.flatnonzero((plan.path >= 0).any(axis=1)):
         e = int(e_end)
         mask = plan.path[e] >= 0
-        s = np.where(mask, plan.path[e], e)
-        n = np.where(mask, plan.sub_batch[e], m.batch)
+        yield (e, mask, np.where(mask, plan.path[e], e),
+               np.where(mask, plan.sub_batch[e], m.batch))
+
+
+def add_group_terms(tot: dict[str, np.ndarray], terms: dict[str, np.ndarray],
+                    mask: np.ndarray) -> None:
+    """Add one group's terms to the totals of the problems in ``mask`` (the buffer need is the
+    largest group's) and count the group."""
+    zeros = np.zeros(mask.size)
+    for key, v in terms.items():
+        if key == "layerwise_group":
+            continue
+        v = np.where(mask, v, 0.0)
+        if key == "buffer_need_bytes":
+            tot[key] = np.maximum(tot.get(key, zeros), v)
+        else:
+            tot[key] = tot.get(key, zeros) + v
+    tot["groups"] = tot.get("groups", zeros) + mask
+
+
+def group_row_head(m: Model, index: int, s0: int, e: int, sub_batch: int, run: str,
+                   extra: dict[str, Any], terms: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The first columns of a group's table row (problem 0); ``extra`` columns follow ``run``;
+    :func:`finish_group_row` completes it."""
+    names = [lay.name for lay in m.net.layers[s0: e + 1]]
+    return {"group": index, "first": s0, "last": e,
+            "layers": names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}",
+            "n_layers": len(names), "sub_batch": sub_batch, "run": run, **extra,
+            "buffer_need_bytes": float(terms["buffer_need_bytes"][0]),
+            "dram_bytes": float(terms["dram_bytes"][0])}
+
+
+def evaluate(m: Model, plan: Plan, with_groups: bool = False
+             ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Totals per problem (arrays (P,)) and, optionally, per-group rows of problem 0."""
+    tot: dict[str, np.ndarray] = {}
+    rows: list[dict[str, Any]] = []
+    for e, mask, s, n in plan_groups(m, plan):
         terms = _group_terms(m, s, e, n, plan.cap_idx)
-        for key, v in terms.items():
-            if key == "layerwise_group":
-                continue
-            v = np.where(mask, v, 0.0)
-            if key == "buffer_need_bytes":
-                tot[key] = np.maximum(tot.get(key, np.zeros(P)), v)
-            else:
-                tot[key] = tot.get(key, np.zeros(P)) + v
-        tot["groups"] = tot.get("groups", np.zeros(P)) + mask
+        add_group_terms(tot, terms, mask)
         if with_groups and mask[0]:
             s0 = int(s[0])
-            names = [lay.name for lay in m.net.layers[s0: e + 1]]
-            row: dict[str, Any] = {
-                "group": len(rows), "first": s0, "last": e,
-                "layers": names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}",
-                "n_layers": len(names),
-                "sub_batch": int(n[0]),
-                "run": "layerwise" if terms["layerwise_group"][0] else "mbs",
-                "buffer_need_bytes": float(terms["buffer_need_bytes"][0]),
-                "dram_bytes": float(terms["dram_bytes"][0]),
-            }
+            row = group_row_head(m, len(rows), s0, e, int(n[0]),
+                                 "layerwise" if terms["layerwise_group"][0] else "mbs", {},
+                                 terms)
             # gradient accumulation at forks is booked to the producer's group and credited
             # to a group that sums several consumers on chip: a signed column of its own, so
             # the gradient column is the group's dY in + dX out (the row still adds up)
