@@ -61,9 +61,8 @@ from cnnmem.model.mbs.rollup import (
     add_group_terms,
     finish_group_row,
     finish_totals,
-    group_array_macs,
-    group_kept_bytes,
     group_row_head,
+    group_work,
     plan_groups,
 )
 from cnnmem.model.mbs.tables import CELLS, KINDS, NOTE_NORM, _needs, cell_key
@@ -271,13 +270,9 @@ def _recompute_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np
         cells[("dgrad", "stash")] = zero + N * t.in_elems[g] * ea
     cells[("dgrad", "weights")] = zero + (1.0 if one_pass else 2.0) * S * wsum * ew
     cells[("wgrad", "weights")] = zero + np.where(acc, 1.0, 2.0 * S - 1.0) * wsum * eg
-    fwd: np.ndarray = sum(cells[("forward", k)] for k in KINDS)  # type: ignore[assignment]
-    bwd: np.ndarray = sum(  # type: ignore[assignment]
-        cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
-    macs_f = N * t.macs[g]
-    macs_b = macs_f + N * t.macs_dgrad[g]  # wgrad, and the dgrad backprop computes
-    slots = group_array_macs(m, np.asarray(s), np.broadcast_to(e, np.shape(s)), n)
-    kept_f, kept_b = group_kept_bytes(m, np.asarray(s), np.broadcast_to(e, np.shape(s)))
+    w = group_work(m, s, e, n, cells)
+    fwd, bwd, macs_f, macs_b, slots, kept_f, kept_b = (w.fwd_bytes, w.bwd_bytes, w.macs_f,
+                                                       w.macs_b, w.slots, w.kept_f, w.kept_b)
     ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g],
                         None if slots is None else slots[0], capacity_bytes=cap,
                         kept_bytes=kept_f)

@@ -5,6 +5,7 @@ Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -105,6 +106,37 @@ def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
             N * (cs_b[e1, inverse] - cs_b[s, inverse]))
 
 
+@dataclass(frozen=True)
+class GroupWork:
+    """What groups [s..e] move and compute, from their traffic cells: DRAM bytes of the forward
+    and backward passes, MACs (backward: wgrad and the dgrad backprop computes), array MAC
+    slots (forward, backward) and bytes kept on chip (forward, backward)."""
+
+    fwd_bytes: np.ndarray
+    bwd_bytes: np.ndarray
+    macs_f: np.ndarray
+    macs_b: np.ndarray
+    slots: tuple[np.ndarray, np.ndarray] | None
+    kept_f: np.ndarray
+    kept_b: np.ndarray
+
+
+def group_work(m: Model, s: np.ndarray, e: int, n: np.ndarray,
+               cells: dict[tuple[str, str], np.ndarray]) -> GroupWork:
+    """:class:`GroupWork` of groups [s..e] at sub-batches ``n`` (one place for MBS and
+    mbs-recompute)."""
+    t, N = m.tables, float(m.batch)
+    g = (s, e)
+    fwd: np.ndarray = sum(cells[("forward", k)] for k in KINDS)  # type: ignore[assignment]
+    bwd: np.ndarray = sum(  # type: ignore[assignment]
+        cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
+    macs_f = N * t.macs[g]
+    s_arr, e_arr = np.asarray(s), np.broadcast_to(e, np.shape(s))
+    kept_f, kept_b = group_kept_bytes(m, s_arr, e_arr)
+    return GroupWork(fwd, bwd, macs_f, macs_f + N * t.macs_dgrad[g],
+                     group_array_macs(m, s_arr, e_arr, n), kept_f, kept_b)
+
+
 def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
                  ) -> dict[str, np.ndarray]:
     """Full terms (cells, energy, times, need) of groups [s..e] per problem (arrays (P,))."""
@@ -113,15 +145,11 @@ def _group_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.nda
     N = float(m.batch)
     ea, ew, eg = m.prec.activation, m.prec.weight, m.prec.gradient
     g = (s, e)
-    fwd: np.ndarray = sum(cells[("forward", k)] for k in KINDS)  # type: ignore[assignment]
-    bwd: np.ndarray = sum(  # type: ignore[assignment]
-        cells[(p, k)] for p in ("dgrad", "wgrad") for k in KINDS)
-    macs_f = N * t.macs[g]
-    macs_b = macs_f + N * t.macs_dgrad[g]  # wgrad, and the dgrad backprop computes
-    slots = group_array_macs(m, np.asarray(s), np.broadcast_to(e, np.shape(s)), n)
-    slots_f, slots_b = (None, None) if slots is None else slots
+    w = group_work(m, s, e, n, cells)
+    fwd, bwd, macs_f, macs_b, kept_f, kept_b = (w.fwd_bytes, w.bwd_bytes, w.macs_f, w.macs_b,
+                                                w.kept_f, w.kept_b)
+    slots_f, slots_b = (None, None) if w.slots is None else w.slots
     cap = m.caps[cap_idx]
-    kept_f, kept_b = group_kept_bytes(m, np.asarray(s), np.broadcast_to(e, np.shape(s)))
     ef = energy_latency(m.hw, fwd, macs_f, ea + ew, N * t.vec_forward[g], slots_f,
                         capacity_bytes=cap, kept_bytes=kept_f)
     out = {cell_key(*c): v for c, v in cells.items()}
