@@ -115,12 +115,22 @@ class StrategySpec:
     #: recomputes forward values in backward: its ``dram_over_bound`` is against bound 2 of
     #: :mod:`cnnmem.model.training_bound` (bound 1 holds only without recomputation)
     recomputes: bool = False
+    #: (option, value) pairs under which the strategy recomputes (its other settings do not):
+    #: e.g. TNPU's ``elementwise=fused`` gives element-wise layers no stash, so their backward
+    #: re-derives their values (class R1 of docs/training_bound.md)
+    recomputes_when: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.sub_batch not in SUB_BATCH_RULES:
             raise ValueError(f"{self.name}: sub_batch rule {self.sub_batch!r}")
         if not self.modes:
             raise ValueError(f"{self.name}: no modes")
+
+    def recomputes_with(self, options: dict[str, Any] | None) -> bool:
+        """Whether the strategy recomputes forward values with these (parsed) options: then its
+        ``dram_over_bound`` is against bound 2, else bound 1."""
+        opts = {**self.defaults(), **(options or {})}
+        return self.recomputes or any(str(opts.get(k)) == v for k, v in self.recomputes_when)
 
     @property
     def option_names(self) -> tuple[str, ...]:
@@ -391,7 +401,8 @@ def bound_ratio(spec: StrategySpec, request: ScheduleRequest, dram_bytes: float
 
     bound = float(network_training_bound_bytes(
         request.network, Precision.of(request.hardware), request.batch,
-        request.hardware.buffer_bytes, recompute=spec.recomputes)[0, 0])
+        request.hardware.buffer_bytes,
+        recompute=spec.recomputes_with(request.options))[0, 0])
     return {"training_bound_bytes": bound, "dram_over_bound": float(dram_bytes) / bound}
 
 

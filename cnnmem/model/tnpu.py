@@ -53,7 +53,11 @@ Model [reconstruction; the paper's text gives the idea, not the equations]:
   max(MACs / (P x clock x utilization), DRAM bytes / bandwidth), P = the PEs that run it.
   Element-wise layers are fused into their producers by default (no time, no traffic,
   as papers.md's t_C / t_F); ``elementwise=stream`` adds the cost core's streaming traffic and
-  vector operations.
+  vector operations. Fused, an element-wise layer keeps no stash for backward, which must then
+  re-derive its values from the stored conv/FC tensors next to it (as in-place activated
+  batchnorm does): a schedule with recomputation, so ``dram_over_bound`` is against bound 2 of
+  :mod:`cnnmem.model.training_bound` (bound 1 with ``elementwise=stream``). The re-derivation's
+  element-wise work is not charged, like the fused forward's [reconstruction].
 * Event schedule of one mini-batch: per sample six events (conv FP, FC FP, FC BP, FC GD,
   conv BP, conv GD; samples x phases x 2 events), chained by the bidirectional dependency
   (conv FP -> FC FP -> FC BP -> conv BP -> conv GD, and FC BP -> FC GD: backprop needs only
@@ -141,20 +145,28 @@ _OPTIONS = (
 _PE_SHARING = OptionSpec("pe_sharing", "dynamic", ("dynamic", "static"),
                          help="one PU re-split at event boundaries, or fixed conv/FC units")
 _LATENCY = "makespan of the simulated unit timeline over the mini-batch"
+#: fused element-wise layers keep no stash of their own: backward re-derives their values from
+#: the stored conv/FC outputs next to them (as in-place activated batchnorm does), which is
+#: recomputation, so the training bound of these settings is bound 2 (docs/training_bound.md;
+#: the re-derivation's element-wise work is not charged, like the fused forward's)
+_RECOMPUTES = (("elementwise", "fused"),)
 SPECS: dict[str, StrategySpec] = {
     "tnpu": StrategySpec(
         "tnpu", (TRAINING,),
         "TNPU: conv and FC work busy concurrently in one PU, out-of-order across the samples "
         "of a mini-batch (training; -O pe_sharing=dynamic|static)",
-        options=_OPTIONS + (_PE_SHARING,), latency=_LATENCY),
+        options=_OPTIONS + (_PE_SHARING,), latency=_LATENCY,
+        recomputes_when=_RECOMPUTES),
     "dnpu-like": StrategySpec(
         "dnpu-like", (TRAINING,),
         "separate conv and FC units, a sample's conv and FC work not overlapped (TNPU's DNPU "
-        "baseline)", options=_OPTIONS, latency=_LATENCY),
+        "baseline)", options=_OPTIONS, latency=_LATENCY,
+        recomputes_when=_RECOMPUTES),
     "dadiannao-like": StrategySpec(
         "dadiannao-like", (TRAINING,),
         "all PEs time-multiplexed between conv and FC work, sequential (TNPU's DaDianNao "
-        "baseline)", options=_OPTIONS, latency=_LATENCY),
+        "baseline)", options=_OPTIONS, latency=_LATENCY,
+        recomputes_when=_RECOMPUTES),
 }
 
 

@@ -383,7 +383,8 @@ def write_report(run_dir: Path) -> Path:
     md += ["## Pareto front", "", "Up to 25 points per network, by DRAM traffic; all points "
            "are in `pareto.csv` (`cuts`: a group ends after each listed layer index"
            + ("; `dram_over_bound`: DRAM bytes / the whole-network training bound 1, or bound 2 "
-              "for a strategy that recomputes (mbs-recompute); docs/training_bound.md"
+              "for a strategy that recomputes (mbs-recompute; the TNPU family with "
+              "elementwise=fused); docs/training_bound.md"
               if spec.mode == TRAINING else "") + ").", "",
            _md_table(front_table(pareto, hw_columns=keys[2:])) if len(pareto) else "(empty)", ""]
     out = AtomicOutputs(run_dir)

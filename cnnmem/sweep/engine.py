@@ -252,7 +252,7 @@ def _training_bound(spec: SweepSpec, task: Task, caps: np.ndarray) -> np.ndarray
 
     return network_training_bound_bytes(
         task.net, Precision.of(task.hw), spec.batch, caps,
-        recompute=strategy_specs()[task.strategy].recomputes)[0]
+        recompute=strategy_specs()[task.strategy].recomputes_with(task.options))[0]
 
 
 def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest], Any],
