@@ -228,6 +228,31 @@ def test_hand_computed_group_of_three_layers() -> None:
     assert ok and cells[("wgrad", "weights")] == (2 * S - 1) * 86 * 2
 
 
+POOL_FIRST = """\
+name: pool_first
+input: [2, 4, 4]
+layers:
+  - {name: p1, type: maxpool, input: input, kernel: 2, stride: 2}
+  - {name: c1, type: conv, input: p1, out: 2, kernel: 1, padding: 0}
+"""
+
+
+def test_layer_with_no_backward_reads_no_stash_and_does_no_dgrad_work() -> None:
+    """Issue #12 item 2, in MBS as in the baseline: a max-pool on the network input has no
+    parameter upstream, so it runs no backward: its input (32 elements) is not re-read as stash
+    and its element-wise dgrad work is not done (both were counted before); with
+    ``input_gradient=True`` they are."""
+    net = load_network_text(POOL_FIRST)
+    prec = Precision.of(HW)
+    t = mbs.group_tables(net, prec, True)
+    assert t.stash_read_dgrad_elems[0, 1] == 0
+    assert t.stash_read_wgrad_elems[0, 1] == 8  # c1's input (p1 out) for its weight gradient
+    assert t.vec_dgrad[0, 1] == 0
+    kept = mbs.group_tables(net, prec, True, input_gradient=True)
+    assert kept.stash_read_dgrad_elems[0, 1] == 32  # the pool's input
+    assert kept.vec_dgrad[0, 1] > 0
+
+
 # ------------------------------------------------------------------------------------------
 # strategies, results and CLI
 

@@ -87,12 +87,12 @@ NAME = "mbs-recompute"
 
 
 @lru_cache(maxsize=16)
-def inner_needed_elems(net: Network) -> np.ndarray:
+def inner_needed_elems(net: Network, input_gradient: bool = False) -> np.ndarray:
     """(L, L) per-sample elements of the tensors produced in group [s..e] that a layer of the
     group needs in backward (what a recomputing group holds on chip)."""
     n = len(net)
     needers: list[list[int]] = [[] for _ in range(n)]
-    for i, ts in enumerate(_needs(net, True)):
+    for i, ts in enumerate(_needs(net, True, input_gradient)):
         for t in ts:
             if t < n:
                 needers[t].append(i)
@@ -104,7 +104,8 @@ def inner_needed_elems(net: Network) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def recompute_peak_bytes(net: Network, prec: Precision, held: bool = True) -> np.ndarray:
+def recompute_peak_bytes(net: Network, prec: Precision, held: bool = True,
+                         input_gradient: bool = False) -> np.ndarray:
     """(L, L) peak live bytes per sample of a recomputing group [s..e] (``held=False``: the
     stash-mode peak of :func:`cnnmem.model.mbs.tables.group_tables`, the same loop, a check).
 
@@ -117,7 +118,7 @@ def recompute_peak_bytes(net: Network, prec: Precision, held: bool = True) -> np
     n = len(net)
     ea, eg = prec.activation, prec.gradient
     elems = np.append(net.out_elems.astype(float), float(net.input_elems))  # tensor L = input
-    needs = _needs(net, True)
+    needs = _needs(net, True, input_gradient)
     need_col = np.array([sum(elems[t] for t in ts) for ts in needs])
     first_need = np.full(n, n, dtype=np.int64)
     for i, ts in enumerate(needs):
@@ -171,7 +172,7 @@ def recompute_parts(m: Model, s: np.ndarray, e: int, one_pass: bool = False
     act = t.in_elems[g] + t.out_elems[g]
     reread = 0.0 if one_pass else t.in_elems[g] * ea
     base = N * (act * ea + (act + t.fork_elems[g]) * eg + reread)
-    peak = recompute_peak_bytes(m.net, m.prec)[g]
+    peak = recompute_peak_bytes(m.net, m.prec, input_gradient=m.input_gradient)[g]
     return {"base": base, "peak": peak, "weight_passes": 2.0 if one_pass else 3.0}
 
 

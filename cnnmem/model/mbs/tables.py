@@ -59,14 +59,19 @@ class GroupTables:
     vec_dgrad: np.ndarray
 
 
-def _needs(net: Network, training: bool) -> list[list[int]]:
-    """Tensor indices (layer index; L = network input) each layer needs in backward."""
+def _needs(net: Network, training: bool, input_gradient: bool = False) -> list[list[int]]:
+    """Tensor indices (layer index; L = network input) each layer needs in backward.
+
+    Without ``input_gradient``, a parameterless layer whose dgrad is skipped
+    (:func:`cnnmem.model.gconv.input_gradient_needed`) runs no backward at all, as in the
+    baseline (:func:`cnnmem.model.cost.layer_pass_costs`), and needs nothing."""
     n = len(net)
+    skipped = no_backward(net, input_gradient)
     out: list[list[int]] = []
     for i, layer in enumerate(net.layers):
         ins = sorted({n if p < 0 else p for p in net.producers[i]})
         stash = layer.behaviour.stash  # the type's behaviour record
-        if not training or stash == "none":
+        if not training or stash == "none" or skipped[i]:
             need: list[int] = []
         elif stash in ("input", "input+output"):
             need = list(ins) + ([i] if stash == "input+output" else [])
@@ -74,6 +79,14 @@ def _needs(net: Network, training: bool) -> list[list[int]]:
             need = [i]
         out.append(need)
     return out
+
+
+def no_backward(net: Network, input_gradient: bool = False) -> np.ndarray:
+    """Per layer: it runs no backward in training (a parameterless layer whose dgrad is not
+    needed; none with ``input_gradient``)."""
+    if input_gradient:
+        return np.zeros(len(net), dtype=bool)
+    return ~np.array(input_gradient_needed(net), dtype=bool) & (net.weight_elems == 0)
 
 
 @lru_cache(maxsize=16)
@@ -97,7 +110,7 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
             cons_raw[n if p < 0 else p].append(i)
     cons_raw = [sorted(c) for c in cons_raw]
     cons = [sorted(set(c)) for c in cons_raw]
-    needs = _needs(net, training)
+    needs = _needs(net, training, input_gradient)
     needers: list[list[int]] = [[] for _ in range(n + 1)]
     needers_c: list[list[int]] = [[] for _ in range(n + 1)]
     for i, ts in enumerate(needs):
@@ -187,6 +200,7 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
                      else 0 for i, lay in enumerate(net.layers)], dtype=float)
     vec_f = np.array([streaming_elementwise_ops(lay, "forward") for lay in net.layers], float)
     vec_d = np.array([streaming_elementwise_ops(lay, "dgrad") for lay in net.layers], float)
+    vec_d[no_backward(net, input_gradient)] = 0.0  # as the baseline: no element-wise dgrad
     wsum = range_sum(w)
     return GroupTables(
         in_elems=in_e, out_elems=out_e, stash_write_elems=stash_w,
