@@ -421,3 +421,32 @@ def test_group_rows_add_up_and_gradient_bytes_are_not_negative() -> None:
     np.testing.assert_allclose(rows[kinds].sum(axis=1), rows["dram_bytes"], rtol=1e-9)
     assert (rows["dram_gradients_bytes"] >= 0).all()
     assert rows["dram_bytes"].sum() == pytest.approx(res.totals["dram_bytes"], rel=1e-9)
+
+
+CONCAT_NET = ("name: t\ninput: [1, 4, 4]\nlayers:\n"
+              "  - {name: a, type: conv, input: input, out: 2, kernel: 1}\n"
+              "  - {name: b, type: conv, input: input, out: 2, kernel: 1}\n"
+              "  - {name: c, type: concat, inputs: [a, b]}\n"
+              "  - {name: d, type: conv, input: c, out: 4, kernel: 1}\n")
+
+
+def test_concat_moves_nothing_in_training() -> None:
+    """Issue #12 item 7 in training: one concat rule for every strategy, its output is the
+    union of its inputs' slices (a and b write straight into their slices of c), so the
+    layer-by-layer training baseline charges c no traffic and no work in forward (before: read
+    64 elements, write 64: 2 x 64 x 2 B x batch 4 = 1,024 B) nor in backward (dX are slices of
+    dY). A concat that reads the network input itself copies it (data no layer has written):
+    read 16 + 32, write 48 elements per sample."""
+    from cnnmem.model.cost import layer_pass_costs
+
+    net = load_network_text(CONCAT_NET)
+    c = layer_pass_costs(net, HW, [4], [2.0**20], training=True)
+    rows = c.layer_index == 2
+    assert rows.any() and np.all(c.dram_bytes[rows] == 0)
+    assert np.all(c.compute_s[rows] == 0)
+    lw = get_strategy("layerwise").run(ScheduleRequest(net, HW, batch=4))
+    assert float(lw.groups.loc[lw.groups["layers"] == "c", "dram_bytes"].iloc[0]) == 0.0
+    raw = load_network_text(CONCAT_NET.replace("inputs: [a, b]", "inputs: [input, b]"))
+    c2 = layer_pass_costs(raw, HW, [4], [2.0**20], training=True)
+    fwd = (c2.layer_index == 2) & (np.array(c2.pass_name) == "forward")
+    assert float(c2.dram_bytes[fwd][0, 0, 0]) == 4 * (16 + 32 + 48) * 2

@@ -129,7 +129,7 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
     rows: dict[str, list] = {k: [] for k in ("idx", "name", "type", "pass", "macs", "dram", "lb",
                                              "need", "tile", "opb", "vec", "min_need",
                                              "eff")}
-    unwritten = unwritten_inputs(net)
+    unwritten = unwritten_inputs(net, training)
     needed = (input_gradient_needed(net) if training and not input_gradient
               else (True,) * len(net))
     for i, layer in enumerate(net.layers):

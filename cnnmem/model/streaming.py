@@ -13,7 +13,7 @@ batchnorm          read X twice* , write Y        read dY and X twice*, write dX
 groupnorm          read X twice**, write Y        read dY and X twice**, write dX
 lrn                read X, write Y                read dY, X and Y, write dX
 add                read all inputs, write Y       nothing: dY is passed to every input
-concat             read all inputs, write Y       nothing: dX are slices of dY
+concat             nothing****                    nothing: dX are slices of dY
 flatten            nothing (a view)               nothing
 dropout            read X, write Y and mask***    read dY and mask***, write dX
 softmax            read X, write Y                read dY and Y, write dX
@@ -29,6 +29,11 @@ records, never type names.
 \\* batchnorm needs whole-batch statistics: the second read is saved when N x |X| fits in the
 buffer. \\** groupnorm statistics are per sample: saved when one sample's |X| fits.
 \\*** the dropout mask is counted as one activation-sized tensor (a conservative choice).
+\\**** concat's output is the union of its inputs' slices: each producer writes its output
+straight into its slice of the concatenated tensor (as memory-efficient frameworks and
+compilers place it), in training as in inference, and the same rule holds at MBS and
+fusion/OCCAM group boundaries (issue #12 item 7). A concat that reads the network input
+itself (data no layer has written) copies it: read all inputs, write Y.
 
 Inference (forward only) runs as inference accelerators do [reconstruction]: activation
 functions are applied on the fly in the producer's output path, batchnorm is folded into the
@@ -78,9 +83,9 @@ def free_at_inference(layer: Layer, unwritten_input: bool, network_output: bool)
     return b.folded_at_inference and not unwritten_input
 
 
-def unwritten_inputs(net: Network) -> tuple[bool, ...]:
-    """Per layer: whether some input is data no layer has written at inference (the network
-    input, or the output of a layer free at inference that reads such data)."""
+def unwritten_inputs(net: Network, training: bool = False) -> tuple[bool, ...]:
+    """Per layer: whether some input is data no layer has written (the network input, or the
+    output of a layer that moves no data, in that mode, and reads such data)."""
     reached: list[bool] = []
     unwritten_out: list[bool] = []
     outputs = set(net.outputs)
@@ -88,8 +93,18 @@ def unwritten_inputs(net: Network) -> tuple[bool, ...]:
         r = any(p < 0 or unwritten_out[p] for p in net.producers[i])
         reached.append(r)
         unwritten_out.append(r and not layer.is_compute
-                             and free_at_inference(layer, r, i in outputs))
+                             and moves_no_data(layer, r, i in outputs, training))
     return tuple(reached)
+
+
+def moves_no_data(layer: Layer, unwritten_input: bool, network_output: bool,
+                  training: bool) -> bool:
+    """Whether a non-compute layer's forward pass moves no DRAM data: at inference
+    :func:`free_at_inference`; in training a view, or a concat of data layers have written."""
+    if not training:
+        return free_at_inference(layer, unwritten_input, network_output)
+    b = layer.behaviour
+    return b.role == "view" or (b.union_of_inputs and not unwritten_input)
 
 
 def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_bytes: np.ndarray,
@@ -121,8 +136,7 @@ def streaming_bytes(layer: Layer, pass_name: str, batch: np.ndarray, capacity_by
     if pass_name == "forward":
         if unwritten_input is None:
             unwritten_input = INPUT in layer.inputs
-        if b.role == "view" if training else free_at_inference(layer, unwritten_input,
-                                                                network_output):
+        if moves_no_data(layer, unwritten_input, network_output, training):
             return zero
         if b.statistics is not None and training:
             reads = rereads(x, ea, b.statistics == "batch") * x * ea

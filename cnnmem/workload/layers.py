@@ -53,6 +53,9 @@ class Behaviour:
     ``forward_ops`` / ``dgrad_ops``: vector operations per output (forward) or per input (dgrad)
     element; ``dgrad_streams`` False: backward only passes or slices dY (no traffic of its own).
     ``transposed``: a transposed convolution (forward = a convolution's data-gradient pass).
+    ``union_of_inputs``: the output is its inputs' slices side by side (concat), written in place
+    by the producers, in training as in inference: no traffic and no work of its own unless it
+    reads data no layer has written (issue #12 item 7: one concat rule for every strategy).
     """
 
     role: str
@@ -63,6 +66,7 @@ class Behaviour:
     dgrad_ops: int = 1
     dgrad_streams: bool = True
     transposed: bool = False  # a compute layer whose forward pass is a conv's dgrad
+    union_of_inputs: bool = False  # concat: producers write their slices of the output
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -454,7 +458,8 @@ TYPES: dict[str, _TypeSpec] = {
                      behaviour=Behaviour("join", "input")),
     "concat": _TypeSpec(CONCAT, frozenset(), _infer_concat, (2, 64),
                         behaviour=Behaviour("join", "none", folded_at_inference=True,
-                                            dgrad_ops=0, dgrad_streams=False)),
+                                            forward_ops=0, dgrad_ops=0, dgrad_streams=False,
+                                            union_of_inputs=True)),
     "flatten": _TypeSpec(RESHAPE, frozenset(), _infer_flatten,
                          behaviour=Behaviour("view", "none", forward_ops=0, dgrad_ops=0,
                                              dgrad_streams=False)),
