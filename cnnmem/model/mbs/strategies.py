@@ -78,6 +78,14 @@ def plan(m: Model, grouping: str | tuple[int, ...], fixed: np.ndarray | None) ->
     return plan_cuts(m, cuts, fixed)
 
 
+def _check_depth(net: Any, grouping: str | tuple[int, ...]) -> None:
+    """An explicit grouping's groups against MAX_GROUP_LAYERS, before any table is built."""
+    if isinstance(grouping, tuple):
+        check_cuts_depth(grouping, len(net), "cuts")
+    elif grouping in ("layer", "block", "stage", "all"):
+        check_cuts_depth(named_cuts(net, grouping), len(net), "grouping")
+
+
 def _check_sub_batch(sub: Any, batch: int) -> np.ndarray | None:
     if sub is None:
         return None
@@ -90,6 +98,7 @@ def _check_sub_batch(sub: Any, batch: int) -> np.ndarray | None:
 def run_schedule(name: str, request: ScheduleRequest) -> ScheduleResult:
     net, hw = request.network, request.hardware
     grouping, tile = _resolve(name, request)
+    _check_depth(net, grouping)
     training = request.mode == TRAINING
     fixed = _check_sub_batch(request.sub_batch, request.batch)
     m = build_model(net, hw, request.batch, [hw.buffer_bytes], training, tile,
@@ -118,13 +127,13 @@ def run_schedule(name: str, request: ScheduleRequest) -> ScheduleResult:
 
 def run_sweep(name: str, req: SweepRequest) -> PointCosts:
     grouping, tile = _resolve(name, req)
+    _check_depth(req.network, grouping)
     fixed = _check_sub_batch(req.sub_batch, req.batch)
     m = build_model(req.network, req.hardware, req.batch, req.capacity_bytes,
                     req.mode == TRAINING, tile, input_gradient_on(req.options))
     if fixed is not None and (isinstance(grouping, tuple)
                               or grouping in ("layer", "block", "stage", "all")):
         fixed_cuts = grouping if isinstance(grouping, tuple) else named_cuts(m.net, grouping)
-        check_cuts_depth(fixed_cuts, len(m.net))
         pts = fixed_grouping_points(m, fixed_cuts, fixed)  # the hot path: no DP, no group loop
         return PointCosts(cuts=fixed_cuts, **pts)
     p = plan(m, grouping, fixed)
