@@ -53,16 +53,19 @@ class ArrayMacColumns:
     batch (issue #16 "Scale": 10,000 layers x 16,384 sizes would be 5 GB). A layer's dgrad
     counts only where backprop computes it (``input_gradient``)."""
 
-    def __init__(self, net: Network, hw: Hardware, input_gradient: bool) -> None:
+    def __init__(self, net: Network, hw: Hardware, batch: int, input_gradient: bool) -> None:
         self.net, self.hw = net, hw
         L = len(net)
         self.needed = input_gradient_needed(net) if not input_gradient else (True,) * L
-        self.fwd: dict[int, np.ndarray] = {}
-        self.bwd: dict[int, np.ndarray] = {}
+        self.column = np.full(batch + 1, -1, dtype=np.int64)  # sub-batch n -> its column
+        self.fwd = np.zeros((L + 1, 0))
+        self.bwd = np.zeros((L + 1, 0))
 
-    def columns(self, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Arrays (L + 1, len(sizes)) of the forward and backward passes."""
-        missing = np.array([k for k in sizes.tolist() if k not in self.fwd], dtype=float)
+    def columns(self, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The forward and backward tables (L + 1, sizes so far) and the column of each
+        sub-batch size in ``n`` (an array like n)."""
+        n = np.asarray(n, dtype=np.int64)
+        missing = np.unique(n[self.column[n] < 0]).astype(float)
         if missing.size:
             L = len(self.net)
             per_f = np.zeros((L, missing.size))
@@ -73,20 +76,17 @@ class ArrayMacColumns:
                 per_b[i] = (macs / pass_efficiency(self.hw, dgrad, missing) if self.needed[i]
                             else 0.0) + macs / pass_efficiency(self.hw, wgrad, missing)
             zero = np.zeros((1, missing.size))
-            cs_f = np.concatenate([zero, np.cumsum(per_f, axis=0)])
-            cs_b = np.concatenate([zero, np.cumsum(per_b, axis=0)])
-            for j, k in enumerate(missing.astype(np.int64).tolist()):
-                self.fwd[k], self.bwd[k] = cs_f[:, j].copy(), cs_b[:, j].copy()
-        keys = sizes.tolist()
-        return (np.stack([self.fwd[k] for k in keys], axis=1),
-                np.stack([self.bwd[k] for k in keys], axis=1))
+            self.column[missing.astype(np.int64)] = self.fwd.shape[1] + np.arange(missing.size)
+            self.fwd = np.concatenate([self.fwd, np.concatenate([zero, np.cumsum(per_f, 0)])], 1)
+            self.bwd = np.concatenate([self.bwd, np.concatenate([zero, np.cumsum(per_b, 0)])], 1)
+        return self.fwd, self.bwd, self.column[n]
 
 
 @lru_cache(maxsize=64)
 def _array_mac_tables(net: Network, hw: Hardware, batch: int, input_gradient: bool = False
                       ) -> ArrayMacColumns:
     """The cached :class:`ArrayMacColumns` of a (network, hardware, batch, input_gradient)."""
-    return ArrayMacColumns(net, hw, input_gradient)
+    return ArrayMacColumns(net, hw, batch, input_gradient)
 
 
 @lru_cache(maxsize=64)
@@ -121,9 +121,7 @@ def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     :mod:`cnnmem.model.array`). None when the hardware gives no array shape (slots = MACs)."""
     if m.hw.array_rows <= 0:
         return None
-    sizes, inverse = np.unique(np.asarray(n, dtype=np.int64), return_inverse=True)
-    inverse = inverse.reshape(np.shape(n))  # sub-batch n -> its column
-    cs_f, cs_b = _array_mac_tables(m.net, m.hw, m.batch, m.input_gradient).columns(sizes)
+    cs_f, cs_b, inverse = _array_mac_tables(m.net, m.hw, m.batch, m.input_gradient).columns(n)
     N = float(m.batch)
     e1 = np.asarray(e) + 1
     return (N * (cs_f[e1, inverse] - cs_f[s, inverse]),
