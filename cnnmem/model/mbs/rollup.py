@@ -4,6 +4,7 @@ Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -60,12 +61,17 @@ class ArrayMacColumns:
         self.column = np.full(batch + 1, -1, dtype=np.int64)  # sub-batch n -> its column
         self.fwd = np.zeros((L + 1, 0))
         self.bwd = np.zeros((L + 1, 0))
+        self.lock = threading.Lock()  # a Dask worker may run tasks in threads
 
     def columns(self, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The forward and backward tables (L + 1, sizes so far) and the column of each
         sub-batch size in ``n`` (an array like n)."""
         n = np.asarray(n, dtype=np.int64)
-        missing = np.unique(n[self.column[n] < 0]).astype(float)
+        with self.lock:
+            self._add(np.unique(n[self.column[n] < 0]).astype(float))
+            return self.fwd, self.bwd, self.column[n]
+
+    def _add(self, missing: np.ndarray) -> None:
         if missing.size:
             L = len(self.net)
             per_f = np.zeros((L, missing.size))
@@ -79,7 +85,6 @@ class ArrayMacColumns:
             self.column[missing.astype(np.int64)] = self.fwd.shape[1] + np.arange(missing.size)
             self.fwd = np.concatenate([self.fwd, np.concatenate([zero, np.cumsum(per_f, 0)])], 1)
             self.bwd = np.concatenate([self.bwd, np.concatenate([zero, np.cumsum(per_b, 0)])], 1)
-        return self.fwd, self.bwd, self.column[n]
 
 
 @lru_cache(maxsize=64)
