@@ -15,7 +15,7 @@ import numpy as np
 from cnnmem.hardware import Hardware
 from cnnmem.model.array import pass_efficiency
 from cnnmem.model.cost import energy_latency
-from cnnmem.model.gconv import PASSES, input_gradient_needed, layer_gconvs
+from cnnmem.model.gconv import PASSES, input_gradient_needed
 from cnnmem.model.mbs.band import PairTable, band_event_sums
 from cnnmem.model.mbs.plans import (
     Plan,
@@ -25,6 +25,7 @@ from cnnmem.model.mbs.tables import (
     KINDS,
     cell_key,
     group_band,
+    layer_gconv_table,
 )
 from cnnmem.model.mbs.traffic import (
     Model,
@@ -43,8 +44,7 @@ TOTAL_FIELDS = ("dram_bytes", "energy_dram_pj", "energy_buffer_pj", "energy_comp
 @lru_cache(maxsize=64)
 def _layer_gconvs(net: Network) -> tuple[tuple[int, tuple[Any, ...]], ...]:
     """(layer index, its forward/dgrad/wgrad GConvs) of every conv/FC layer."""
-    return tuple((i, tuple(layer_gconvs(layer, i, PASSES))) for i, layer in
-                 enumerate(net.layers) if layer.is_compute)
+    return tuple(layer_gconv_table(net).items())
 
 
 class ArrayMacColumns:

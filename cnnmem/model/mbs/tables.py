@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,14 @@ def no_backward(net: Network, input_gradient: bool = False) -> np.ndarray:
         return np.zeros(len(net), dtype=bool)
     return ~np.array(input_gradient_needed(net), dtype=bool) & (net.weight_elems == 0)
 
+
+
+@lru_cache(maxsize=64)
+def layer_gconv_table(net: Network) -> dict[int, tuple[Any, ...]]:
+    """The forward, dgrad and wgrad GConvs of every conv/FC layer by layer index, built once
+    per network (the tables, the baseline fallback's split and the roll-up share them)."""
+    return {i: tuple(layer_gconvs(layer, i, PASSES)) for i, layer in enumerate(net.layers)
+            if layer.is_compute}
 
 
 def group_band(n_layers: int) -> int:
@@ -312,8 +321,9 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
     else:
         ws = w
     ws_bytes = ws * (prec.weight + (prec.gradient if training else 0.0))
-    macs = np.array([layer_gconvs(lay, i, ("forward",))[0].macs_per_sample if lay.is_compute
-                     else 0 for i, lay in enumerate(net.layers)], dtype=float)
+    gconvs = layer_gconv_table(net)
+    macs = np.array([gconvs[i][0].macs_per_sample if i in gconvs else 0 for i in range(n)],
+                    dtype=float)
     vec_f = np.array([streaming_elementwise_ops(lay, "forward") for lay in net.layers], float)
     vec_d = np.array([streaming_elementwise_ops(lay, "dgrad") for lay in net.layers], float)
     vec_d[no_backward(net, input_gradient)] = 0.0  # as the baseline: no element-wise dgrad
