@@ -36,6 +36,16 @@ MAX_REPEAT = 10_000
 #: strategy; the built-in networks have at most a few hundred.
 MAX_LAYERS = 20_000
 
+#: Layers of one MBS group (``mbs-*`` strategies, ``mbs-recompute``). The per-group tables of
+#: MBS hold every group of at most this many consecutive layers, so their memory is linear in
+#: layers x this value (issue #16 "Scale": 10,000 layers in ~200 MB instead of ~19 GiB for
+#: square tables). Every built-in network has at most 515 layers, so for each of them every
+#: group is considered and results are unchanged; on a deeper network ``mbs-optimal``,
+#: ``mbs-fs``, ``mbs-recompute`` and the greedy rule choose among groups of at most this many
+#: layers (a restriction of their search space), and an explicit grouping (``-O cuts=``,
+#: ``-O grouping=``, a sweep's cuts) with a deeper group is refused.
+MAX_GROUP_LAYERS = 520
+
 #: Characters of one ``${expression}``.
 MAX_EXPRESSION_CHARS = 1_000
 

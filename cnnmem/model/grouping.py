@@ -33,10 +33,12 @@ def consecutive_dp(n_items: int, group_cost: Callable[[int], tuple[np.ndarray, n
                    n_problems: int) -> DPResult:
     """Minimize the summed cost over all partitions of ``n_items`` into consecutive groups.
 
-    ``group_cost(e)`` returns ``(cost, choice)``, both of shape ``(e + 1, n_problems)``: the
-    cost of group ``[s..e]`` for every start ``s`` and problem, and an integer the caller wants
-    back for the chosen group (e.g. the sub-batch candidate). Ties go to the smallest ``s``
-    (fewer, larger groups). Loops run over items only.
+    ``group_cost(e)`` returns ``(cost, choice)``, both of shape ``(k, n_problems)``: the
+    cost of group ``[s..e]`` for the last k starts ``s = e - k + 1 .. e`` (k = e + 1: every
+    start; fewer: groups of at most k layers, e.g. a band of bounded group depth) and problem,
+    and an integer the caller wants back for the chosen group (e.g. the sub-batch candidate).
+    Ties go to the smallest ``s`` (fewer, larger groups). Loops run over items only; memory is
+    O(n_items x n_problems) besides what ``group_cost`` holds.
     """
     best = np.zeros((n_items + 1, n_problems))
     start = np.zeros((n_items, n_problems), dtype=np.int64)
@@ -44,10 +46,11 @@ def consecutive_dp(n_items: int, group_cost: Callable[[int], tuple[np.ndarray, n
     cols = np.arange(n_problems)
     for e in range(n_items):
         cost, choice = group_cost(e)
-        tot = best[: e + 1] + cost
+        first = e + 1 - cost.shape[0]
+        tot = best[first: e + 1] + cost
         s = np.argmin(tot, axis=0)
         best[e + 1] = tot[s, cols]
-        start[e] = s
+        start[e] = s + first
         choice_at[e] = choice[s, cols]
     path = backtrack(start)
     return DPResult(best[n_items], path, np.where(path >= 0, choice_at, -1))

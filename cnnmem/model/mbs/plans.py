@@ -13,6 +13,7 @@ from cnnmem.model.grouping import (
     path_from_cuts,
     structural_cuts,
 )
+from cnnmem.model.mbs.tables import check_group_depth
 from cnnmem.model.mbs.traffic import (
     Model,
     _cost_table,
@@ -44,21 +45,28 @@ def _problems(m: Model, fixed: np.ndarray | None
     return np.repeat(np.arange(ncap), k), np.tile(fixed, ncap), k
 
 
+def band_starts(m: Model, e: int) -> np.ndarray:
+    """First layers of the groups ending at e that the tables hold (at most
+    :data:`cnnmem.limits.MAX_GROUP_LAYERS` layers; every start on a network of fewer)."""
+    return np.arange(max(0, e - m.tables.band + 1), e + 1)
+
+
 def plan_optimal(m: Model, fixed: np.ndarray | None, cands: np.ndarray | None = None) -> Plan:
     """The DP: per capacity the grouping and sub-batches of least DRAM traffic (``fixed``: one
-    DP per listed sub-batch size)."""
+    DP per listed sub-batch size), over the groups of at most the tables' band of layers."""
     L = len(m.net)
     cap_idx, fix, k = _problems(m, fixed)
 
     def cost(e: int) -> tuple[np.ndarray, np.ndarray]:
+        starts = band_starts(m, e)
         if fix is None and given_cands is None:  # free sub-batches: closed form per capacity
-            dram, n_best = best_group_dram(m, np.arange(e + 1), e)
+            dram, n_best = best_group_dram(m, starts, e)
             return dram, n_best.astype(np.int64)
-        c3 = _cost_table(m, np.arange(e + 1), e, cand_axis)  # (e+1, K, C)
+        c3 = _cost_table(m, starts, e, cand_axis)  # (starts, K, C)
         if fix is None:
             ch = np.argmin(c3, axis=1)
             return np.take_along_axis(c3, ch[:, None, :], axis=1)[:, 0, :], cand_axis[ch]
-        flat = c3.transpose(0, 2, 1).reshape(e + 1, -1)
+        flat = c3.transpose(0, 2, 1).reshape(starts.size, -1)
         return flat, np.broadcast_to(np.tile(cand_axis, m.caps.size), flat.shape)
 
     given_cands = cands
@@ -70,7 +78,8 @@ def plan_optimal(m: Model, fixed: np.ndarray | None, cands: np.ndarray | None = 
 
 
 def plan_greedy(m: Model, fixed: np.ndarray | None) -> Plan:
-    """The paper's greedy: extend the group while its largest feasible sub-batch stays."""
+    """The paper's greedy: extend the group while its largest feasible sub-batch stays (and
+    it has fewer layers than the tables' band)."""
     L = len(m.net)
     cap_idx, fix, k = _problems(m, fixed)
     P = cap_idx.size
@@ -96,9 +105,11 @@ def plan_greedy(m: Model, fixed: np.ndarray | None) -> Plan:
         n = np.where(gk >= 0, cands[cols, np.maximum(gk, 0)], m.batch)
         nsub[e, mask] = n[mask]
 
+    band = t.band
     for e in range(1, L):
-        ext = nmax(start, e)
-        extend = (gk >= 0) & (ext == gk)
+        inside = e - start < band
+        ext = nmax(np.where(inside, start, e), e)
+        extend = (gk >= 0) & (ext == gk) & inside
         close(~extend, e - 1)
         new = np.full(P, e, dtype=np.int64)
         gk = np.where(extend, gk, nmax(new, e))
@@ -112,6 +123,8 @@ def plan_cuts(m: Model, cuts: tuple[int, ...], fixed: np.ndarray | None) -> Plan
     L = len(m.net)
     cap_idx, fix, k = _problems(m, fixed)
     path = path_from_cuts(cuts, L, cap_idx.size)
+    ends = np.flatnonzero(path[:, 0] >= 0)
+    check_group_depth(path[ends, 0], ends)
     nsub = np.zeros(path.shape, dtype=np.int64)
     cands = sub_batch_candidates(m.batch)
     for e in np.flatnonzero(path[:, 0] >= 0):

@@ -54,8 +54,9 @@ import pandas as pd
 
 from cnnmem.model.cost import energy_latency
 from cnnmem.model.gconv import PASSES
-from cnnmem.model.grouping import consecutive_dp, cut_mask, cuts_of_path, interval_events_cumsum
-from cnnmem.model.mbs.plans import Plan
+from cnnmem.model.grouping import consecutive_dp, cut_mask, cuts_of_path
+from cnnmem.model.mbs.band import Banded, PairTable, band_event_sums, compact
+from cnnmem.model.mbs.plans import Plan, band_starts
 from cnnmem.model.mbs.rollup import (
     _group_terms,
     add_group_terms,
@@ -65,7 +66,15 @@ from cnnmem.model.mbs.rollup import (
     group_work,
     plan_groups,
 )
-from cnnmem.model.mbs.tables import CELLS, KINDS, NOTE_NORM, _needs, cell_key
+from cnnmem.model.mbs.tables import (
+    CELLS,
+    KINDS,
+    NOTE_NORM,
+    LiveWindow,
+    _needs,
+    cell_key,
+    group_band,
+)
 from cnnmem.model.mbs.traffic import Model, best_group_dram, build_model, fitting_sub_batch
 from cnnmem.model.precision import Precision
 from cnnmem.model.schedule import (
@@ -86,73 +95,82 @@ from cnnmem.workload.network import Network
 NAME = "mbs-recompute"
 
 
-@lru_cache(maxsize=16)
-def inner_needed_elems(net: Network, input_gradient: bool = False) -> np.ndarray:
-    """(L, L) per-sample elements of the tensors produced in group [s..e] that a layer of the
-    group needs in backward (what a recomputing group holds on chip)."""
+def _first_needs(net: Network, input_gradient: bool) -> np.ndarray:
+    """Per layer output t: the first layer whose backward needs it (L: none)."""
     n = len(net)
-    needers: list[list[int]] = [[] for _ in range(n)]
+    first_need = np.full(n, n, dtype=np.int64)
     for i, ts in enumerate(_needs(net, True, input_gradient)):
         for t in ts:
             if t < n:
-                needers[t].append(i)
-    events = np.zeros((n, n))
-    for t, nd in enumerate(needers):
-        if nd:  # group holds t when s <= t (producer inside) and e >= its first needer
-            events[: t + 1, min(nd)] += float(net.out_elems[t])
-    return interval_events_cumsum(events)
+                first_need[t] = min(first_need[t], i)
+    return first_need
+
+
+@lru_cache(maxsize=16)
+def inner_needed_elems(net: Network, input_gradient: bool = False) -> PairTable:
+    """Per-sample elements of the tensors produced in group [s..e] that a layer of the group
+    needs in backward (what a recomputing group holds on chip), for the groups of the tables'
+    band: a group holds t when s <= t (producer inside) and e >= its first needer."""
+    n = len(net)
+    first = _first_needs(net, input_gradient)
+    held = np.flatnonzero(first < n)
+    return band_event_sums(n, group_band(n), np.zeros(held.size, dtype=np.int64), held,
+                           first[held], net.out_elems[held].astype(float))[0]
 
 
 @lru_cache(maxsize=16)
 def recompute_peak_bytes(net: Network, prec: Precision, held: bool = True,
-                         input_gradient: bool = False) -> np.ndarray:
-    """(L, L) peak live bytes per sample of a recomputing group [s..e] (``held=False``: the
-    stash-mode peak of :func:`cnnmem.model.mbs.tables.group_tables`, the same loop, a check).
+                         input_gradient: bool = False) -> PairTable:
+    """Peak live bytes per sample of a recomputing group [s..e], for the groups of the tables'
+    band (``held=False``: the stash-mode peak of
+    :func:`cnnmem.model.mbs.tables.group_tables`, the same sweep, a check).
 
     At each step l of the group: forward, the stash-mode forward live set plus every tensor
     produced in [s..l] that a layer of the group needs in backward (held from its recomputation
     on); backward, the stash-mode backward set (gradients of the live tensors and the tensors
     layer l reads) plus every tensor produced in [s..l] needed by a layer in [s..l] (not yet
     back-propagated). The held tensors are added to the live set, not merged with it (a tensor
-    in both counts twice): an upper bound on the live bytes. O(L^3) numpy work, cached."""
+    in both counts twice): an upper bound on the live bytes.
+
+    Swept over the group end e with the stash-mode live set (:class:`LiveWindow`): every
+    value at a step l only grows with e, so the peak of [s..e] is that of [s..e-1] or a value
+    at a step changed by layer e (the live set's, or held tensors first needed at e); O(L x
+    band x changed steps) numpy work and O(L x band) memory, cached."""
     n = len(net)
     ea, eg = prec.activation, prec.gradient
-    elems = np.append(net.out_elems.astype(float), float(net.input_elems))  # tensor L = input
+    band = group_band(n)
     needs = _needs(net, True, input_gradient)
-    need_col = np.array([sum(elems[t] for t in ts) for ts in needs])
-    first_need = np.full(n, n, dtype=np.int64)
-    for i, ts in enumerate(needs):
-        for t in ts:
-            if t < n:
-                first_need[t] = min(first_need[t], i)
-    el = elems[:n] if held else np.zeros(n)
-
-    def span_sums(w: np.ndarray) -> np.ndarray:
-        """(k, k) sums of w[s..l] (s rows, l columns; 0 for l < s)."""
-        c = np.concatenate([[0.0], np.cumsum(w)])
-        return np.triu(c[None, 1:] - c[:-1, None])
-
-    held_b = np.zeros((n, n))  # [s, l]: produced in [s..l], first needed at or before l
-    for lay in range(n):
-        held_b[: lay + 1, lay] = span_sums(el[: lay + 1] * (first_need[: lay + 1] <= lay))[:, lay]
-    live = np.zeros((n, n))
-    out = np.zeros((n, n))
-    last_use = {t: (t if t < n else -1) for t in range(n + 1)}
-    for e in range(n):  # the stash-mode live set, as in group_tables
-        live[: e + 1, e] += elems[e]
-        for t in sorted({n if p < 0 else p for p in net.producers[e]}):
-            pc = last_use[t]
-            if pc >= 0:
-                live[: pc + 1, pc + 1: e + 1] += elems[t]
-            live[pc + 1: e + 1, e] += elems[t]
-            last_use[t] = e
-        sub = live[: e + 1, : e + 1]
-        held_f = span_sums(el[: e + 1] * (first_need[: e + 1] <= e))
-        fwd = (sub + held_f) * ea
-        bwd = sub * eg + (need_col[None, : e + 1] + held_b[: e + 1, : e + 1]) * ea
-        mask = np.arange(e + 1)[None, :] >= np.arange(e + 1)[:, None]
-        out[: e + 1, e] = np.where(mask, np.maximum(fwd, bwd), 0.0).max(axis=1)
-    return out
+    first_need = _first_needs(net, input_gradient)
+    win = LiveWindow(net, band, extra=2)  # buffers: live, held forward, held backward
+    need_col = np.array([sum(win.elems[t] for t in ts) for ts in needs])
+    el = win.elems[:n] if held else np.zeros(n)
+    newly: list[list[int]] = [[] for _ in range(n)]  # layer e: tensors t < e first needed at e
+    for t in range(n):
+        if first_need[t] < n and t < first_need[t]:
+            newly[int(first_need[t])].append(t)
+    running = np.zeros(n)
+    out = np.zeros((n, band))
+    for e in range(n):
+        lo = win.advance(e)
+        w0 = win.window(e)
+        o = win.base
+        # held at step e of [s..e]: produced in [s..e], first needed at or before e
+        heldv = el[w0: e + 1] * (first_need[w0: e + 1] <= e)
+        q = np.cumsum(heldv[::-1])[::-1]  # q[s - w0] = sum over t in [s..e]
+        win.bufs[1][w0 - o: e - o + 1, e - o] = q
+        win.bufs[2][w0 - o: e - o + 1, e - o] = q
+        for t in newly[e]:  # now held in the forward of the groups holding t, at steps t..e-1
+            if t >= w0:
+                win.bufs[1][w0 - o: t - o + 1, t - o: e - o] += el[t]
+                lo = min(lo, t)
+        sub = win.block(0, w0, lo, e)
+        fwd = (sub + win.block(1, w0, lo, e)) * ea
+        bwd = sub * eg + (need_col[None, lo: e + 1] + win.block(2, w0, lo, e)) * ea
+        mask = np.arange(lo, e + 1)[None, :] >= np.arange(w0, e + 1)[:, None]
+        best = np.where(mask, np.maximum(fwd, bwd), 0.0).max(axis=1)
+        running[w0: e + 1] = np.maximum(running[w0: e + 1], best)
+        out[e, : e - w0 + 1] = running[w0: e + 1][::-1]
+    return Banded(compact(out))
 
 
 #: a group's backward: stash (MBS), recompute, or one pass (last group only)
@@ -230,7 +248,7 @@ def plan_recompute(m: Model) -> tuple[Plan, np.ndarray]:
     L = len(m.net)
 
     def cost(e: int) -> tuple[np.ndarray, np.ndarray]:
-        starts = np.arange(e + 1)
+        starts = band_starts(m, e)
         best, n_best = best_group_dram(m, starts, e)
         mode = np.zeros(best.shape, dtype=np.int64)
         options = [(RECOMPUTE, False)] + ([(ONE_PASS, True)] if e == L - 1 else [])

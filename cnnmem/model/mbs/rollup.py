@@ -15,6 +15,7 @@ from cnnmem.hardware import Hardware
 from cnnmem.model.array import pass_efficiency
 from cnnmem.model.cost import energy_latency
 from cnnmem.model.gconv import PASSES, input_gradient_needed, layer_gconvs
+from cnnmem.model.mbs.band import PairTable, band_event_sums
 from cnnmem.model.mbs.plans import (
     Plan,
 )
@@ -22,6 +23,7 @@ from cnnmem.model.mbs.tables import (
     CELLS,
     KINDS,
     cell_key,
+    group_band,
 )
 from cnnmem.model.mbs.traffic import (
     Model,
@@ -66,20 +68,20 @@ def _array_mac_tables(net: Network, hw: Hardware, batch: int, input_gradient: bo
 
 
 @lru_cache(maxsize=64)
-def kept_elems_table(net: Network) -> np.ndarray:
-    """Per-sample elements every group [s..e] keeps on chip between its layers, (L, L): the
-    tensors produced inside the group whose first consumer is inside it too (issue #12 item 8;
-    the rule of fusion's ``inner`` bytes, :func:`cnnmem.model.fusion.boundary_matrices`). Each
-    is written into and read out of the buffer once in the forward pass, and its gradient
-    once in the backward pass (training). K[s, e] = sum of elements of tensors with producer
-    p >= s and first consumer c <= e: one 2-D dominance sum (a loop over layers)."""
+def kept_elems_table(net: Network) -> PairTable:
+    """Per-sample elements every group [s..e] keeps on chip between its layers, ``K[s, e]`` for
+    the groups of the tables' band (:mod:`cnnmem.model.mbs.band`): the tensors produced inside
+    the group whose first consumer is inside it too (issue #12 item 8; the rule of fusion's
+    ``inner`` bytes, :func:`cnnmem.model.fusion.boundary_matrices`). Each is written into and
+    read out of the buffer once in the forward pass, and its gradient once in the backward pass
+    (training). K[s, e] = sum of elements of tensors with producer p >= s and first consumer
+    c <= e: one event per tensor (a group starting at or before p gains it at c)."""
     n = len(net)
-    m = np.zeros((n, n))
-    for p, cons in enumerate(net.consumers):
-        if cons:
-            m[p, min(cons)] += float(net.layers[p].out_elems)
-    # rows: suffix sums over p >= s; columns: prefix sums over c <= e
-    return np.cumsum(np.cumsum(m[::-1], axis=0)[::-1], axis=1)
+    prods = [p for p, cons in enumerate(net.consumers) if cons]
+    return band_event_sums(n, group_band(n), np.zeros(len(prods), dtype=np.int64),
+                           np.array(prods, dtype=np.int64),
+                           np.array([min(net.consumers[p]) for p in prods], dtype=np.int64),
+                           np.array([float(net.layers[p].out_elems) for p in prods]))[0]
 
 
 def group_kept_bytes(m: Model, s: np.ndarray, e: np.ndarray

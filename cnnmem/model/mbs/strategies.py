@@ -33,6 +33,7 @@ from cnnmem.model.mbs.tables import (
     KINDS,
     NOTE_NORM,
     cell_key,
+    check_cuts_depth,
 )
 from cnnmem.model.mbs.traffic import (
     Model,
@@ -123,6 +124,7 @@ def run_sweep(name: str, req: SweepRequest) -> PointCosts:
     if fixed is not None and (isinstance(grouping, tuple)
                               or grouping in ("layer", "block", "stage", "all")):
         fixed_cuts = grouping if isinstance(grouping, tuple) else named_cuts(m.net, grouping)
+        check_cuts_depth(fixed_cuts, len(m.net))
         pts = fixed_grouping_points(m, fixed_cuts, fixed)  # the hot path: no DP, no group loop
         return PointCosts(cuts=fixed_cuts, **pts)
     p = plan(m, grouping, fixed)

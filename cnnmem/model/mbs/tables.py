@@ -9,11 +9,17 @@ from functools import lru_cache
 
 import numpy as np
 
+from cnnmem.limits import MAX_GROUP_LAYERS, check_count
 from cnnmem.model.gconv import PASSES, input_gradient_needed, layer_gconvs
-from cnnmem.model.grouping import (
-    interval_events_cumsum,
-    range_max,
-    range_sum,
+from cnnmem.model.mbs.band import (
+    Banded,
+    Difference,
+    PairTable,
+    PlusScaled,
+    RangeMax,
+    RangeSum,
+    band_event_sums,
+    compact,
 )
 from cnnmem.model.precision import Precision
 from cnnmem.model.streaming import streaming_elementwise_ops
@@ -37,26 +43,28 @@ def cell_key(pass_name: str, kind: str) -> str:
 
 @dataclass(frozen=True)
 class GroupTables:
-    """Per-sample quantities of every group [s..e] (arrays (L, L), valid for e >= s)."""
+    """Per-sample quantities of every group [s..e] of at most ``band`` layers, indexed
+    ``table[s, e]`` (:mod:`cnnmem.model.mbs.band`: memory linear in layers x band)."""
 
-    in_elems: np.ndarray  # distinct tensors entering the group
-    out_elems: np.ndarray  # tensors leaving the group (or network outputs)
-    stash_write_elems: np.ndarray
-    stash_read_dgrad_elems: np.ndarray
-    stash_read_wgrad_elems: np.ndarray
-    fork_elems: np.ndarray  # signed gradient-accumulation elements (x 3 already)
-    peak_sample_bytes: np.ndarray  # peak live bytes per sample
-    weight_elems: np.ndarray  # sum of the group's parameters
-    weight_ws_bytes: np.ndarray  # weight working set, dW re-read per sub-batch
-    weight_acc_bytes: np.ndarray  # working set when all group dW accumulate on chip
-    macs: np.ndarray  # per sample, one pass
+    in_elems: PairTable  # distinct tensors entering the group
+    out_elems: PairTable  # tensors leaving the group (or network outputs)
+    stash_write_elems: PairTable
+    stash_read_dgrad_elems: PairTable
+    stash_read_wgrad_elems: PairTable
+    fork_elems: PairTable  # signed gradient-accumulation elements (x 3 already)
+    peak_sample_bytes: PairTable  # peak live bytes per sample
+    weight_elems: PairTable  # sum of the group's parameters
+    weight_ws_bytes: PairTable  # weight working set, dW re-read per sub-batch
+    weight_acc_bytes: PairTable  # working set when all group dW accumulate on chip
+    macs: PairTable  # per sample, one pass
     #: tensors entering / leaving the group whose gradient backprop computes (none of a tensor
     #: with no parameter upstream, e.g. the network input; issue #12 item 2)
-    grad_in_elems: np.ndarray
-    grad_out_elems: np.ndarray
-    macs_dgrad: np.ndarray  # per sample: MACs of the dgrad passes backprop computes
-    vec_forward: np.ndarray
-    vec_dgrad: np.ndarray
+    grad_in_elems: PairTable
+    grad_out_elems: PairTable
+    macs_dgrad: PairTable  # per sample: MACs of the dgrad passes backprop computes
+    vec_forward: PairTable
+    vec_dgrad: PairTable
+    band: int = 0  # deepest group the tables hold (layers)
 
 
 def _needs(net: Network, training: bool, input_gradient: bool = False) -> list[list[int]]:
@@ -89,15 +97,50 @@ def no_backward(net: Network, input_gradient: bool = False) -> np.ndarray:
     return ~np.array(input_gradient_needed(net), dtype=bool) & (net.weight_elems == 0)
 
 
-@lru_cache(maxsize=16)
-def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str = "layer",
-                 input_gradient: bool = False) -> GroupTables:
-    """Precompute every group's per-sample quantities in O(L^2) numpy work (cached).
 
-    Without ``input_gradient`` backprop computes no gradient of a tensor with no parameter
-    upstream (:func:`cnnmem.model.gconv.input_gradient_needed`): not written where it enters a
-    group, not read where it leaves one, not summed at a fork, and the dgrad of a layer that
-    needs none is not computed (its fork sum, read by its own wgrad, is kept)."""
+def group_band(n_layers: int) -> int:
+    """Deepest group the tables hold: the whole network, at most
+    :data:`cnnmem.limits.MAX_GROUP_LAYERS` layers."""
+    return max(1, min(int(n_layers), MAX_GROUP_LAYERS))
+
+
+def check_group_depth(first: np.ndarray, last: np.ndarray, field: str = "cuts") -> None:
+    """InputError when a group [first..last] of an explicit grouping is deeper than
+    :data:`cnnmem.limits.MAX_GROUP_LAYERS` (its tables are not built)."""
+    depth = np.asarray(last) - np.asarray(first) + 1
+    if depth.size:
+        check_count(int(depth.max()), MAX_GROUP_LAYERS, field=field,
+                    what="layers in one MBS group")
+
+
+def check_cuts_depth(cuts: tuple[int, ...], n_layers: int, field: str = "cuts") -> None:
+    """:func:`check_group_depth` of the groups an explicit cut list makes."""
+    ends = np.array(sorted(set(int(c) for c in cuts) | {n_layers - 1}), dtype=np.int64)
+    check_group_depth(np.concatenate([[0], ends[:-1] + 1]), ends, field)
+
+
+def _user_ranges(p: int, users: list[int]) -> list[tuple[int, int, int]]:
+    """For a tensor produced at p (-1: the network input) and its sorted distinct users, the
+    group starts in (prev user, user] that first reach it at each user: (lo, hi, user)."""
+    out = []
+    prev = p
+    for x in users:
+        if x > prev:
+            out.append((prev + 1, x, x))
+            prev = x
+    return out
+
+
+#: the event-summed tables, in the column order of :func:`_table_events`
+_EVENT_TABLES = ("in", "out", "stash_write", "need_all", "need_compute", "fork", "grad_in",
+                 "grad_out")
+
+
+def _table_events(net: Network, training: bool, input_gradient: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Events (lo, hi, col, values (E, 8)): every group starting in [lo, hi] gains values
+    once it reaches layer col (see :func:`cnnmem.model.mbs.band.band_event_sums`), per table of
+    :data:`_EVENT_TABLES`; a loop over tensors and their users."""
     n = len(net)
     dgrad_needed = np.array(input_gradient_needed(net) if not input_gradient
                             else (True,) * n, dtype=bool)
@@ -109,7 +152,6 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
         for p in net.producers[i]:
             cons_raw[n if p < 0 else p].append(i)
     cons_raw = [sorted(c) for c in cons_raw]
-    cons = [sorted(set(c)) for c in cons_raw]
     needs = _needs(net, training, input_gradient)
     needers: list[list[int]] = [[] for _ in range(n + 1)]
     needers_c: list[list[int]] = [[] for _ in range(n + 1)]
@@ -118,77 +160,149 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
             needers[t].append(i)
             if net.layers[i].is_compute:
                 needers_c[t].append(i)
+    lo: list[int] = []
+    hi: list[int] = []
+    col: list[int] = []
+    table: list[int] = []
+    val: list[float] = []
 
-    d_in, d_out, d_nin, d_nout, d_fork = (np.zeros((n, n)) for _ in range(5))
-    g_in, g_out = np.zeros((n, n)), np.zeros((n, n))
-    d_need = {"all": np.zeros((n, n)), "compute": np.zeros((n, n))}
+    def add(a: int, b: int, c: int, k: int, v: float) -> None:
+        lo.append(a)
+        hi.append(b)
+        col.append(c)
+        table.append(k)
+        val.append(v)
 
-    def first_at_or_after(lst: list[int], rows: np.ndarray) -> np.ndarray:
-        a = np.asarray(lst)
-        return a[np.searchsorted(a, rows)]
-
+    IN, OUT, STASH, NEED, NEED_C, FORK, G_IN, G_OUT = range(8)
     for t in range(n + 1):
-        p, el, c = int(prod[t]), elems[t], cons[t]
-        for d_i, d_o, v in ((d_in, d_out, el), (g_in, g_out, el * grad_of[t])):
-            if c:  # entering groups that start after the producer
-                rows = np.arange(p + 1, c[-1] + 1)
-                np.add.at(d_i, (rows, first_at_or_after(c, rows)), v)
+        p, el = int(prod[t]), float(elems[t])
+        c = sorted(set(cons_raw[t]))
+        for k_in, k_out, v in ((IN, OUT, el), (G_IN, G_OUT, el * grad_of[t])):
+            for a, b, x in _user_ranges(p, c):  # entering groups that start after p
+                add(a, b, x, k_in, v)
             if p >= 0:  # leaving the producer's group while a consumer is outside
-                d_o[: p + 1, p] += v
+                add(0, p, p, k_out, v)
                 if c:
-                    d_o[: p + 1, c[-1]] -= v
-        for key, nd in (("all", needers[t]), ("compute", needers_c[t])):
-            if not nd:
+                    add(0, p, c[-1], k_out, -v)
+        for k, nd_raw in ((NEED, needers[t]), (NEED_C, needers_c[t])):
+            if not nd_raw:
                 continue
-            nd = sorted(set(nd))
+            nd = sorted(set(nd_raw))
             if p >= 0:
-                d_need[key][: p + 1, nd[0]] += el
-            rows = np.arange(p + 1, nd[-1] + 1)
-            np.add.at(d_need[key], (rows, first_at_or_after(nd, rows)), el)
-            if key == "all" and p >= 0:
-                d_nin[: p + 1, nd[0]] += el
+                add(0, p, nd[0], k, el)
+            for a, b, x in _user_ranges(p, nd):
+                add(a, b, x, k, el)
+            if k == NEED and p >= 0:  # stash writes: needed inside, not written as an output
+                add(0, p, nd[0], STASH, el)
                 if not c:
-                    d_nout[: p + 1, nd[0]] += el
+                    add(0, p, nd[0], STASH, -el)
                 elif nd[0] < c[-1]:
-                    d_nout[: p + 1, nd[0]] += el
-                    d_nout[: p + 1, c[-1]] -= el
+                    add(0, p, nd[0], STASH, -el)
+                    add(0, p, c[-1], STASH, el)
         cr = cons_raw[t]
         if training and p >= 0 and len(cr) >= 2 and grad_of[t]:
-            d_fork[: p + 1, p] += 3.0 * (len(cr) - 1) * el
+            add(0, p, p, FORK, 3.0 * (len(cr) - 1) * el)
             for ci in cr[:-1]:
-                d_fork[: p + 1, ci] -= 3.0 * el
+                add(0, p, ci, FORK, -3.0 * el)
             for j in range(1, len(cr)):
-                d_fork[p + 1: cr[j - 1] + 1, cr[j]] -= 3.0 * el
+                add(p + 1, cr[j - 1], cr[j], FORK, -3.0 * el)
+    values = np.zeros((len(lo), len(_EVENT_TABLES)))
+    values[np.arange(len(lo)), np.array(table, dtype=np.int64)] = val
+    return (np.array(lo, dtype=np.int64), np.array(hi, dtype=np.int64),
+            np.array(col, dtype=np.int64), values)
 
-    in_e, out_e = interval_events_cumsum(d_in), interval_events_cumsum(d_out)
-    need_all = interval_events_cumsum(d_need["all"])
-    need_c = interval_events_cumsum(d_need["compute"])
-    stash_w = interval_events_cumsum(d_nin) - interval_events_cumsum(d_nout)
 
-    # peak live footprint per sample, incrementally over the group end e
-    ea, eg = prec.activation, prec.gradient
-    need_col = np.array([sum(elems[t] for t in ts) for ts in needs])
-    live = np.zeros((n, n))
-    peak = np.zeros((n, n))
-    last_use = {t: int(prod[t]) for t in range(n + 1)}
-    for e in range(n):
-        live[: e + 1, e] += elems[e]
+class LiveWindow:
+    """The stash-mode live set of the groups [s..e] swept over the group end e, for the starts
+    s of the band: ``live[s, l]``, per-sample elements live at step l (tensors produced and
+    still awaited by a later layer of the group, entering the group and still awaited, the
+    layer's own output). Buffers of (2 band)^2 values re-based every band steps (``extra``
+    more buffers in the same layout for callers' own per-(s, l) values)."""
+
+    def __init__(self, net: Network, band: int, extra: int = 0) -> None:
+        n = len(net)
+        self.n, self.band = n, band
+        self.width = min(2 * band, n)
+        self.bufs = [np.zeros((self.width, self.width)) for _ in range(1 + extra)]
+        self.base = 0
+        self.elems = np.append(net.out_elems.astype(float), float(net.input_elems))
+        self.inputs = [sorted({n if p < 0 else p for p in net.producers[e]}) for e in range(n)]
+        self.last_use = {t: (t if t < n else -1) for t in range(n + 1)}
+
+    def window(self, e: int) -> int:
+        """First group start of the band at group end e."""
+        return max(0, e - self.band + 1)
+
+    def advance(self, e: int) -> int:
+        """Add layer e (called for e = 0, 1, ...); returns the first step l >= window(e) whose
+        live values changed."""
+        w0 = self.window(e)
+        if e - self.base >= self.width:  # re-base: keep rows and columns from base + band on
+            keep = self.width - self.band
+            for buf in self.bufs:
+                buf[:keep, :keep] = buf[self.band:, self.band:].copy()
+                buf[keep:, :] = 0.0
+                buf[:, keep:] = 0.0
+            self.base += self.band
+        o, live = self.base, self.bufs[0]
+        live[w0 - o: e - o + 1, e - o] += self.elems[e]
         lo = e
-        for t in sorted({n if p < 0 else p for p in net.producers[e]}):
-            pc = last_use[t]
-            if pc >= 0:
-                live[: pc + 1, pc + 1: e + 1] += elems[t]
-            live[pc + 1: e + 1, e] += elems[t]
+        for t in self.inputs[e]:
+            pc = self.last_use[t]
+            if pc >= w0:  # in groups holding its previous use it stays live until e
+                live[w0 - o: pc - o + 1, pc + 1 - o: e - o + 1] += self.elems[t]
+            live[max(pc + 1, w0) - o: e - o + 1, e - o] += self.elems[t]  # else loaded for e
             lo = min(lo, pc + 1)
-            last_use[t] = e
-        sub = live[: e + 1, lo: e + 1]
+            self.last_use[t] = e
+        return max(lo, w0)
+
+    def block(self, k: int, w0: int, lo: int, e: int) -> np.ndarray:
+        """Buffer k's values of starts [w0..e] (rows) at steps [lo..e] (columns), a view."""
+        o = self.base
+        return self.bufs[k][w0 - o: e - o + 1, lo - o: e - o + 1]
+
+
+def _peak_sample_bytes(net: Network, prec: Precision, training: bool, band: int,
+                       needs: list[list[int]]) -> Banded:
+    """Peak live bytes per sample of every group in the band, incrementally over the group end
+    e: forward the live set in activations; backward (training) its gradients plus the
+    activations layer l reloads."""
+    n = len(net)
+    ea, eg = prec.activation, prec.gradient
+    live = LiveWindow(net, band)
+    need_col = np.array([sum(live.elems[t] for t in ts) for ts in needs])
+    running = np.zeros(n)
+    peak = np.zeros((n, band))
+    for e in range(n):
+        lo = live.advance(e)
+        w0 = live.window(e)
+        sub = live.block(0, w0, lo, e)
         vals = sub * ea
         if training:
-            mask = np.arange(lo, e + 1)[None, :] >= np.arange(e + 1)[:, None]
+            mask = np.arange(lo, e + 1)[None, :] >= np.arange(w0, e + 1)[:, None]
             vals = np.maximum(vals, sub * eg + mask * need_col[None, lo: e + 1] * ea)
-        best = vals.max(axis=1)
-        peak[: e + 1, e] = np.maximum(peak[: e + 1, e - 1], best) if e > 0 else best
+        running[w0: e + 1] = np.maximum(running[w0: e + 1], vals.max(axis=1))
+        peak[e, : e - w0 + 1] = running[w0: e + 1][::-1]
+    return Banded(compact(peak))
 
+
+@lru_cache(maxsize=16)
+def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str = "layer",
+                 input_gradient: bool = False) -> GroupTables:
+    """Every group's per-sample quantities, for the groups of at most :func:`group_band`
+    layers, in O(L x band) memory (cached).
+
+    Without ``input_gradient`` backprop computes no gradient of a tensor with no parameter
+    upstream (:func:`cnnmem.model.gconv.input_gradient_needed`): not written where it enters a
+    group, not read where it leaves one, not summed at a fork, and the dgrad of a layer that
+    needs none is not computed (its fork sum, read by its own wgrad, is kept)."""
+    n = len(net)
+    band = group_band(n)
+    dgrad_needed = np.array(input_gradient_needed(net) if not input_gradient
+                            else (True,) * n, dtype=bool)
+    ev = band_event_sums(n, band, *_table_events(net, training, input_gradient))
+    tab = dict(zip(_EVENT_TABLES, ev, strict=True))
+    peak = _peak_sample_bytes(net, prec, training, band, _needs(net, training, input_gradient))
     w = net.weight_elems.astype(float)
     if weight_tile == "channel":
         ws = np.array([lay.weight_elems / max(1, lay.out_channels) if lay.weight_elems else 0.0
@@ -201,14 +315,14 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
     vec_f = np.array([streaming_elementwise_ops(lay, "forward") for lay in net.layers], float)
     vec_d = np.array([streaming_elementwise_ops(lay, "dgrad") for lay in net.layers], float)
     vec_d[no_backward(net, input_gradient)] = 0.0  # as the baseline: no element-wise dgrad
-    wsum = range_sum(w)
+    wsum = RangeSum.of(w)
     return GroupTables(
-        in_elems=in_e, out_elems=out_e, stash_write_elems=stash_w,
-        stash_read_dgrad_elems=need_all - need_c, stash_read_wgrad_elems=need_c,
-        fork_elems=interval_events_cumsum(d_fork), peak_sample_bytes=peak, weight_elems=wsum,
-        weight_ws_bytes=range_max(ws_bytes),
-        weight_acc_bytes=range_max(ws * prec.weight) + (wsum * prec.gradient if training
-                                                        else 0.0),
-        macs=range_sum(macs), vec_forward=range_sum(vec_f), vec_dgrad=range_sum(vec_d),
-        grad_in_elems=interval_events_cumsum(g_in), grad_out_elems=interval_events_cumsum(g_out),
-        macs_dgrad=range_sum(macs * dgrad_needed))
+        in_elems=tab["in"], out_elems=tab["out"], stash_write_elems=tab["stash_write"],
+        stash_read_dgrad_elems=Difference(tab["need_all"], tab["need_compute"]),
+        stash_read_wgrad_elems=tab["need_compute"], fork_elems=tab["fork"],
+        peak_sample_bytes=peak, weight_elems=wsum, weight_ws_bytes=RangeMax.of(ws_bytes),
+        weight_acc_bytes=PlusScaled(RangeMax.of(ws * prec.weight),
+                                    wsum if training else None, prec.gradient),
+        macs=RangeSum.of(macs), vec_forward=RangeSum.of(vec_f), vec_dgrad=RangeSum.of(vec_d),
+        grad_in_elems=tab["grad_in"], grad_out_elems=tab["grad_out"],
+        macs_dgrad=RangeSum.of(macs * dgrad_needed), band=band)
