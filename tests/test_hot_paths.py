@@ -133,3 +133,46 @@ def test_capacity_classes() -> None:
     groups = {tuple(np.flatnonzero(of == k)) for k in range(first.size)}
     assert groups == {(0,), (1, 2, 3, 4, 6), (5,), (7,)}
     assert all(of[first[k]] == k for k in range(first.size))
+
+
+# ------------------------------------------------------------------------------------------
+# engine.round_significant: finite values only, powers of ten from a table
+
+
+def round_significant_reference(x: np.ndarray, digits: int = 15) -> np.ndarray:
+    """The previous round_significant: the formula on every value."""
+    x = np.asarray(x, dtype=float)
+    finite = np.isfinite(x) & (x != 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        e = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
+        scale = 10.0 ** (digits - 1 - e)
+        r = np.rint(x * scale) / scale
+    return np.where(finite & np.isfinite(r), r, x)
+
+
+def _awkward_values() -> np.ndarray:
+    """Every decade of float64 at, just below and just above its power of ten, subnormals,
+    the extremes, signs, zeros and non-finite values."""
+    with np.errstate(over="ignore"):
+        p10 = 10.0 ** np.arange(-330, 310, dtype=float)
+    base = np.concatenate([p10, np.nextafter(p10, 0), np.nextafter(p10, np.inf),
+                           5e-324 * np.arange(1, 200),
+                           [1.7976931348623157e308, 2.2250738585072014e-308, np.nan, np.inf,
+                            0.0, -0.0]])
+    with np.errstate(over="ignore"):
+        more = np.concatenate([base * 1.2345678901234567, base * 9.999999999999999,
+                               base * 0.5000000000000001])
+    both = np.concatenate([base, more])
+    return np.concatenate([both, -both])
+
+
+@pytest.mark.parametrize("digits", [15, 6, 17])
+def test_round_significant_bitwise(digits: int) -> None:
+    from cnnmem.sweep.engine import round_significant
+
+    rng = np.random.default_rng(digits)
+    random = rng.random(200_000) * 10.0 ** rng.uniform(-320, 308, 200_000)
+    random[rng.random(random.size) < 0.5] *= -1
+    for x in (_awkward_values(), random, np.where(rng.random(random.size) < 0.9, np.inf, random),
+              random.reshape(400, 500), np.zeros(0), np.array([np.inf, -np.inf, np.nan])):
+        assert _bits_equal(round_significant(x, digits), round_significant_reference(x, digits))

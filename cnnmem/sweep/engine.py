@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -193,14 +194,37 @@ def plan(spec: SweepSpec) -> list[Task]:
 
 
 def round_significant(x: np.ndarray, digits: int = 15) -> np.ndarray:
-    """``x`` rounded to ``digits`` significant decimal digits (non-finite values unchanged)."""
+    """``x`` rounded to ``digits`` significant decimal digits (non-finite values unchanged).
+
+    Per finite non-zero value: ``e = floor(log10(|x|))``, ``scale = 10 ** (digits - 1 - e)``,
+    ``rint(x * scale) / scale`` (kept only if finite). Only those values are computed (an
+    infeasible point's metrics are ``inf``), and the powers of ten come from a table made by
+    the same ``10.0 ** exponent`` (bitwise equal to the direct formula: tests/test_hot_paths)."""
     x = np.asarray(x, dtype=float)
     finite = np.isfinite(x) & (x != 0)
+    every = bool(finite.all())
+    v = x if every else x[finite]
+    powers, lowest = _powers_of_ten(digits)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        e = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
-        scale = 10.0 ** (digits - 1 - e)
-        r = np.rint(x * scale) / scale
-    return np.where(finite & np.isfinite(r), r, x)
+        e = np.floor(np.log10(np.abs(v)))
+        scale = powers[(digits - 1 - lowest - e).astype(np.intp)]
+        r = np.rint(v * scale) / scale
+    r = np.where(np.isfinite(r), r, v)
+    if every:
+        return r
+    out = x.copy()
+    out[finite] = r
+    return out
+
+
+@lru_cache(maxsize=4)
+def _powers_of_ten(digits: int) -> tuple[np.ndarray, int]:
+    """``10.0 ** k`` (float64 exponents, as the rounding formula computes them) for every
+    ``k = digits - 1 - e`` a finite non-zero float64 can need (e = -324 .. 308), and the
+    lowest k."""
+    lowest = digits - 1 - 308
+    with np.errstate(over="ignore"):
+        return 10.0 ** np.arange(lowest, digits - 1 + 325, dtype=float), lowest
 
 
 @dataclass
