@@ -32,7 +32,7 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.grouping import format_cuts, structural_cuts
-from cnnmem.model.mbs.capacity import capacity_domain
+from cnnmem.model.mbs.capacity import CapacityDomain, capacity_domain
 from cnnmem.model.rollup import CHIP_COLUMNS, chip_columns, total_energy
 from cnnmem.model.schedule import (
     POINT_FIELDS,
@@ -289,13 +289,14 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
     per = capacities_per_chunk(task, chunk_points)
     caps_all = task.capacity_bytes
     first, end = (0, caps_all.size) if block is None else block
+    domain = CapacityDomain.of(caps_all)
     for lo in range(first, end, per):  # a loop over chunks of capacities
         caps = caps_all[lo:min(lo + per, end)]
         req = SweepRequest(network=task.net, hardware=task.hw, mode=spec.mode, batch=spec.batch,
                            capacity_bytes=caps, sub_batch=sub, grouping=task.grouping,
                            chips=task.chips, options=dict(task.options))
         try:
-            with capacity_domain(caps_all):  # per-layer model built once for all chunks
+            with capacity_domain(domain):  # per-layer model built once for all chunks
                 pc = evaluator(req)
         except InputError as exc:
             raise InputError(f"{task.strategy} on {task.network}/{task.hardware}: {exc.message}",
