@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import pandas as pd
 from cnnmem.errors import InputError
 from cnnmem.hardware import Hardware
 from cnnmem.model.grouping import format_cuts, structural_cuts
-from cnnmem.model.mbs.capacity import capacity_domain
+from cnnmem.model.mbs.capacity import CapacityDomain, capacity_domain
 from cnnmem.model.rollup import CHIP_COLUMNS, chip_columns, total_energy
 from cnnmem.model.schedule import (
     POINT_FIELDS,
@@ -193,14 +194,37 @@ def plan(spec: SweepSpec) -> list[Task]:
 
 
 def round_significant(x: np.ndarray, digits: int = 15) -> np.ndarray:
-    """``x`` rounded to ``digits`` significant decimal digits (non-finite values unchanged)."""
+    """``x`` rounded to ``digits`` significant decimal digits (non-finite values unchanged).
+
+    Per finite non-zero value: ``e = floor(log10(|x|))``, ``scale = 10 ** (digits - 1 - e)``,
+    ``rint(x * scale) / scale`` (kept only if finite). Only those values are computed (an
+    infeasible point's metrics are ``inf``), and the powers of ten come from a table made by
+    the same ``10.0 ** exponent`` (bitwise equal to the direct formula: tests/test_hot_paths)."""
     x = np.asarray(x, dtype=float)
     finite = np.isfinite(x) & (x != 0)
+    every = bool(finite.all())
+    v = x if every else x[finite]
+    powers, lowest = _powers_of_ten(digits)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        e = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
-        scale = 10.0 ** (digits - 1 - e)
-        r = np.rint(x * scale) / scale
-    return np.where(finite & np.isfinite(r), r, x)
+        e = np.floor(np.log10(np.abs(v)))
+        scale = powers[(digits - 1 - lowest - e).astype(np.intp)]
+        r = np.rint(v * scale) / scale
+    r = np.where(np.isfinite(r), r, v)
+    if every:
+        return r
+    out = x.copy()
+    out[finite] = r
+    return out
+
+
+@lru_cache(maxsize=4)
+def _powers_of_ten(digits: int) -> tuple[np.ndarray, int]:
+    """``10.0 ** k`` (float64 exponents, as the rounding formula computes them) for every
+    ``k = digits - 1 - e`` a finite non-zero float64 can need (e = -324 .. 308), and the
+    lowest k."""
+    lowest = digits - 1 - 308
+    with np.errstate(over="ignore"):
+        return 10.0 ** np.arange(lowest, digits - 1 + 325, dtype=float), lowest
 
 
 @dataclass
@@ -265,13 +289,14 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
     per = capacities_per_chunk(task, chunk_points)
     caps_all = task.capacity_bytes
     first, end = (0, caps_all.size) if block is None else block
+    domain = CapacityDomain.of(caps_all)
     for lo in range(first, end, per):  # a loop over chunks of capacities
         caps = caps_all[lo:min(lo + per, end)]
         req = SweepRequest(network=task.net, hardware=task.hw, mode=spec.mode, batch=spec.batch,
                            capacity_bytes=caps, sub_batch=sub, grouping=task.grouping,
                            chips=task.chips, options=dict(task.options))
         try:
-            with capacity_domain(caps_all):  # per-layer model built once for all chunks
+            with capacity_domain(domain):  # per-layer model built once for all chunks
                 pc = evaluator(req)
         except InputError as exc:
             raise InputError(f"{task.strategy} on {task.network}/{task.hardware}: {exc.message}",
