@@ -103,7 +103,7 @@ from cnnmem.model.schedule import (
     ScheduleResult,
     StrategySpec,
     SweepRequest,
-    register,
+    register_legacy as register,
     register_sweep,
 )
 from cnnmem.model.streaming import streaming_elementwise_ops

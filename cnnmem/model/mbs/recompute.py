@@ -78,7 +78,7 @@ from cnnmem.model.schedule import (
     StrategySpec,
     SweepRequest,
     input_gradient_on,
-    register,
+    register_legacy as register,
     register_sweep,
 )
 from cnnmem.workload.network import Network
