@@ -60,8 +60,9 @@ class StrategyResult:
     point) that are not a sum over groups, or that replace one; ``derive`` point totals
     computed from the rolled-up ones (e.g. throughput = batch / latency); ``total_keys`` and
     ``columns`` the schedule's totals and group-table columns, in order; ``cuts`` the grouping
-    of every point (one cut tuple, or a boolean array (C[, S], L - 1)); ``notes`` and
-    ``timeline`` (a callable: built only for a schedule) complete a schedule."""
+    of every point (one cut tuple, or a boolean array (C[, S], L - 1)); ``notes`` (or a
+    function of the schedule's totals giving them) and ``timeline`` (a callable: built only
+    for a schedule) complete a schedule."""
 
     strategy: str
     shape: tuple[int, int]
@@ -72,7 +73,7 @@ class StrategyResult:
     totals: dict[str, Any] = field(default_factory=dict)
     derive: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     cuts: Any = ()
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] | Callable[[dict[str, Any]], tuple[str, ...]] = ()
     timeline: Callable[[], TimelineData | None] | None = None
 
 
@@ -96,9 +97,8 @@ def roll_up(result: StrategyResult, table: bool = False) -> RolledUp:
     point ``totals`` and ``derive``; energy_pj = the sum of the energy parts. With ``table``
     also the rows of point (0, 0): its groups in order, columns ``result.columns``."""
     shape = result.shape
-    zeros = np.zeros(shape)
     tot: dict[str, Any] = {}
-    need = zeros
+    need = np.zeros(shape)
     count = np.zeros(shape, dtype=np.int64)
     rows: list[dict[str, Any]] = []
     for block in result.groups():
@@ -106,8 +106,8 @@ def roll_up(result: StrategyResult, table: bool = False) -> RolledUp:
                                   (block.size,) + shape)
         for key in result.summed:
             if key in block.costs:
-                v = np.where(present, block.costs[key], 0.0)
-                tot[key] = tot.get(key, zeros) + v.sum(axis=0)
+                v = np.where(present, block.costs[key], 0).sum(axis=0)
+                tot[key] = tot[key] + v if key in tot else v
         if "buffer_need_bytes" in block.costs:
             v = np.where(present, block.costs["buffer_need_bytes"], 0.0)
             need = np.maximum(need, v.max(axis=0, initial=0.0))
@@ -149,7 +149,8 @@ def to_schedule(result: StrategyResult) -> ScheduleResult:
         totals[key] = _scalar(np.asarray(v)[(0,) * np.ndim(v)]) if isinstance(
             v, np.ndarray) else (float(v) if isinstance(v, np.floating) else v)
     timeline = result.timeline() if result.timeline is not None else None
-    return ScheduleResult(result.strategy, pd.DataFrame(r.rows), totals, result.notes,
+    notes = result.notes(totals) if callable(result.notes) else result.notes
+    return ScheduleResult(result.strategy, pd.DataFrame(r.rows), totals, tuple(notes),
                           timeline)
 
 
