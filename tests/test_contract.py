@@ -16,11 +16,10 @@ from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
 from cnnmem.model import schedule as sched_mod
 from cnnmem.model.cost import layer_pass_costs
+from cnnmem.model.result import GroupBlock, StrategyResult
 from cnnmem.model.schedule import (
     GroupingRule,
     OptionSpec,
-    PointCosts,
-    ScheduleResult,
     StrategySpec,
     run_strategy,
     strategy_specs,
@@ -225,7 +224,7 @@ def test_every_advertised_option_value_runs_in_schedule_and_sweep(tmp_path, caps
                           "--totals", "--format", "json"]
                          + (["--chips", "1"] if spec.chips else []), capsys)  # as the sweep
     assert code == 0, err
-    sched_dram = json.loads(out)["totals"]["dram_bytes"]
+    sched = json.loads(out)["totals"]
     axes = (f"  grouping: [{value}]\n" if key == "grouping" else "")
     text = SWEEP.format(hw=hw, mode=mode, batch=4, strategies=strategy, axes=axes).replace(
         "[64 KiB, 1 MiB]", "[256 KiB]")
@@ -235,9 +234,22 @@ def test_every_advertised_option_value_runs_in_schedule_and_sweep(tmp_path, caps
     run_sweep(spec_s, tmp_path / "o", quiet=True, keep="all", csv=True)
     df = pd.read_csv(tmp_path / "o" / "results.csv")
     assert len(df) == 1
-    row_dram = float(df["dram_bytes"].iloc[0])
-    assert (sched_dram is None and not np.isfinite(row_dram)) or sched_dram == pytest.approx(
-        row_dram, rel=1e-12)
+    assert_row_is_schedule(df.iloc[0], sched)
+
+
+def assert_row_is_schedule(row: pd.Series, totals: dict) -> None:
+    """Every metric of a sweep row equals the schedule run of its point (issue #11: both are
+    the one roll-up of the strategy's one result); rows are written to 15 digits."""
+    from cnnmem.sweep.engine import METRICS
+
+    for metric in METRICS:
+        got, want = float(row[metric]), totals.get(metric)
+        if want is None:  # JSON null: inf/nan in the schedule (infeasible, or no ratio)
+            assert not np.isfinite(got), (metric, got)
+            continue
+        if metric == "dram_over_bound" and np.isnan(got):
+            continue  # no training bound in inference sweeps
+        assert got == pytest.approx(float(want), rel=1e-12, abs=0.0), (metric, got, want)
 
 
 def test_an_option_no_listed_strategy_takes_is_a_sweep_error(tmp_path, capsys):
@@ -281,33 +293,33 @@ def test_option_spec_parse():
 
 @pytest.fixture
 def toy_strategy():
+    """A strategy added in this one module: a spec and one evaluator returning a
+    StrategyResult (every layer a group, reading its weights ``scale`` times)."""
     spec = StrategySpec("toy", ("inference",), "a toy: every layer's weights read once",
                         options=(OptionSpec("scale", 1, minimum=1, help="multiplies traffic"),),
                         grouping=GroupingRule(("layer", "all"), cuts=True, default="all"),
                         latency="memory time")
 
-    def traffic(net, hw, scale: int) -> float:
-        return float(net.weight_elems.sum()) * hw.bytes_per_weight * scale
-
     @sched_mod.register(spec)
-    def run(request):
-        d = traffic(request.network, request.hardware, request.options["scale"])
-        t = d / request.hardware.dram_bandwidth_bytes_per_s
-        totals = {"dram_bytes": d, "energy_pj": 0.0, "latency_s": t}
-        return ScheduleResult("toy", pd.DataFrame([{"group": 0, "dram_bytes": d}]), totals)
-
-    @sched_mod.register_sweep("toy")
-    def points(req):
-        d = traffic(req.network, req.hardware, req.options["scale"])
-        shape = (np.size(req.capacity_bytes), 1)
-        z = np.zeros(shape)
-        return PointCosts(dram_bytes=np.full(shape, d), buffer_need_bytes=z,
-                          energy_dram_pj=z, energy_buffer_pj=z, energy_compute_pj=z,
-                          energy_static_pj=z, latency_s=z, compute_s=z, memory_s=z,
-                          cuts=req.grouping)
+    def evaluate(req):
+        net, hw = req.network, req.hardware
+        caps = np.atleast_1d(np.asarray(req.capacity_bytes, float))
+        dram = (net.weight_elems * hw.bytes_per_weight * req.options["scale"]).astype(float)
+        memory_s = dram / hw.dram_bandwidth_bytes_per_s
+        zero = np.zeros_like(dram)
+        costs = {"dram_bytes": dram, "energy_dram_pj": dram * hw.dram_energy_pj_per_byte,
+                 "energy_buffer_pj": zero, "energy_compute_pj": zero,
+                 "energy_static_pj": zero, "latency_s": memory_s, "compute_s": zero,
+                 "memory_s": memory_s, "macs": zero, "buffer_need_bytes": zero}
+        block = GroupBlock({k: v[:, None, None] for k, v in costs.items()},
+                           labels=lambda i, _: {"layers": net.layers[i].name})
+        return StrategyResult("toy", (caps.size, 1), lambda: (block,),
+                              total_keys=("dram_bytes", "energy_pj", "latency_s"),
+                              columns=("group", "layers", "dram_bytes", "energy_pj"),
+                              cuts=req.grouping)
 
     yield spec
-    for reg in (sched_mod._REGISTRY, sched_mod._SPECS, sched_mod._SWEEP_REGISTRY):
+    for reg in (sched_mod._REGISTRY, sched_mod._SPECS):
         reg.pop("toy", None)
 
 
@@ -319,11 +331,15 @@ def test_a_toy_strategy_touches_one_module(toy_strategy, tmp_path, capsys):
     code, _, err = cli(["schedule", "lenet5", "--hw", "edge", "--strategy", "toy", "-O",
                         "bogus=2"], capsys)
     one_line_error(code, err, "bogus", "toy")
+    code, table, err = cli(["schedule", "lenet5", "--hw", "edge", "--strategy", "toy"], capsys)
+    assert code == 0 and "conv1" in table, err
     text = SWEEP.format(hw="edge", mode="inference", batch=1, strategies="toy",
                         axes="  grouping: [layer]\n") + "options: {scale: 2}\n"
     run_sweep(load_sweep(write(tmp_path, text)), tmp_path / "o", quiet=True, keep="all", csv=True)
     df = pd.read_csv(tmp_path / "o" / "results.csv")
     assert (df["dram_bytes"] == want).all() and len(df) == 2
+    assert list(df["energy_pj"]) == pytest.approx([json.loads(out)["totals"]["energy_pj"]] * 2,
+                                                  rel=1e-12)
     code, out, _ = cli(["strategies"], capsys)
     assert "toy" in out
 

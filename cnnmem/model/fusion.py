@@ -116,7 +116,7 @@ from cnnmem.model.schedule import (
     ScheduleResult,
     StrategySpec,
     SweepRequest,
-    register,
+    register_legacy as register,
     register_sweep,
 )
 from cnnmem.workload.network import Network

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from cnnmem.hardware import Hardware
 from cnnmem.workload.network import Network
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cnnmem.model.result import StrategyResult
 
 TRAINING, INFERENCE = "training", "inference"
 
@@ -296,8 +299,11 @@ def normalize_request(spec: StrategySpec, request: Any) -> Any:
 
 @dataclass(frozen=True)
 class Strategy:
+    """A registered strategy: its spec and its one evaluator (design points -> a
+    :class:`~cnnmem.model.result.StrategyResult`)."""
+
     spec: StrategySpec
-    _run: Callable[[ScheduleRequest], ScheduleResult]
+    evaluate: Callable[[SweepRequest], StrategyResult]
 
     @property
     def name(self) -> str:
@@ -311,10 +317,35 @@ class Strategy:
     def description(self) -> str:
         return self.spec.description
 
+    def _run(self, request: ScheduleRequest) -> ScheduleResult:
+        """The schedule of an already normalized request: the one point of its buffer."""
+        from cnnmem.model.result import to_schedule
+
+        if self.name in _LEGACY_RUN:  # TRANSITIONAL: strategies not yet on the one contract
+            return _LEGACY_RUN[self.name](request)
+        return to_schedule(self.evaluate(point_request(request)))
+
     def run(self, request: ScheduleRequest) -> ScheduleResult:
         """Check ``request`` against the strategy's spec and run it."""
         request = normalize_request(self.spec, request)
         return with_chip_columns(self._run(request), request.hardware)
+
+    def points(self, request: SweepRequest) -> PointCosts:
+        """Check a sweep request against the strategy's spec and evaluate its design points."""
+        from cnnmem.model.result import to_points
+
+        if self.name in _SWEEP_REGISTRY:  # TRANSITIONAL
+            return _SWEEP_REGISTRY[self.name](normalize_request(self.spec, request))
+        return to_points(self.evaluate(normalize_request(self.spec, request)))
+
+
+def point_request(request: ScheduleRequest) -> SweepRequest:
+    """A schedule request as the one design point of its hardware's buffer (and sub-batch)."""
+    return SweepRequest(
+        network=request.network, hardware=request.hardware, mode=request.mode,
+        batch=request.batch, capacity_bytes=np.array([float(request.hardware.buffer_bytes)]),
+        sub_batch=None if request.sub_batch is None else np.array([request.sub_batch]),
+        grouping=request.grouping, chips=request.chips, options=dict(request.options))
 
 
 def with_chip_columns(result: ScheduleResult, hw: Hardware) -> ScheduleResult:
@@ -332,12 +363,16 @@ _SPECS: dict[str, StrategySpec] = {}
 
 
 def register(spec: StrategySpec
-             ) -> Callable[[Callable[[ScheduleRequest], ScheduleResult]],
-                           Callable[[ScheduleRequest], ScheduleResult]]:
-    """Decorator: register a strategy function under its declared spec."""
+             ) -> Callable[[Callable[[SweepRequest], StrategyResult]],
+                           Callable[[SweepRequest], StrategyResult]]:
+    """Decorator: register a strategy's one evaluator under its declared spec. The evaluator
+    takes a normalized :class:`SweepRequest` (its design points: capacities x sub-batch sizes;
+    a schedule is one point) and returns a :class:`~cnnmem.model.result.StrategyResult`; the
+    shared roll-up (:mod:`cnnmem.model.result`) makes both the schedule and the sweep's
+    points of it."""
 
-    def wrap(fn: Callable[[ScheduleRequest], ScheduleResult]
-             ) -> Callable[[ScheduleRequest], ScheduleResult]:
+    def wrap(fn: Callable[[SweepRequest], StrategyResult]
+             ) -> Callable[[SweepRequest], StrategyResult]:
         _SPECS[spec.name] = spec
         _REGISTRY[spec.name] = Strategy(spec, fn)
         return fn
@@ -459,15 +494,27 @@ class PointCosts:
                 + self.energy_static_pj)
 
 
+_LEGACY_RUN: dict[str, Callable[[ScheduleRequest], ScheduleResult]] = {}
 _SWEEP_REGISTRY: dict[str, Callable[[SweepRequest], PointCosts]] = {}
 
 
-def register_sweep(name: str) -> Callable[[Callable[[SweepRequest], PointCosts]],
-                                          Callable[[SweepRequest], PointCosts]]:
-    """Decorator: the vectorized evaluator of strategy ``name`` (used by `cnnmem sweep`); the
-    strategy's spec must be registered first (``@register``)."""
+def register_legacy(spec: StrategySpec) -> Callable[[Any], Any]:
+    """TRANSITIONAL: a (ScheduleRequest) -> ScheduleResult function of a strategy not yet
+    migrated to the one evaluator."""
 
-    def wrap(fn: Callable[[SweepRequest], PointCosts]) -> Callable[[SweepRequest], PointCosts]:
+    def wrap(fn: Any) -> Any:
+        _SPECS[spec.name] = spec
+        _REGISTRY[spec.name] = Strategy(spec, fn)
+        _LEGACY_RUN[spec.name] = fn
+        return fn
+
+    return wrap
+
+
+def register_sweep(name: str) -> Callable[[Any], Any]:
+    """TRANSITIONAL: the vectorized evaluator of a strategy not yet migrated."""
+
+    def wrap(fn: Any) -> Any:
         _SWEEP_REGISTRY[name] = fn
         return fn
 
@@ -475,19 +522,9 @@ def register_sweep(name: str) -> Callable[[Callable[[SweepRequest], PointCosts]]
 
 
 def sweep_evaluators() -> dict[str, Callable[[SweepRequest], PointCosts]]:
-    """Every strategy's vectorized evaluator, checking each request against its spec."""
-    import cnnmem.model.strategies  # noqa: F401
-
-    def checked(name: str) -> Callable[[SweepRequest], PointCosts]:
-        fn, spec = _SWEEP_REGISTRY[name], _SPECS[name]
-
-        def evaluate(req: SweepRequest) -> PointCosts:
-            return fn(normalize_request(spec, req))
-
-        evaluate.__name__ = f"{name}_points"
-        return evaluate
-
-    return {name: checked(name) for name in sorted(_SWEEP_REGISTRY)}
+    """Every strategy's design-point evaluation for sweeps (:meth:`Strategy.points`: the
+    request checked against the spec, the strategy's result rolled up into arrays)."""
+    return {name: s.points for name, s in strategies().items()}
 
 
 #: training strategies' switch (issue #12 item 2): the data gradient of the network input (the

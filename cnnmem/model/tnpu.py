@@ -109,7 +109,7 @@ from cnnmem.model.schedule import (
     StrategySpec,
     SweepRequest,
     TimelineData,
-    register,
+    register_legacy as register,
     register_sweep,
 )
 from cnnmem.workload.layers import FC
