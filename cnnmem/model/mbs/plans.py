@@ -4,6 +4,7 @@ Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,10 +46,43 @@ def _problems(m: Model, fixed: np.ndarray | None
     return np.repeat(np.arange(ncap), k), np.tile(fixed, ncap), k
 
 
-def band_starts(m: Model, e: int) -> np.ndarray:
-    """First layers of the groups ending at e that the tables hold (at most
-    :data:`cnnmem.limits.MAX_GROUP_LAYERS` layers; every start on a network of fewer)."""
-    return np.arange(max(0, e - m.tables.band + 1), e + 1)
+#: group costs the DP evaluates at once (groups x problems): a block of group ends with all
+#: their band starts, so that numpy's per-call overhead is paid per block, not per group end
+BLOCK_VALUES = 1 << 17
+
+
+def band_pairs(band: int, e0: int, e1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every group of the band ending in [e0, e1): (starts, ends, offsets), starts ascending
+    per end, the groups ending at e0 + i at rows offsets[i]:offsets[i + 1]."""
+    ends = np.arange(e0, e1)
+    first = np.maximum(0, ends - band + 1)
+    counts = ends - first + 1
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    within = np.arange(offsets[-1]) - np.repeat(offsets[:-1], counts)
+    return np.repeat(first, counts) + within, np.repeat(ends, counts), offsets
+
+
+class BlockedCost:
+    """``group_cost(e)`` of :func:`cnnmem.model.grouping.consecutive_dp` (the groups of the band
+    ending at e) from ``pair_cost(starts, ends) -> (cost, choice)`` over arrays of groups,
+    evaluated for a block of group ends at a time (the DP asks for e = 0, 1, ... in order)."""
+
+    def __init__(self, m: Model, pair_cost: Callable[[np.ndarray, np.ndarray],
+                                                     tuple[np.ndarray, np.ndarray]],
+                 n_problems: int) -> None:
+        self.m, self.pair_cost = m, pair_cost
+        self.block = max(1, BLOCK_VALUES // (m.tables.band * max(1, n_problems)))
+        self.e0 = self.e1 = 0
+        self.offsets = np.zeros(1, dtype=np.int64)
+        self.cost = self.choice = np.zeros((0, n_problems))
+
+    def __call__(self, e: int) -> tuple[np.ndarray, np.ndarray]:
+        if not self.e0 <= e < self.e1:
+            self.e0, self.e1 = e, min(len(self.m.net), e + self.block)
+            s, ends, self.offsets = band_pairs(self.m.tables.band, self.e0, self.e1)
+            self.cost, self.choice = self.pair_cost(s, ends)
+        rows = slice(self.offsets[e - self.e0], self.offsets[e - self.e0 + 1])
+        return self.cost[rows], self.choice[rows]
 
 
 def plan_optimal(m: Model, fixed: np.ndarray | None, cands: np.ndarray | None = None) -> Plan:
@@ -57,12 +91,11 @@ def plan_optimal(m: Model, fixed: np.ndarray | None, cands: np.ndarray | None = 
     L = len(m.net)
     cap_idx, fix, k = _problems(m, fixed)
 
-    def cost(e: int) -> tuple[np.ndarray, np.ndarray]:
-        starts = band_starts(m, e)
+    def cost(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if fix is None and given_cands is None:  # free sub-batches: closed form per capacity
-            dram, n_best = best_group_dram(m, starts, e)
+            dram, n_best = best_group_dram(m, starts, ends)
             return dram, n_best.astype(np.int64)
-        c3 = _cost_table(m, starts, e, cand_axis)  # (starts, K, C)
+        c3 = _cost_table(m, starts, ends, cand_axis)  # (groups, K, C)
         if fix is None:
             ch = np.argmin(c3, axis=1)
             return np.take_along_axis(c3, ch[:, None, :], axis=1)[:, 0, :], cand_axis[ch]
@@ -72,7 +105,8 @@ def plan_optimal(m: Model, fixed: np.ndarray | None, cands: np.ndarray | None = 
     given_cands = cands
     cand_axis: np.ndarray = ((sub_batch_candidates(m.batch) if cands is None else cands)
                              if fix is None or fixed is None else fixed)
-    res = consecutive_dp(L, cost, cap_idx.size)
+    per_group = cap_idx.size * (1 if fix is None and given_cands is None else cand_axis.size)
+    res = consecutive_dp(L, BlockedCost(m, cost, per_group), cap_idx.size)
     n = np.where(res.path >= 0, res.choice, 0)
     return Plan(res.path, n, cap_idx, k)
 

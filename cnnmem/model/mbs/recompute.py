@@ -56,7 +56,7 @@ from cnnmem.model.cost import energy_latency
 from cnnmem.model.gconv import PASSES
 from cnnmem.model.grouping import consecutive_dp, cut_mask, cuts_of_path
 from cnnmem.model.mbs.band import Banded, PairTable, band_event_sums, compact
-from cnnmem.model.mbs.plans import Plan, band_starts
+from cnnmem.model.mbs.plans import BlockedCost, Plan
 from cnnmem.model.mbs.rollup import (
     MBS_SUMMED,
     ROW_HEAD,
@@ -179,7 +179,7 @@ STASH, RECOMPUTE, ONE_PASS = 0, 1, 2
 MODE_NAMES = ("stash", "recompute", "one-pass")
 
 
-def recompute_parts(m: Model, s: np.ndarray, e: int, one_pass: bool = False
+def recompute_parts(m: Model, s: np.ndarray, e: int | np.ndarray, one_pass: bool = False
                     ) -> dict[str, Any]:
     """Sub-batch-independent DRAM bytes (``base``), per-sample buffer bytes (``peak``) and
     weight reads per sub-batch (``weight_passes``) of recomputing groups [s..e] (arrays like
@@ -216,7 +216,7 @@ def recompute_group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx
                              wts + (2.0 * S - 1.0) * wsum * eg, np.inf))
 
 
-def best_recompute_dram(m: Model, s: np.ndarray, e: int, one_pass: bool = False
+def best_recompute_dram(m: Model, s: np.ndarray, e: int | np.ndarray, one_pass: bool = False
                         ) -> tuple[np.ndarray, np.ndarray]:
     """Least DRAM bytes of recomputing groups [s..e] over every sub-batch 1..N per capacity and
     the sub-batch giving it, arrays (len(s), C): the closed form of :func:`best_group_dram`
@@ -248,19 +248,21 @@ def plan_recompute(m: Model) -> tuple[Plan, np.ndarray]:
     mode (STASH, RECOMPUTE, ONE_PASS) of the group ending at each layer (STASH elsewhere)."""
     L = len(m.net)
 
-    def cost(e: int) -> tuple[np.ndarray, np.ndarray]:
-        starts = band_starts(m, e)
-        best, n_best = best_group_dram(m, starts, e)
+    def cost(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        best, n_best = best_group_dram(m, starts, ends)
         mode = np.zeros(best.shape, dtype=np.int64)
-        options = [(RECOMPUTE, False)] + ([(ONE_PASS, True)] if e == L - 1 else [])
-        for code, one_pass in options:
-            c, n = best_recompute_dram(m, starts, e, one_pass)
+        last = ends == L - 1  # one pass: the last group only
+        options = [(RECOMPUTE, False, None)] + ([(ONE_PASS, True, last)] if last.any() else [])
+        for code, one_pass, only in options:
+            c, n = best_recompute_dram(m, starts, ends, one_pass)
             use = c < best  # ties: the earlier mode (stash first: the mbs-optimal choice)
+            if only is not None:
+                use &= only[:, None]
             best, n_best = np.where(use, c, best), np.where(use, n, n_best)
             mode = np.where(use, code, mode)
         return best, 3 * n_best.astype(np.int64) + mode
 
-    res = consecutive_dp(L, cost, m.caps.size)
+    res = consecutive_dp(L, BlockedCost(m, cost, m.caps.size), m.caps.size)
     ends = res.path >= 0
     plan = Plan(res.path, np.where(ends, res.choice // 3, 0), np.arange(m.caps.size), 1)
     return plan, np.where(ends, res.choice % 3, STASH)

@@ -109,7 +109,7 @@ def mbs_cells(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap: np.ndarray
     return cells, np.where(acc, need_acc, need) + z, np.broadcast_to(feasible, z.shape)
 
 
-def group_dram(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np.ndarray
+def group_dram(m: Model, s: np.ndarray, e: int | np.ndarray, n: np.ndarray, cap_idx: np.ndarray
                ) -> np.ndarray:
     """DRAM bytes of groups [s..e] at sub-batch n, capacity index cap_idx (broadcast), with
     the rule that a single-layer group at n = N is the baseline layer, and at any other n
@@ -160,9 +160,11 @@ def fitting_sub_batch(peak_sample_bytes: np.ndarray, weight_bytes: np.ndarray,
     return np.where(room >= 0, np.minimum(n_fit, limit), 0.0)
 
 
-def best_group_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
+def best_group_dram(m: Model, s: np.ndarray, e: int | np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Least DRAM bytes of groups [s..e] over every sub-batch 1..N, for every capacity, and the
-    sub-batch that gives it: arrays (len(s), C). The DP's inner step.
+    sub-batch that gives it: arrays (len(s), C); ``e`` one group end or one per start (the DP
+    evaluates a block of group ends at once). The DP's inner step.
 
     Within a regime (dW accumulated on chip, or read-modify-written) the traffic falls as the
     sub-batch n grows (fewer sub-batches S = ceil(N/n) re-read the weights) while the buffer
@@ -202,12 +204,15 @@ def best_group_dram(m: Model, s: np.ndarray, e: int) -> tuple[np.ndarray, np.nda
         take = cost <= best if not accumulate else cost < best  # ties: the larger n (rmw)
         best = np.where(take, cost, best)
         best_n = np.where(take, n_best, best_n)
-    fallback = m.fallback.fields["dram_bytes"][e][None, :]
+    fallback = m.fallback.fields["dram_bytes"][np.broadcast_to(e, s.shape)]  # (len(s), C)
     use_fb = single & (fallback <= best)
     return np.where(use_fb, fallback, best), np.where(use_fb, N, best_n)
 
 
-def _cost_table(m: Model, s: np.ndarray, e: int, cands: np.ndarray) -> np.ndarray:
-    """DRAM bytes (len(s), len(cands), C) of groups [s..e] for every candidate and capacity."""
-    return group_dram(m, s[:, None, None], e, cands[None, :, None],
+def _cost_table(m: Model, s: np.ndarray, e: int | np.ndarray, cands: np.ndarray
+                ) -> np.ndarray:
+    """DRAM bytes (len(s), len(cands), C) of groups [s..e] for every candidate and capacity
+    (``e`` one group end, or one per start)."""
+    return group_dram(m, s[:, None, None], np.broadcast_to(e, s.shape)[:, None, None],
+                      cands[None, :, None],
                       np.arange(m.caps.size)[None, None, :])
