@@ -20,6 +20,9 @@ files are never renamed into place (the engine's AtomicOutputs).
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -71,6 +74,51 @@ def worker_environ() -> dict[str, Any]:
     return environ
 
 
+def worker_start_method() -> str:
+    """How the embedded cluster starts its worker processes: forked from this process on
+    Linux (a worker then starts in a fraction of a second, with cnnmem and its dependencies
+    already imported; spawned workers take seconds to import them, as long as a whole sweep of
+    ten million points), Dask's configured method elsewhere (fork is unsafe on macOS)."""
+    import multiprocessing
+
+    import dask
+
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return str(dask.config.get("distributed.worker.multiprocessing-method"))
+
+
+_RESET_SIGNALS_IN_FORKS = False
+
+
+def _reset_signals_in_child() -> None:
+    if _RESET_SIGNALS_IN_FORKS:  # a forked worker: SIGTERM terminates it, as a spawned one
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def _default_signals_in_forks() -> Iterator[None]:
+    """Processes forked within the block (the embedded cluster's workers) start with the
+    default SIGTERM action, not this process's handler (the CLI's SIGTERM-as-Ctrl-C)."""
+    global _RESET_SIGNALS_IN_FORKS
+    if not _AT_FORK_REGISTERED:
+        _register_at_fork()
+    _RESET_SIGNALS_IN_FORKS = True
+    try:
+        yield
+    finally:
+        _RESET_SIGNALS_IN_FORKS = False
+
+
+_AT_FORK_REGISTERED = False
+
+
+def _register_at_fork() -> None:
+    global _AT_FORK_REGISTERED
+    os.register_at_fork(after_in_child=_reset_signals_in_child)
+    _AT_FORK_REGISTERED = True
+
+
 def _client(stack: ExitStack, jobs: int, scheduler: str | None, children_before: set[int]
             ) -> Any:
     """A Dask client: of the cluster at ``scheduler``, or of an embedded local cluster of
@@ -87,7 +135,9 @@ def _client(stack: ExitStack, jobs: int, scheduler: str | None, children_before:
                              field="--scheduler") from None
     before = set(SpecCluster._instances)
     try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ(),
+                              "distributed.worker.multiprocessing-method":
+                                  worker_start_method()}), _default_signals_in_forks():
             cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=None,
                                    silence_logs=logging.ERROR)
@@ -184,8 +234,13 @@ def _kill_new_children(before: set[int]) -> None:
     multiprocessing joins its children at exit)."""
     import psutil
 
-    for child in psutil.Process().children(recursive=True):
+    me = psutil.Process()
+    own = me.cmdline()
+    for child in me.children(recursive=True):
         with suppress(psutil.Error):
-            # worker processes only: multiprocessing's resource tracker cleans up after them
-            if child.pid not in before and "spawn_main" in " ".join(child.cmdline()):
+            # worker processes only (spawned, or forked: this process's command line);
+            # multiprocessing's resource tracker cleans up after them
+            cmdline = child.cmdline()
+            if child.pid not in before and ("spawn_main" in " ".join(cmdline)
+                                            or cmdline == own):
                 child.kill()
