@@ -80,6 +80,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cnnmem import limits
 from cnnmem.hardware import Hardware
 from cnnmem.model import rollup
 from cnnmem.model.cost import layer_pass_costs
@@ -354,6 +355,14 @@ class Evaluation:
     #: per capacity (C,): the optimal grouping considered groups of at most
     #: limits.MAX_FUSED_GROUP_UNITS units and a deeper group might have fit
     depth_limited: np.ndarray | None = None
+
+
+def depth_note(ev: Evaluation, column: int = 0) -> str | None:
+    """The schedule's note where the group depth limit may have changed the grouping."""
+    if ev.depth_limited is None or not ev.depth_limited[column]:
+        return None
+    return (f"groups of at most {limits.MAX_FUSED_GROUP_UNITS} units considered "
+            "(cnnmem.limits.MAX_FUSED_GROUP_UNITS); a deeper group would fit the buffer")
 
 
 def _layer_sums(values: np.ndarray, uidx: np.ndarray, n_units: int) -> np.ndarray:
@@ -651,6 +660,8 @@ def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
         notes.append("one accelerator; each group's filters read once per image")
     if not all(r["fits"] or r["mode"] != "fused" for r in rows):
         notes.append("a forced group exceeds the buffer (its traffic assumes it fits)")
+    if depth_note(ev):
+        notes.append(str(depth_note(ev)))
     if totals["tiled_fallback_groups"]:
         notes.append(f"{int(totals['tiled_fallback_groups'])} unit(s) alone exceed the buffer: "
                      "tiled per-layer traffic")

@@ -213,15 +213,16 @@ def read_terms(t: Tensors, n_units: int, nbytes: np.ndarray, table: int
     """A tensor produced before group [i..j] that a unit of the group consumes is read once:
     for each consumer unit c (after the producer) and the previous consumer unit (or the
     producer) ``prev``, the groups with ``prev < i <= c <= j``."""
-    a, b, v = [], [], []
+    terms: list[tuple[int, int, float]] = []
     for k, cu in enumerate(t.consumer_units):
         prev = int(t.unit[k])
         for c in cu[(cu > t.unit[k]) & (cu < n_units)]:
-            a.append(c), b.append(c), v.append(nbytes[k])
+            terms.append((int(c), int(c), nbytes[k]))
             if prev >= 0:
-                a.append(prev), b.append(c), v.append(-nbytes[k])
+                terms.append((prev, int(c), -nbytes[k]))
             prev = int(c)
-    return [(np.array(a, np.int64), np.array(b, np.int64), table, np.array(v, float))]
+    a, b, v = (np.array(col) for col in zip(*terms, strict=True)) if terms else ([], [], [])
+    return [(np.asarray(a, np.int64), np.asarray(b, np.int64), table, np.asarray(v, float))]
 
 
 def write_terms(t: Tensors, n_units: int, nbytes: np.ndarray, table: int
