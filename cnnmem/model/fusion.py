@@ -30,8 +30,10 @@ OCCAM dependence-closure memory of a partition (bytes, the exact accounting)
     are loaded once (``filter_load_once_bytes``), not per image.
 
 OCCAM DP
-    T(0) = 0, T(j) = min over i of T(i-1) + traffic(i..j) with Mem(i..j) <= capacity, O(U^2),
-    vectorized over an array of capacities. With resident filters the pipeline holds at most
+    T(0) = 0, T(j) = min over i of T(i-1) + traffic(i..j) with Mem(i..j) <= capacity, over the
+    groups of at most :data:`cnnmem.limits.MAX_FUSED_GROUP_UNITS` units (O(U x D), the
+    banded tables of :mod:`cnnmem.model.fusion_tables`; exact unless a deeper group fits, which
+    the schedule notes), vectorized over an array of capacities. With resident filters the pipeline holds at most
     ``chips`` partitions (a DP bounded in the number of groups); a partitioning with more groups
     than chips re-reads filters per image (see Pipeline), and the cheaper of the two is taken.
     A unit whose closure alone exceeds the capacity falls back to the tiled per-layer
@@ -64,7 +66,8 @@ Layer Fusion
     layer needs R x R x channels at each layer (receptive arithmetic, see
     :mod:`cnnmem.model.receptive`); overlapping tiles recompute
     the shared region, which multiplies each layer's MACs by tiles x R_out^2 / (H_out x W_out).
-    The DSE picks the grouping of least traffic whose groups fit the buffer (same DP as OCCAM).
+    The DSE picks the grouping of least traffic whose groups fit the buffer (same DP as OCCAM,
+    same group depth limit).
 
 Energy comes from the single roll-up :func:`cnnmem.model.rollup.energy_latency` (DRAM bytes,
 MACs, element-wise ops, and one buffer write and one buffer read of every intermediate map kept
