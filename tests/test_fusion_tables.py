@@ -20,6 +20,7 @@ from cnnmem.model.fusion import (
     evaluate,
     parse_options,
     partition_dp,
+    resolve_options,
     unit_costs,
 )
 from cnnmem.model.fusion_tables import (
@@ -30,8 +31,9 @@ from cnnmem.model.fusion_tables import (
     TRAFFIC,
     band_of,
     band_tables,
+    fusion_table_spec,
     geometry,
-    table_spec,
+    occam_table_spec,
     units_of,
 )
 from cnnmem.model.grouping import (
@@ -98,7 +100,7 @@ def test_band_tables_equal_dense_reference(net, which: int, depth: int) -> None:
     hw = load_hardware("occam_chip")
     opts = parse_options(kind, options)
     want = reference_tables(kind, net, hw, opts)
-    spec = table_spec(kind, net, hw, opts, batch=1)
+    spec = (occam_table_spec if kind == "occam" else fusion_table_spec)(net, hw, opts, 1)
     n = spec.n_units
     full = band_tables(spec, n)
     got = dense(full.tables, n)
@@ -217,8 +219,10 @@ def test_tables_linear_in_layers(kind: str, monkeypatch: pytest.MonkeyPatch) -> 
     entries = {}
     for layers in (400, 800):
         net = load_network_text(chain(layers))
-        uc = unit_costs(kind, net, hw, np.array([hw.buffer_bytes]), parse_options(kind, {}),
-                        1, 8)
+        opts = resolve_options(kind, net, {}, None)
+        table_spec = occam_table_spec if kind == "occam" else fusion_table_spec
+        uc = unit_costs(table_spec(net, hw, opts, 1), net, hw, np.array([hw.buffer_bytes]),
+                        opts, 1, 0)
         u = uc.n_units
         assert u == layers // 2 and uc.band.depth == 16
         assert all(a.size <= N_TABLES * u * 16 < u * u for a in table_arrays(uc))
