@@ -30,10 +30,13 @@ OCCAM dependence-closure memory of a partition (bytes, the exact accounting)
     are loaded once (``filter_load_once_bytes``), not per image.
 
 OCCAM DP
-    T(0) = 0, T(j) = min over i of T(i-1) + traffic(i..j) with Mem(i..j) <= capacity, O(U^2),
-    vectorized over an array of capacities. With resident filters the pipeline holds at most
-    ``chips`` partitions (a DP bounded in the number of groups); a partitioning with more groups
-    than chips re-reads filters per image (see Pipeline), and the cheaper of the two is taken.
+    T(0) = 0, T(j) = min over i of T(i-1) + traffic(i..j) with Mem(i..j) <= capacity, over the
+    groups of at most :data:`cnnmem.limits.MAX_FUSED_GROUP_UNITS` units (O(U x D), the
+    banded tables of :mod:`cnnmem.model.fusion_tables`; exact unless a deeper group fits, which
+    the schedule notes), vectorized over an array of capacities. With resident filters the
+    pipeline holds at most ``chips`` partitions (a DP bounded in the number of groups); a
+    partitioning with more groups than chips re-reads filters per image (see Pipeline), and
+    the cheaper of the two is taken.
     A unit whose closure alone exceeds the capacity falls back to the tiled per-layer
     traffic of :mod:`cnnmem.model.cost` (the layerwise dataflow).
     ``partition=traffic`` (default) is this least-traffic partition, the paper's stated
@@ -64,7 +67,17 @@ Layer Fusion
     layer needs R x R x channels at each layer (receptive arithmetic, see
     :mod:`cnnmem.model.receptive`); overlapping tiles recompute
     the shared region, which multiplies each layer's MACs by tiles x R_out^2 / (H_out x W_out).
-    The DSE picks the grouping of least traffic whose groups fit the buffer (same DP as OCCAM).
+    The DSE picks the grouping of least traffic whose groups fit the buffer (same DP as OCCAM,
+    same group depth limit).
+
+Structure
+    Layer Fusion (:func:`evaluate_fusion`) and OCCAM (:func:`evaluate_occam`) are two short
+    compositions of shared pure phases: the group tables (``fusion_table_spec`` /
+    ``occam_table_spec`` in :mod:`cnnmem.model.fusion_tables`), :func:`unit_costs` (each with its
+    filter reads per batch), a grouping choice (:func:`least_traffic_grouping`; OCCAM adds
+    :func:`pipeline_or_reread` and :func:`balanced_grouping`), :func:`chosen_groups` (OCCAM adds
+    :func:`reread_filters`), :func:`stage_times`, how the groups run (:func:`one_accelerator` or
+    :func:`occam_pipeline`) and :func:`assemble`. :func:`evaluate` dispatches on the name.
 
 Energy comes from the single roll-up :func:`cnnmem.model.rollup.energy_latency` (DRAM bytes,
 MACs, element-wise ops, and one buffer write and one buffer read of every intermediate map kept
@@ -74,12 +87,13 @@ on chip).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cnnmem import limits
 from cnnmem.hardware import Hardware
 from cnnmem.model import rollup
 from cnnmem.model.cost import layer_pass_costs
@@ -91,9 +105,10 @@ from cnnmem.model.fusion_tables import (
     TRAFFIC,
     Band,
     TableSpec,
+    fusion_table_spec,
     group_filter_bytes,
     group_vec_ops,
-    table_spec,
+    occam_table_spec,
     tables_at,
     unit_band,
     unit_index,
@@ -356,10 +371,51 @@ class Evaluation:
     depth_limited: np.ndarray | None = None
 
 
+def depth_note(ev: Evaluation, column: int = 0) -> str | None:
+    """The schedule's note where the group depth limit may have changed the grouping."""
+    if ev.depth_limited is None or not ev.depth_limited[column]:
+        return None
+    return (f"groups of at most {limits.MAX_FUSED_GROUP_UNITS} units considered "
+            "(cnnmem.limits.MAX_FUSED_GROUP_UNITS); a deeper group would fit the buffer")
+
+
 def _layer_sums(values: np.ndarray, uidx: np.ndarray, n_units: int) -> np.ndarray:
     out = np.zeros(n_units)
     np.add.at(out, uidx, values)
     return out
+
+
+# Layer Fusion and OCCAM are two compositions (evaluate_fusion, evaluate_occam) of the shared
+# phases below: the group tables (fusion_tables.fusion_table_spec / occam_table_spec), unit
+# costs, a grouping choice, the chosen groups' arrays, their stage times, and how the groups
+# run (one accelerator, or OCCAM's multi-chip pipeline).
+
+
+def resolve_options(kind: str, net: Network, options: dict[str, Any] | None,
+                    grouping: str | tuple[int, ...] | None) -> dict[str, Any]:
+    """``kind``'s options, validated, with the grouping resolved (``grouping`` overrides)."""
+    opts = parse_options(kind, dict(options or {}))
+    opts["grouping"] = SPECS[kind].resolve_grouping(
+        net, grouping if grouping is not None else opts["grouping"])
+    return opts
+
+
+def group_dram_bytes(feature_bytes: np.ndarray, filter_bytes: np.ndarray,
+                     filter_reads: float) -> np.ndarray:
+    """DRAM bytes of groups: their boundary feature maps (every image) + their filters read
+    ``filter_reads`` times per batch."""
+    return feature_bytes + filter_bytes * filter_reads
+
+
+def occam_filter_reads(opts: dict[str, Any], batch: int) -> float:
+    """OCCAM: filters read per image (``streamed``) or not by the groups at all (``resident``:
+    loaded once onto the pipeline's chips, see Pipeline)."""
+    return batch if opts["filters"] == "streamed" else 0
+
+
+def fusion_filter_reads(opts: dict[str, Any], batch: int) -> float:
+    """Layer Fusion: each group's filters read per image (``streamed``) or once (resident)."""
+    return batch if opts["filters"] == "streamed" else 1
 
 
 @dataclass(frozen=True)
@@ -368,12 +424,10 @@ class UnitCosts:
     considers as bands (U, D) (``[j, k]``: group [j - D + 1 + k .. j]), and the table
     specification to evaluate any other group (fixed groupings)."""
 
-    kind: str
     net: Network
     hw: Hardware
     opts: dict[str, Any]
     batch: int
-    chips: int
     cap: np.ndarray  # (C,)
     n_units: int
     n_cap: int
@@ -387,29 +441,14 @@ class UnitCosts:
     tiled: np.ndarray  # (U, C) tiled per-layer traffic of a unit alone (the fallback)
     depth_limited: np.ndarray  # (C,) see Evaluation.depth_limited
     opb: float  # operand bytes per MAC
+    filter_reads: float  # times per batch a group's filters are read (group_dram_bytes)
 
 
-def group_cost_bytes(kind: str, opts: dict[str, Any], feature_bytes: np.ndarray,
-                     filter_bytes: np.ndarray, batch: int) -> np.ndarray:
-    """DRAM bytes of groups: boundary feature maps (all images) + filters: OCCAM reads them
-    per image (``filters=streamed``) or none (resident, loaded once; see Pipeline); Layer
-    Fusion per image (streamed) or once (resident)."""
-    if kind == OCCAM:
-        weight_traffic = (filter_bytes * batch if opts["filters"] == "streamed"
-                          else 0.0 * filter_bytes)
-    else:
-        weight_traffic = filter_bytes * (batch if opts["filters"] == "streamed" else 1)
-    return feature_bytes + weight_traffic
-
-
-def unit_costs(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray,
-               opts: dict[str, Any], batch: int, chips: int) -> UnitCosts:
-    """Phase 1: units, the band of group tables (OCCAM closure or fusion storage, traffic)
-    the optimal grouping considers (single units only for a fixed grouping) and the tiled
-    fallback of each unit."""
+def unit_costs(spec: TableSpec, net: Network, hw: Hardware, capacity_bytes: np.ndarray,
+               opts: dict[str, Any], batch: int, filter_reads: float) -> UnitCosts:
+    """Phase 1: the band of group tables the optimal grouping considers (single units only
+    for a fixed grouping), each group's DRAM bytes and the tiled fallback of each unit."""
     cap = np.atleast_1d(np.asarray(capacity_bytes, float))
-    ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
-    spec = table_spec(kind, net, hw, opts, batch)
     starts, ends = spec.starts, spec.ends
     n_units, n_cap = ends.size, cap.size
     uidx = unit_index(net, starts, ends)
@@ -418,9 +457,8 @@ def unit_costs(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray
     else:  # a fixed grouping: its groups are evaluated in the roll-up
         band, limited = unit_band(spec, cap, max_units=1)
         limited = np.zeros(n_cap, dtype=bool)
-    need = band.tables[NEED]
     group_w = band.filter_bytes
-    cost = group_cost_bytes(kind, opts, band.tables[TRAFFIC] * batch, group_w, batch)
+    cost = group_dram_bytes(band.tables[TRAFFIC] * batch, group_w, filter_reads)
     # tiled per-layer traffic for units that alone exceed the capacity: every layer of the unit
     # run layer by layer, its pool and element-wise layers too (issue #12 item 6: the pool's
     # traffic was dropped), the same per-layer traffic as the layerwise strategy
@@ -430,14 +468,48 @@ def unit_costs(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray
     np.add.at(tiled, uidx, lw["dram_bytes"][:, 0, :])
     tiled = np.where(_layer_sums(compute_layers, uidx, n_units)[:, None] > 0, tiled,
                      cost[:, -1][:, None])
-    return UnitCosts(kind, net, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends,
-                     spec, band, need, cost, group_w, tiled, limited, ea + ew)
+    return UnitCosts(net, hw, opts, batch, cap, n_units, n_cap, starts, ends, spec, band,
+                     band.tables[NEED], cost, group_w, tiled, limited,
+                     hw.bytes_per_activation + hw.bytes_per_weight, filter_reads)
+
+
+# Phase 2: the grouping choice
+
+
+def least_traffic_grouping(uc: UnitCosts) -> np.ndarray:
+    """``start`` (U, C): the partition of least DRAM traffic whose groups fit (a unit alone
+    may run tiled), or the fixed grouping of the ``grouping`` option."""
+    if uc.opts["grouping"] != "optimal":
+        return path_from_cuts(unit_cuts(uc.opts["grouping"], uc.ends), uc.n_units, uc.n_cap)
+    return partition_dp(uc.cost, uc.need, uc.cap, uc.tiled)[1]
+
+
+def _allowed_costs(uc: UnitCosts, e: int) -> np.ndarray:
+    return _group_costs(uc.cost, uc.need, uc.cap, uc.tiled, e)
+
+
+def pipeline_or_reread(uc: UnitCosts, chips: int) -> tuple[np.ndarray, np.ndarray]:
+    """OCCAM with resident filters: a pipeline holds at most ``chips`` partitions (the
+    generic budgeted DP, every group of weight 1); otherwise every chip re-reads filters per
+    image. The cheaper of the two per capacity: ``start`` (U, C) and where re-reading was
+    chosen (C,)."""
+    reread_cost = uc.cost + uc.group_w * uc.batch
+    tot_rr, start_rr = partition_dp(reread_cost, uc.need, uc.cap, uc.tiled)
+
+    def unit_weight(e: int) -> tuple[np.ndarray, np.ndarray]:
+        c = _allowed_costs(uc, e)
+        return c, np.ones(c.shape, np.int64)
+
+    bounded = budgeted_dp_columns(uc.n_units, unit_weight, max(1, min(chips, uc.n_units)),
+                                  uc.n_cap)
+    reread_chosen = bounded.total > tot_rr
+    return np.where(reread_chosen[None, :], start_rr, bounded.path), reread_chosen
 
 
 def _stage_column(uc: UnitCosts, e: int) -> np.ndarray:
     """Per-image stage time (n, C) of the band's groups ending at unit e (inf where a group is
     not allowed), computed as for the chosen groups in the roll-up."""
-    g = _group_costs(uc.cost, uc.need, uc.cap, uc.tiled, e)
+    g = _allowed_costs(uc, e)
     k = uc.band.depth - g.shape[0]
     macs = uc.band.tables[MACS][e, k:, None]
     slots = uc.band.tables[SLOTS][e, k:, None]
@@ -448,58 +520,39 @@ def _stage_column(uc: UnitCosts, e: int) -> np.ndarray:
     return np.where(np.isfinite(g), stage / uc.batch, np.inf)
 
 
-def choose_groups(uc: UnitCosts) -> tuple[np.ndarray, np.ndarray]:
-    """Phase 2: the grouping per capacity, ``start`` (U, C), and where OCCAM chose to re-read
-    filters per image rather than pipeline (C,)."""
-    (kind, opts, batch, chips, cap, n_units, n_cap, ends, need, cost, group_w, tiled) = (
-        uc.kind, uc.opts, uc.batch, uc.chips, uc.cap, uc.n_units, uc.n_cap, uc.ends, uc.need,
-        uc.cost, uc.group_w, uc.tiled)
-    reread_chosen = np.zeros(n_cap, dtype=bool)
-    if opts["grouping"] == "optimal":
-        total, start = partition_dp(cost, need, cap, tiled)
-
-        def allowed(e: int) -> np.ndarray:
-            return _group_costs(cost, need, cap, tiled, e)
-
-        if kind == OCCAM and opts["filters"] == "resident":
-            # a pipeline holds at most `chips` partitions with resident filters; otherwise
-            # every chip re-reads filters per image: take the cheaper of the two per capacity
-            reread_cost = cost + group_w * batch
-            tot_rr, start_rr = partition_dp(reread_cost, need, cap, tiled)
-
-            def unit_weight(e: int) -> tuple[np.ndarray, np.ndarray]:
-                c = allowed(e)
-                return c, np.ones(c.shape, np.int64)
-
-            # at most `chips` groups: the generic budgeted DP, every group of weight 1
-            bounded = budgeted_dp_columns(n_units, unit_weight, max(1, min(chips, n_units)),
-                                          n_cap)
-            tot_pl, start_pl = bounded.total, bounded.path
-            reread_chosen = tot_pl > tot_rr
-            start = np.where(reread_chosen[None, :], start_rr, start_pl)
-        if kind == OCCAM and opts["partition"] == "balanced":
-            # every group's per-image stage time, computed as for the chosen groups below
-            bottleneck, _, start_bal = partition_dp_balanced_columns(
-                n_units, lambda e: _stage_column(uc, e), allowed, chips, n_cap)
-            balanced = np.isfinite(bottleneck)
-            start = np.where(balanced[None, :], start_bal, start)
-            reread_chosen = reread_chosen & ~balanced
-    else:
-        start = path_from_cuts(unit_cuts(opts["grouping"], ends), n_units, n_cap)
-    return start, reread_chosen
+def balanced_grouping(uc: UnitCosts, chips: int, start: np.ndarray, reread_chosen: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """OCCAM ``partition=balanced``: where a partition into at most ``chips`` fitting groups
+    exists, the one of greatest pipeline throughput after STAP (:func:`partition_dp_balanced`);
+    elsewhere ``start`` and ``reread_chosen`` as given."""
+    bottleneck, _, start_bal = partition_dp_balanced_columns(
+        uc.n_units, lambda e: _stage_column(uc, e), lambda e: _allowed_costs(uc, e), chips,
+        uc.n_cap)
+    balanced = np.isfinite(bottleneck)
+    return np.where(balanced[None, :], start_bal, start), reread_chosen & ~balanced
 
 
-def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
-             chips: int = 1, options: dict[str, Any] | None = None,
-             grouping: str | tuple[int, ...] | None = None) -> Evaluation:
-    """Run Layer Fusion (``kind='fusion'``) or OCCAM (``'occam'``) for every capacity: unit
-    costs, the grouping choice, then the shared per-group roll-up (:func:`roll_up`)."""
-    opts = parse_options(kind, dict(options or {}))
-    opts["grouping"] = SPECS[kind].resolve_grouping(
-        net, grouping if grouping is not None else opts["grouping"])
-    uc = unit_costs(kind, net, hw, capacity_bytes, opts, batch, chips)
-    start, reread_chosen = choose_groups(uc)
-    return roll_up(uc, start, reread_chosen)
+# Phase 3: the chosen groups, their stage times and how they run
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The chosen groups' arrays (U, C) at each group's last unit; NaN (0 for ``kept`` and
+    ``reread``) where no group ends."""
+
+    start: np.ndarray
+    has: np.ndarray  # a group ends here
+    need: np.ndarray  # buffer need (bytes)
+    fits: np.ndarray
+    fallback: np.ndarray  # a unit alone running tiled per layer
+    feature: np.ndarray  # boundary feature-map bytes (all images)
+    dram: np.ndarray  # DRAM bytes (the tiled traffic for a fallback)
+    filter_bytes: np.ndarray
+    macs: np.ndarray
+    slots: np.ndarray  # MAC slots on the arrays
+    vec: np.ndarray  # element-wise ops
+    kept: np.ndarray  # bytes kept on chip (all images)
+    reread: np.ndarray  # filter bytes re-read per image on top of ``dram`` (OCCAM)
 
 
 def chosen_tables(uc: UnitCosts, start: np.ndarray) -> dict[str, np.ndarray]:
@@ -515,7 +568,7 @@ def chosen_tables(uc: UnitCosts, start: np.ndarray) -> dict[str, np.ndarray]:
     feature = t[TRAFFIC] * uc.batch
     per_group = {"need": t[NEED], "feature": feature, "inner": t[INNER], "macs": t[MACS],
                  "slots": t[SLOTS], "vec": group_vec_ops(uc.spec, first, last),
-                 "group_w": w, "cost": group_cost_bytes(uc.kind, uc.opts, feature, w, uc.batch)}
+                 "group_w": w, "cost": group_dram_bytes(feature, w, uc.filter_reads)}
     out = {}
     for name, values in per_group.items():
         grid = np.full(start.shape, np.nan)
@@ -524,83 +577,167 @@ def chosen_tables(uc: UnitCosts, start: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def roll_up(uc: UnitCosts, start: np.ndarray, reread_chosen: np.ndarray) -> Evaluation:
-    """Phase 3: per-group arrays (U, C) at each group's end unit, and totals (C,)."""
-    (kind, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends, tiled, opb) = (
-        uc.kind, uc.hw, uc.opts, uc.batch, uc.chips, uc.cap, uc.n_units, uc.n_cap, uc.starts,
-        uc.ends, uc.tiled, uc.opb)
-    # per-group quantities at each group's end unit j: (U, C)
+def chosen_groups(uc: UnitCosts, start: np.ndarray, reread_chosen: np.ndarray) -> Groups:
+    """The groups of ``start`` (U, C): a unit alone runs tiled when it does not fit or when
+    that moves less than fusing it (its filters re-read per image where ``reread_chosen``)."""
     chosen = chosen_tables(uc, start)
-    jj = np.arange(n_units)[:, None]
     has = start >= 0
-    g_need = chosen["need"]
-    fits = g_need <= cap[None, :]
-    single = np.maximum(start, 0) == jj
-    objective = chosen["cost"] + np.where(reread_chosen[None, :], chosen["group_w"] * batch, 0)
-    fallback = has & single & (~fits | (tiled < objective))
-    g_feature = chosen["feature"]
-    g_dram = np.where(fallback, tiled, chosen["cost"])
-    g_w = chosen["group_w"]
-    g_slots = chosen["slots"]
-    g_macs = chosen["macs"]
-    g_vec = chosen["vec"]
-    g_inner = np.where(has, chosen["inner"] * batch, 0.0)
-    n_groups = has.sum(axis=0)
-    pipelined = (n_groups <= chips) & ~reread_chosen
-    # OCCAM not pipelined: filters cannot stay resident, so every chip re-reads each group's
-    # filters per image; those bytes are part of the group's DRAM traffic and memory time
-    reread_case = (kind == OCCAM) & ~pipelined & (opts["filters"] == "resident")
-    g_reread = np.where(has & ~fallback & reread_case[None, :], g_w * batch, 0.0)
-    g_dram = g_dram + g_reread
-    parts = _stage_parts(hw, np.nan_to_num(g_dram), np.nan_to_num(g_macs),
-                         np.nan_to_num(g_vec), opb, opts["stage_time"], np.nan_to_num(g_slots),
-                         kept_bytes=g_inner, capacity_bytes=cap[None, :])
-    stage_s = np.where(has, parts["latency_s"], np.nan)
-    latency_image_s = np.nansum(stage_s, axis=0) / batch
-    dram = np.nansum(g_dram, axis=0)
-    notes_filters = np.nansum(g_reread, axis=0)
-    if kind == OCCAM:
-        replicas = np.where(pipelined[None, :],
-                            stap_replicas(np.where(has, stage_s / batch, np.nan), chips), 1.0)
-        replicas = np.where(has, replicas, 0.0)
-        thr = np.where(pipelined, pipeline_throughput_per_s(stage_s / batch, replicas),
-                       chips / np.maximum(latency_image_s, 1e-300))
-        chips_used = np.full(n_cap, float(chips))
-        filter_once = np.where(pipelined & (opts["filters"] == "resident"),
-                               np.nansum(np.where(fallback, 0.0, g_w), axis=0), 0.0)
-    else:
-        replicas = has.astype(float)
-        thr = 1.0 / np.maximum(latency_image_s, 1e-300)
-        chips_used = np.ones(n_cap)
-        filter_once = np.zeros(n_cap)
+    fits = chosen["need"] <= uc.cap[None, :]
+    single = np.maximum(start, 0) == np.arange(uc.n_units)[:, None]
+    objective = chosen["cost"] + np.where(reread_chosen[None, :],
+                                          chosen["group_w"] * uc.batch, 0)
+    fallback = has & single & (~fits | (uc.tiled < objective))
+    return Groups(start, has, chosen["need"], fits, fallback, chosen["feature"],
+                  np.where(fallback, uc.tiled, chosen["cost"]), chosen["group_w"],
+                  chosen["macs"], chosen["slots"], chosen["vec"],
+                  np.where(has, chosen["inner"] * uc.batch, 0.0), np.zeros(start.shape))
+
+
+def reread_filters(g: Groups, capacities: np.ndarray, batch: int) -> Groups:
+    """Every fused group's filters read once more per image at ``capacities`` (C,) (OCCAM
+    without a pipeline: the chips cannot hold every partition's filters)."""
+    extra = np.where(g.has & ~g.fallback & capacities[None, :], g.filter_bytes * batch, 0.0)
+    return replace(g, dram=g.dram + extra, reread=extra)
+
+
+def stage_times(uc: UnitCosts, g: Groups) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                      np.ndarray]:
+    """The roll-up parts of every group (energy, times), its stage time (U, C) (NaN where no
+    group ends) and the latency per image when the groups run one after another (C,)."""
+    parts = _stage_parts(uc.hw, np.nan_to_num(g.dram), np.nan_to_num(g.macs),
+                         np.nan_to_num(g.vec), uc.opb, uc.opts["stage_time"],
+                         np.nan_to_num(g.slots), kept_bytes=g.kept,
+                         capacity_bytes=uc.cap[None, :])
+    stage_s = np.where(g.has, parts["latency_s"], np.nan)
+    return parts, stage_s, np.nansum(stage_s, axis=0) / uc.batch
+
+
+@dataclass(frozen=True)
+class Run:
+    """How the groups run: replicas per group (U, C), and per capacity (C,) images per second,
+    chips used and filter bytes loaded once (not per image)."""
+
+    replicas: np.ndarray
+    throughput_per_s: np.ndarray
+    chips_used: np.ndarray
+    filter_load_once_bytes: np.ndarray
+
+
+def one_accelerator(g: Groups, latency_image_s: np.ndarray) -> Run:
+    """Layer Fusion: the groups run one after another, image by image, on one accelerator."""
+    n_cap = latency_image_s.size
+    return Run(g.has.astype(float), 1.0 / np.maximum(latency_image_s, 1e-300), np.ones(n_cap),
+               np.zeros(n_cap))
+
+
+def occam_pipeline(g: Groups, stage_s: np.ndarray, latency_image_s: np.ndarray, chips: int,
+                   pipelined: np.ndarray, resident: bool, batch: int) -> Run:
+    """OCCAM: where ``pipelined`` (C,), one partition per chip with STAP replicas on the
+    bottleneck stages (filters loaded once when resident); elsewhere every chip runs all
+    partitions on its own images (data parallel)."""
+    replicas = np.where(pipelined[None, :],
+                        stap_replicas(np.where(g.has, stage_s / batch, np.nan), chips), 1.0)
+    replicas = np.where(g.has, replicas, 0.0)
+    thr = np.where(pipelined, pipeline_throughput_per_s(stage_s / batch, replicas),
+                   chips / np.maximum(latency_image_s, 1e-300))
+    filter_once = np.where(pipelined & resident,
+                           np.nansum(np.where(g.fallback, 0.0, g.filter_bytes), axis=0), 0.0)
+    return Run(replicas, thr, np.full(latency_image_s.size, float(chips)), filter_once)
+
+
+def assemble(kind: str, uc: UnitCosts, g: Groups, parts: dict[str, np.ndarray],
+             stage_s: np.ndarray, latency_image_s: np.ndarray, run: Run) -> Evaluation:
+    """Totals (C,) and the per-group arrays (U, C) of an evaluation."""
+    has, batch = g.has, uc.batch
+    dram = np.nansum(g.dram, axis=0)
     energy = {k: np.nansum(np.where(has, parts[k], 0.0), axis=0) for k in rollup.ENERGY_PARTS}
     totals = {
         "dram_bytes": dram,
-        "feature_map_bytes": np.nansum(g_feature, axis=0),
-        "filter_dram_bytes": dram - np.nansum(g_feature, axis=0),
-        "filter_load_once_bytes": filter_once,
-        "filter_reread_bytes": notes_filters,
+        "feature_map_bytes": np.nansum(g.feature, axis=0),
+        "filter_dram_bytes": dram - np.nansum(g.feature, axis=0),
+        "filter_load_once_bytes": run.filter_load_once_bytes,
+        "filter_reread_bytes": np.nansum(g.reread, axis=0),
         **energy,
         "energy_pj": sum(energy.values()),
         "latency_s": latency_image_s * batch,
-        "throughput_per_s": thr,
-        "chip_s_per_image": chips_used / thr,
+        "throughput_per_s": run.throughput_per_s,
+        "chip_s_per_image": run.chips_used / run.throughput_per_s,
         "compute_s": np.nansum(np.where(has, parts["compute_s"], 0.0), axis=0),
         "memory_s": np.nansum(np.where(has, parts["memory_s"], 0.0), axis=0),
-        "macs": np.nansum(g_macs, axis=0),
-        "groups": n_groups.astype(float),
-        "chips_used": chips_used,
-        "buffer_need_bytes": np.nanmax(np.where(fallback | ~has, np.nan, g_need), axis=0,
+        "macs": np.nansum(g.macs, axis=0),
+        "groups": has.sum(axis=0).astype(float),
+        "chips_used": run.chips_used,
+        "buffer_need_bytes": np.nanmax(np.where(g.fallback | ~has, np.nan, g.need), axis=0,
                                        initial=0.0),
-        "tiled_fallback_groups": fallback.sum(axis=0).astype(float),
+        "tiled_fallback_groups": g.fallback.sum(axis=0).astype(float),
     }
-    group = {"need_bytes": g_need, "dram_bytes": g_dram, "feature_map_bytes": g_feature,
-             "filter_bytes": g_w, "macs": g_macs, "compute_s": parts["compute_s"],
-             "memory_s": parts["memory_s"], "stage_s": stage_s, "replicas": replicas,
-             "energy_pj": sum(np.where(has, parts[k], 0.0) for k in energy),
-             "fits": fits, "fallback": fallback}
-    return Evaluation(kind, cap, starts, ends, start, group, totals, opts,
+    group: dict[str, Any] = {
+        "need_bytes": g.need, "dram_bytes": g.dram, "feature_map_bytes": g.feature,
+        "filter_bytes": g.filter_bytes, "macs": g.macs, "compute_s": parts["compute_s"],
+        "memory_s": parts["memory_s"], "stage_s": stage_s, "replicas": run.replicas,
+        "energy_pj": sum(np.where(has, parts[k], 0.0) for k in energy),
+        "fits": g.fits, "fallback": g.fallback}
+    return Evaluation(kind, uc.cap, uc.starts, uc.ends, g.start, group, totals, uc.opts,
                       uc.depth_limited)
+
+
+# The two strategies
+
+
+def evaluate_fusion(net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
+                    options: dict[str, Any] | None = None,
+                    grouping: str | tuple[int, ...] | None = None) -> Evaluation:
+    """Layer Fusion for every capacity: the least-traffic fitting grouping (or a fixed one),
+    run group after group on one accelerator."""
+    opts = resolve_options(FUSION, net, options, grouping)
+    uc = unit_costs(fusion_table_spec(net, hw, opts, batch), net, hw, capacity_bytes, opts,
+                    batch, fusion_filter_reads(opts, batch))
+    g = chosen_groups(uc, least_traffic_grouping(uc), np.zeros(uc.n_cap, dtype=bool))
+    parts, stage_s, latency_image_s = stage_times(uc, g)
+    return assemble(FUSION, uc, g, parts, stage_s, latency_image_s,
+                    one_accelerator(g, latency_image_s))
+
+
+def evaluate_occam(net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
+                   chips: int = 1, options: dict[str, Any] | None = None,
+                   grouping: str | tuple[int, ...] | None = None) -> Evaluation:
+    """OCCAM for every capacity: the least-traffic partition by dependence closure (with
+    resident filters: into at most ``chips`` partitions, or with filters re-read per image
+    where cheaper; ``partition=balanced``: of greatest pipeline throughput), on a multi-chip
+    pipeline with STAP when it holds every partition."""
+    opts = resolve_options(OCCAM, net, options, grouping)
+    resident = opts["filters"] == "resident"
+    uc = unit_costs(occam_table_spec(net, hw, opts, batch), net, hw, capacity_bytes, opts,
+                    batch, occam_filter_reads(opts, batch))
+    reread_chosen = np.zeros(uc.n_cap, dtype=bool)
+    if opts["grouping"] == "optimal" and resident:
+        start, reread_chosen = pipeline_or_reread(uc, chips)
+    else:
+        start = least_traffic_grouping(uc)
+    if opts["grouping"] == "optimal" and opts["partition"] == "balanced":
+        start, reread_chosen = balanced_grouping(uc, chips, start, reread_chosen)
+    g = chosen_groups(uc, start, reread_chosen)
+    pipelined = (g.has.sum(axis=0) <= chips) & ~reread_chosen
+    if resident:  # not pipelined: the chips cannot keep every partition's filters
+        g = reread_filters(g, ~pipelined, batch)
+    parts, stage_s, latency_image_s = stage_times(uc, g)
+    return assemble(OCCAM, uc, g, parts, stage_s, latency_image_s,
+                    occam_pipeline(g, stage_s, latency_image_s, chips, pipelined, resident,
+                                   batch))
+
+
+def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
+             chips: int = 1, options: dict[str, Any] | None = None,
+             grouping: str | tuple[int, ...] | None = None) -> Evaluation:
+    """:func:`evaluate_fusion` (``kind='fusion'``; one accelerator, ``chips`` unused) or
+    :func:`evaluate_occam` (``'occam'``)."""
+    if kind == OCCAM:
+        return evaluate_occam(net, hw, capacity_bytes, batch=batch, chips=chips,
+                              options=options, grouping=grouping)
+    if kind == FUSION:
+        return evaluate_fusion(net, hw, capacity_bytes, batch=batch, options=options,
+                               grouping=grouping)
+    raise ValueError(f"unknown fusion strategy {kind!r}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -651,6 +788,8 @@ def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
         notes.append("one accelerator; each group's filters read once per image")
     if not all(r["fits"] or r["mode"] != "fused" for r in rows):
         notes.append("a forced group exceeds the buffer (its traffic assumes it fits)")
+    if depth_note(ev):
+        notes.append(str(depth_note(ev)))
     if totals["tiled_fallback_groups"]:
         notes.append(f"{int(totals['tiled_fallback_groups'])} unit(s) alone exceed the buffer: "
                      "tiled per-layer traffic")

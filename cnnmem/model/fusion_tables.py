@@ -213,15 +213,16 @@ def read_terms(t: Tensors, n_units: int, nbytes: np.ndarray, table: int
     """A tensor produced before group [i..j] that a unit of the group consumes is read once:
     for each consumer unit c (after the producer) and the previous consumer unit (or the
     producer) ``prev``, the groups with ``prev < i <= c <= j``."""
-    a, b, v = [], [], []
+    terms: list[tuple[int, int, float]] = []
     for k, cu in enumerate(t.consumer_units):
         prev = int(t.unit[k])
         for c in cu[(cu > t.unit[k]) & (cu < n_units)]:
-            a.append(c), b.append(c), v.append(nbytes[k])
+            terms.append((int(c), int(c), nbytes[k]))
             if prev >= 0:
-                a.append(prev), b.append(c), v.append(-nbytes[k])
+                terms.append((prev, int(c), -nbytes[k]))
             prev = int(c)
-    return [(np.array(a, np.int64), np.array(b, np.int64), table, np.array(v, float))]
+    a, b, v = (np.array(col) for col in zip(*terms, strict=True)) if terms else ([], [], [])
+    return [(np.asarray(a, np.int64), np.asarray(b, np.int64), table, np.asarray(v, float))]
 
 
 def write_terms(t: Tensors, n_units: int, nbytes: np.ndarray, table: int
@@ -388,49 +389,97 @@ class TableSpec:
     weight_cum: np.ndarray  # (U + 1,) prefix sums of filter bytes per unit
 
 
-def table_spec(kind: str, net: Network, hw: Hardware, opts: dict[str, Any], batch: int
-               ) -> TableSpec:
-    """The tables of ``kind`` ('occam' or 'fusion') with its options: the closure memory
-    (OCCAM) or the fused-group storage (Layer Fusion) as NEED, plus the boundary TRAFFIC per
-    image, the INNER bytes kept on chip per image, and MACS and array SLOTS x batch."""
-    ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
-    starts, ends = units_of(net, opts["pool"])
-    n_units = ends.size
+@dataclass(frozen=True)
+class Units:
+    """A network cut into units, with what every strategy's table terms are built from."""
+
+    net: Network
+    hw: Hardware
+    starts: np.ndarray  # (U,) first layer of each unit
+    ends: np.ndarray  # (U,) last layer of each unit
+    uidx: np.ndarray  # (L,) unit of every layer
+    geo: Geometry
+    tensors: Tensors
+
+
+def units(net: Network, hw: Hardware, pool: str) -> Units:
+    """The units of ``net`` under the ``pool`` option, their geometry and tensors."""
+    starts, ends = units_of(net, pool)
     uidx = unit_index(net, starts, ends)
-    geo = geometry(net)
-    t = tensors_of(net, uidx, n_units)
-    nbytes = t.elems * ea
-    parts = read_terms(t, n_units, nbytes, TRAFFIC) + write_terms(t, n_units, nbytes, TRAFFIC)
-    parts += inner_terms(t, n_units, nbytes, INNER)
+    return Units(net, hw, starts, ends, uidx, geometry(net), tensors_of(net, uidx, ends.size))
+
+
+@dataclass(frozen=True)
+class LayerWork:
+    """Per-layer work of one batch: MACs, MAC slots on the systolic arrays (MACs / mapping
+    efficiency at this batch) and element-wise ops, (L,) each."""
+
+    macs: np.ndarray
+    slots: np.ndarray
+    vec_ops: np.ndarray
+
+
+def layer_work(net: Network, hw: Hardware, batch: int) -> LayerWork:
     macs_l = net.macs.astype(float) * batch
-    # MAC slots on the hardware's systolic arrays (MACs / mapping efficiency at this batch)
     eff_l = np.array([pass_efficiency(hw, layer_gconvs(lay, i, ("forward",))[0], batch)
                       if lay.is_compute else 1.0 for i, lay in enumerate(net.layers)], float)
-    slots_l = macs_l / eff_l
     vec_l = np.array([streaming_elementwise_ops(lay, "forward") for lay in net.layers],
                      float) * batch
-    column: ColumnTerms | None = None
-    column_macs = False
-    if kind == "occam":
-        parts += closure_terms(net, uidx, geo, hw, opts["window"], opts["filters"])
-        parts += write_terms(t, n_units, t.channels * t.width * ea, NEED)  # staging rows
-    else:
-        parts += fusion_storage_terms(net, uidx, geo, hw, opts)
-        parts += write_terms(t, n_units, t.channels * ea, NEED)  # one staging pixel
-        if opts["variant"] == "reuse":
-            column = pyramid_step_column(starts, ends, uidx, geo, ea)
-        else:
-            column = recompute_tile_column(net, starts, ends, uidx, geo, ea, int(opts["tile"]),
-                                           macs_l, slots_l)
-            column_macs = True
-    weights_u = np.zeros(n_units)
-    np.add.at(weights_u, uidx, net.weight_elems * ew)
+    return LayerWork(macs_l, macs_l / eff_l, vec_l)
+
+
+def boundary_parts(u: Units) -> list[tuple[Any, Any, int, Any]]:
+    """TRAFFIC (boundary bytes per image) and INNER (bytes kept on chip per image) terms,
+    the same for every strategy."""
+    n_units = u.ends.size
+    nbytes = u.tensors.elems * u.hw.bytes_per_activation
+    return (read_terms(u.tensors, n_units, nbytes, TRAFFIC)
+            + write_terms(u.tensors, n_units, nbytes, TRAFFIC)
+            + inner_terms(u.tensors, n_units, nbytes, INNER))
+
+
+def spec_of(u: Units, parts: list[tuple[Any, Any, int, Any]], work: LayerWork,
+            column: ColumnTerms | None = None, column_macs: bool = False) -> TableSpec:
+    """The :class:`TableSpec` of units ``u`` with the static ``parts`` and per-column terms."""
+    weights_u = np.zeros(u.ends.size)
+    np.add.at(weights_u, u.uidx, u.net.weight_elems * u.hw.bytes_per_weight)
 
     def cum(x: np.ndarray) -> np.ndarray:
         return np.concatenate([[0.0], np.cumsum(x)])
 
-    return TableSpec(n_units, starts, ends, quadrants(parts), column, column_macs,
-                     cum(macs_l), cum(slots_l), cum(vec_l), cum(weights_u))
+    return TableSpec(u.ends.size, u.starts, u.ends, quadrants(parts), column, column_macs,
+                     cum(work.macs), cum(work.slots), cum(work.vec_ops), cum(weights_u))
+
+
+def occam_table_spec(net: Network, hw: Hardware, opts: dict[str, Any], batch: int
+                     ) -> TableSpec:
+    """OCCAM's tables: NEED is the dependence-closure memory (filters when resident, window
+    rows, join delay buffers, one staging row of every tensor the group writes)."""
+    u = units(net, hw, opts["pool"])
+    t = u.tensors
+    need = (closure_terms(net, u.uidx, u.geo, hw, opts["window"], opts["filters"])
+            + write_terms(t, u.ends.size, t.channels * t.width * hw.bytes_per_activation,
+                          NEED))
+    return spec_of(u, boundary_parts(u) + need, layer_work(net, hw, batch))
+
+
+def fusion_table_spec(net: Network, hw: Hardware, opts: dict[str, Any], batch: int
+                      ) -> TableSpec:
+    """Layer Fusion's tables: NEED is the fused group's storage (resident filters; reuse:
+    overlap buffers and a pyramid step of fresh data; recompute: pyramid tiles, which also
+    multiply MACS and SLOTS) plus one staging pixel of every tensor the group writes."""
+    u = units(net, hw, opts["pool"])
+    t = u.tensors
+    ea = hw.bytes_per_activation
+    work = layer_work(net, hw, batch)
+    need = (fusion_storage_terms(net, u.uidx, u.geo, hw, opts)
+            + write_terms(t, u.ends.size, t.channels * ea, NEED))
+    if opts["variant"] == "reuse":
+        return spec_of(u, boundary_parts(u) + need, work,
+                       pyramid_step_column(u.starts, u.ends, u.uidx, u.geo, ea))
+    column = recompute_tile_column(net, u.starts, u.ends, u.uidx, u.geo, ea, int(opts["tile"]),
+                                   work.macs, work.slots)
+    return spec_of(u, boundary_parts(u) + need, work, column, column_macs=True)
 
 
 def tables_at(spec: TableSpec, first: np.ndarray, last: np.ndarray) -> np.ndarray:
