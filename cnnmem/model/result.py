@@ -47,7 +47,7 @@ class GroupBlock:
 
     @property
     def size(self) -> int:
-        return int(np.shape(self.costs["dram_bytes"])[0])
+        return int(np.shape(next(iter(self.costs.values())))[0])
 
 
 @dataclass(frozen=True)
