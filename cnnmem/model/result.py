@@ -135,7 +135,7 @@ def roll_up(result: StrategyResult, table: bool = False) -> RolledUp:
 def _rows(block: GroupBlock, present: np.ndarray, first: int, columns: tuple[str, ...]
           ) -> list[dict[str, Any]]:
     """Table rows of the block's groups present at point (0, 0)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for g in np.flatnonzero(present[:, 0, 0]):
         values = {k: _scalar(np.broadcast_to(np.asarray(v), present.shape)[g, 0, 0])
                   for k, v in block.costs.items()}
