@@ -395,3 +395,50 @@ def test_readme_strategy_table_lists_every_declared_option():
             assert opt in row or "as `tnpu`" in row, (name, opt, row)
         if spec.grouping.takes:
             assert "grouping" in row, (name, row)
+
+
+# ------------------------------------------------------------------------------------------
+# The one roll-up (cnnmem/model/result.py)
+
+
+def _two_point_result(**extra):
+    """Two groups over 2 capacities x 1: group 1 exists only at the second capacity."""
+    from cnnmem.model.result import StrategyResult
+
+    costs = {"dram_bytes": np.array([[[1.0], [2.0]], [[10.0], [20.0]]]),
+             "energy_dram_pj": np.array([[[1.0], [1.0]], [[5.0], [5.0]]]),
+             "energy_buffer_pj": np.zeros((2, 2, 1)), "energy_compute_pj": np.zeros((2, 2, 1)),
+             "energy_static_pj": np.zeros((2, 2, 1)),
+             "latency_s": np.ones((2, 2, 1)), "compute_s": np.ones((2, 2, 1)),
+             "memory_s": np.zeros((2, 2, 1)), "macs": np.ones((2, 2, 1)),
+             "buffer_need_bytes": np.array([[[3.0], [3.0]], [[7.0], [9.0]]])}
+    present = np.array([[[True], [True]], [[False], [True]]])
+    block = GroupBlock(costs, present, labels=lambda i, v: {"name": f"g{i}"})
+    return StrategyResult("toy", (2, 1), lambda: (block,),
+                          total_keys=("dram_bytes", "energy_pj", "buffer_need_bytes", "groups"),
+                          columns=("group", "name", "dram_bytes", "energy_pj"), **extra)
+
+
+def test_roll_up_sums_only_the_groups_a_point_has():
+    from cnnmem.model.result import roll_up, to_points, to_schedule
+
+    r = roll_up(_two_point_result()).totals
+    assert r["dram_bytes"].ravel().tolist() == [1.0, 22.0]
+    assert r["energy_pj"].ravel().tolist() == [1.0, 6.0]
+    assert r["buffer_need_bytes"].ravel().tolist() == [3.0, 9.0]
+    assert r["groups"].ravel().tolist() == [1, 2]
+    sched = to_schedule(_two_point_result())  # point (0, 0): group 0 only
+    assert sched.totals == {"dram_bytes": 1.0, "energy_pj": 1.0, "buffer_need_bytes": 3.0,
+                            "groups": 1}
+    assert sched.groups.to_dict("records") == [{"group": 0, "name": "g0", "dram_bytes": 1.0,
+                                                "energy_pj": 1.0}]
+    pts = to_points(_two_point_result(derive=lambda t: {"latency_s": 2 * t["latency_s"]}))
+    assert pts.dram_bytes.shape == (2, 1) and pts.latency_s.ravel().tolist() == [2.0, 4.0]
+
+
+def test_point_totals_replace_group_sums():
+    from cnnmem.model.result import to_points
+
+    pts = to_points(_two_point_result(totals={"latency_s": np.array([[5.0], [6.0]])}))
+    assert pts.latency_s.ravel().tolist() == [5.0, 6.0]
+    assert pts.compute_s.ravel().tolist() == [1.0, 2.0]  # still the sum of the groups

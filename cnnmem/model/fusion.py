@@ -91,7 +91,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from cnnmem import limits
 from cnnmem.hardware import Hardware
@@ -122,17 +121,14 @@ from cnnmem.model.grouping import (
     replicated_bottleneck_dp_columns,
 )
 from cnnmem.model.layerwise import per_layer_totals
+from cnnmem.model.result import GroupBlock, StrategyResult
 from cnnmem.model.schedule import (
     INFERENCE,
     GroupingRule,
     OptionSpec,
-    PointCosts,
-    ScheduleRequest,
-    ScheduleResult,
     StrategySpec,
     SweepRequest,
-    register_legacy as register,
-    register_sweep,
+    register,
 )
 from cnnmem.workload.network import Network
 
@@ -676,6 +672,7 @@ def assemble(kind: str, uc: UnitCosts, g: Groups, parts: dict[str, np.ndarray],
         "filter_bytes": g.filter_bytes, "macs": g.macs, "compute_s": parts["compute_s"],
         "memory_s": parts["memory_s"], "stage_s": stage_s, "replicas": run.replicas,
         "energy_pj": sum(np.where(has, parts[k], 0.0) for k in energy),
+        **{k: np.where(has, parts[k], 0.0) for k in rollup.ENERGY_PARTS},
         "fits": g.fits, "fallback": g.fallback}
     return Evaluation(kind, uc.cap, uc.starts, uc.ends, g.start, group, totals, uc.opts,
                       uc.depth_limited)
@@ -744,96 +741,87 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
 # Strategy registrations
 
 
-def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
-    opts = dict(request.options)
-    grouping = request.grouping
-    net, hw = request.network, request.hardware
-    ev = evaluate(kind, net, hw, np.array([hw.buffer_bytes]), batch=request.batch,
-                  chips=request.chips, options=opts, grouping=grouping)
-    rows = []
-    for k, (s, j) in enumerate(groups_of(ev.start[:, 0])):
-        first, last = ev.unit_first_layer[s], ev.unit_last_layer[j]
-        g = {key: v[j, 0] for key, v in ev.group.items()}
-        rows.append({
-            "group": k,
-            "layers": f"{net.layers[first].name}..{net.layers[last].name}",
-            "n_layers": int(last - first + 1),
-            "buffer_need_bytes": float(g["need_bytes"]),
-            "fits": bool(g["fits"]),
-            "mode": "tiled per-layer" if g["fallback"] else "fused",
-            "boundary_bytes": float(g["feature_map_bytes"]),
-            "dram_bytes": float(g["dram_bytes"]),
-            "macs": float(g["macs"]),
-            "compute_s": float(g["compute_s"]),
-            "memory_s": float(g["memory_s"]),
-            "stage_s": float(g["stage_s"]),
-            **({"replicas": int(g["replicas"])} if kind == OCCAM else {}),
-            "energy_pj": float(g["energy_pj"]),
-        })
+#: group costs a fusion result sums over a point's groups; its other totals (a pipeline's
+#: latency and throughput, the filter loads, the buffer need of the fused groups) are the
+#: evaluation's own
+SUMMED = ("dram_bytes", "feature_map_bytes") + rollup.ENERGY_PARTS + (
+    "compute_s", "memory_s", "macs")
+TOTAL_KEYS = ("dram_bytes", "feature_map_bytes", "filter_dram_bytes", "filter_load_once_bytes",
+              "filter_reread_bytes", *rollup.ENERGY_PARTS, "energy_pj", "latency_s",
+              "throughput_per_s", "chip_s_per_image", "compute_s", "memory_s", "macs",
+              "groups", "chips_used", "buffer_need_bytes", "tiled_fallback_groups")
+COLUMNS = ("group", "layers", "n_layers", "buffer_need_bytes", "fits", "mode",
+           "boundary_bytes", "dram_bytes", "macs", "compute_s", "memory_s", "stage_s")
+
+
+def _notes(kind: str, ev: Evaluation, chips: int) -> tuple[str, ...]:
+    """The schedule notes of capacity 0."""
     totals = {k: float(v[0]) for k, v in ev.totals.items()}
     o = ev.options
     notes = [", ".join(f"{k}={format_cuts(v) if isinstance(v, tuple) else v}"
                        for k, v in sorted(o.items()))]
     if kind == OCCAM:
-        if totals["groups"] <= request.chips:
-            notes.append(f"pipeline: {int(totals['groups'])} partitions on {request.chips} chips "
+        if totals["groups"] <= chips:
+            notes.append(f"pipeline: {int(totals['groups'])} partitions on {chips} chips "
                          "(STAP replicas on the bottleneck stages); filters loaded once "
                          f"({totals['filter_load_once_bytes']:.4g} B), not per image")
         else:
-            notes.append(f"{int(totals['groups'])} partitions > {request.chips} chips: no "
+            notes.append(f"{int(totals['groups'])} partitions > {chips} chips: no "
                          "pipeline; each chip runs all partitions on its own images and re-reads "
                          "filters per image")
         notes.append("iso-chip comparison: chip_s_per_image = chips / throughput")
     else:
         notes.append("one accelerator; each group's filters read once per image")
-    if not all(r["fits"] or r["mode"] != "fused" for r in rows):
+    g = ev.group
+    present = ev.start[:, 0] >= 0
+    if (present & ~g["fits"][:, 0] & ~g["fallback"][:, 0]).any():
         notes.append("a forced group exceeds the buffer (its traffic assumes it fits)")
     if depth_note(ev):
         notes.append(str(depth_note(ev)))
     if totals["tiled_fallback_groups"]:
         notes.append(f"{int(totals['tiled_fallback_groups'])} unit(s) alone exceed the buffer: "
                      "tiled per-layer traffic")
-    return ScheduleResult(kind, pd.DataFrame(rows), totals, tuple(notes))
+    return tuple(notes)
 
 
-def _points(kind: str, req: SweepRequest) -> PointCosts:
-    opts = dict(req.options)
-    grouping = req.grouping
-    ev = evaluate(kind, req.network, req.hardware, np.asarray(req.capacity_bytes, float),
-                  batch=req.batch, chips=req.chips, options=opts, grouping=grouping)
-    t = ev.totals
+def evaluate_strategy(kind: str, req: SweepRequest) -> StrategyResult:
+    """Layer Fusion's or OCCAM's one evaluator: :func:`evaluate` at every capacity, its groups
+    (one per end unit) as one block over the capacities (no sub-batch axis)."""
+    net = req.network
+    ev = evaluate(kind, net, req.hardware, np.asarray(req.capacity_bytes, float),
+                  batch=req.batch, chips=req.chips, options=dict(req.options),
+                  grouping=req.grouping)
+    n_cap = ev.capacity_bytes.size
+    present = ev.start >= 0  # (U, C): a group ends at this unit
+    costs = {k: v[:, :, None] for k, v in ev.group.items()}
+    costs["start_unit"] = np.maximum(ev.start, 0)[:, :, None]
+
+    def labels(j: int, v: dict[str, Any]) -> dict[str, Any]:
+        first, last = ev.unit_first_layer[int(v["start_unit"])], ev.unit_last_layer[j]
+        return {"layers": f"{net.layers[first].name}..{net.layers[last].name}",
+                "n_layers": int(last - first + 1), "buffer_need_bytes": v["need_bytes"],
+                "mode": "tiled per-layer" if v["fallback"] else "fused",
+                "boundary_bytes": v["feature_map_bytes"], "replicas": int(v["replicas"])}
+
+    block = GroupBlock(costs, present[:, :, None], labels)
     # the grouping used per capacity: a group ends after the last layer of each end unit
-    ends = ev.start >= 0  # (U, C)
-    cuts = np.zeros((ev.capacity_bytes.size, len(req.network)), dtype=bool)
-    cuts[:, ev.unit_last_layer] = ends.T
-    cuts = cuts[:, :-1]
-
-    def col(a: np.ndarray) -> np.ndarray:
-        return np.asarray(a, float)[:, None]
-
-    return PointCosts(
-        dram_bytes=col(t["dram_bytes"]), buffer_need_bytes=col(t["buffer_need_bytes"]),
-        energy_dram_pj=col(t["energy_dram_pj"]), energy_buffer_pj=col(t["energy_buffer_pj"]),
-        energy_compute_pj=col(t["energy_compute_pj"]),
-        energy_static_pj=col(t["energy_static_pj"]), latency_s=col(t["latency_s"]),
-        compute_s=col(t["compute_s"]), memory_s=col(t["memory_s"]), cuts=cuts)
+    cuts = np.zeros((n_cap, len(net)), dtype=bool)
+    cuts[:, ev.unit_last_layer] = present.T
+    rolled = set(SUMMED) | {"energy_pj", "filter_dram_bytes"}  # the roll-up's own
+    return StrategyResult(
+        kind, (n_cap, 1), lambda: (block,), total_keys=TOTAL_KEYS,
+        columns=COLUMNS + (("replicas",) if kind == OCCAM else ()) + ("energy_pj",),
+        summed=SUMMED,
+        totals={k: v[:, None] for k, v in ev.totals.items() if k not in rolled},
+        derive=lambda t: {"filter_dram_bytes": t["dram_bytes"] - t["feature_map_bytes"]},
+        cuts=cuts[:, :-1], notes=_notes(kind, ev, req.chips))
 
 
 @register(SPECS[FUSION])
-def layer_fusion(request: ScheduleRequest) -> ScheduleResult:
-    return _schedule(FUSION, request)
+def layer_fusion(req: SweepRequest) -> StrategyResult:
+    return evaluate_strategy(FUSION, req)
 
 
 @register(SPECS[OCCAM])
-def occam(request: ScheduleRequest) -> ScheduleResult:
-    return _schedule(OCCAM, request)
-
-
-@register_sweep(FUSION)
-def layer_fusion_points(req: SweepRequest) -> PointCosts:
-    return _points(FUSION, req)
-
-
-@register_sweep(OCCAM)
-def occam_points(req: SweepRequest) -> PointCosts:
-    return _points(OCCAM, req)
+def occam(req: SweepRequest) -> StrategyResult:
+    return evaluate_strategy(OCCAM, req)

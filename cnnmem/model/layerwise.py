@@ -16,7 +16,6 @@ from cnnmem.model.schedule import (
     INFERENCE,
     INPUT_GRADIENT,
     TRAINING,
-    ScheduleRequest,
     StrategySpec,
     SweepRequest,
     input_gradient_on,
@@ -45,13 +44,6 @@ def per_layer_totals(costs: LayerPassCosts, n_layers: int) -> dict[str, np.ndarr
         np.add.at(acc, costs.layer_index, arr)
         out[key] = acc
     return out
-
-
-def layerwise_costs(request: ScheduleRequest, capacity_bytes: np.ndarray | None = None
-                    ) -> LayerPassCosts:
-    return layer_pass_costs(request.network, request.hardware, [request.batch], capacity_bytes,
-                            training=request.mode == TRAINING,
-                            input_gradient=input_gradient_on(request.options))
 
 
 SPEC = StrategySpec(
@@ -100,7 +92,9 @@ def layerwise(req: SweepRequest) -> StrategyResult:
         labels=lambda i, v: {
             "layers": net.layers[i].name, "type": net.layers[i].type,
             "sub_batch": req.batch, "buffer_need_bytes": v["shown_need_bytes"],
-            "bound": "memory" if v["memory_s"] > v["compute_s"] else "compute"})
+            "bound": "memory" if v["memory_s"] > v["compute_s"] else "compute"},
+        sums={k: getattr(costs, k).sum(axis=0)[0][:, None] for k in SUMMED
+              + ("lower_bound_bytes",) if k != "macs"})
     notes = () if np.isfinite(costs.dram_bytes[:, 0, 0]).all() else (
         "some layer's smallest tile does not fit the buffer: infeasible",)
     return StrategyResult(

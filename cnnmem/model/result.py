@@ -44,10 +44,14 @@ class GroupBlock:
     costs: dict[str, Any]
     present: Any = True
     labels: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None
+    #: the block's own sum over its groups of some summed costs, arrays (C, S), when the
+    #: strategy adds finer items than its table rows (layerwise: layer-passes, in the order
+    #: its sweeps have always summed them); the same quantity up to rounding
+    sums: dict[str, Any] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
-        return int(np.shape(self.costs["dram_bytes"])[0])
+        return int(np.shape(next(iter(self.costs.values())))[0])
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,13 @@ def roll_up(result: StrategyResult, table: bool = False) -> RolledUp:
         present = np.broadcast_to(np.asarray(block.present, bool),
                                   (block.size,) + shape)
         for key in result.summed:
-            if key in block.costs:
+            if key in block.sums:
+                v = block.sums[key]
+            elif key in block.costs:
                 v = np.where(present, block.costs[key], 0).sum(axis=0)
-                tot[key] = tot[key] + v if key in tot else v
+            else:
+                continue
+            tot[key] = tot[key] + v if key in tot else v
         if "buffer_need_bytes" in block.costs:
             v = np.where(present, block.costs["buffer_need_bytes"], 0.0)
             need = np.maximum(need, v.max(axis=0, initial=0.0))
@@ -127,7 +135,7 @@ def roll_up(result: StrategyResult, table: bool = False) -> RolledUp:
 def _rows(block: GroupBlock, present: np.ndarray, first: int, columns: tuple[str, ...]
           ) -> list[dict[str, Any]]:
     """Table rows of the block's groups present at point (0, 0)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for g in np.flatnonzero(present[:, 0, 0]):
         values = {k: _scalar(np.broadcast_to(np.asarray(v), present.shape)[g, 0, 0])
                   for k, v in block.costs.items()}

@@ -1,9 +1,13 @@
-"""Strategies: a typed request in, a result with per-group rows and totals out.
+"""Strategies: the contract every scheduling method declares and its one evaluator.
 
-Every scheduling method (layerwise, MBS, fusion/OCCAM, TNPU, ...) registers a function
-``(ScheduleRequest) -> ScheduleResult`` under a strategy name with :func:`register`. The CLI's
-``schedule`` command and the sweep engine look strategies up here, so a new method is one module
-that calls ``register`` (and is imported in :mod:`cnnmem.model.strategies`).
+Every scheduling method (layerwise, MBS, fusion/OCCAM, TNPU, ...) registers, with
+:func:`register`, its :class:`StrategySpec` and ONE evaluator ``(SweepRequest) ->
+StrategyResult``: its groups' costs as arrays over design points (capacities x sub-batch
+sizes; :mod:`cnnmem.model.result`). The shared roll-up turns that result into the per-group
+table and totals of ``cnnmem schedule`` (one point: :meth:`Strategy.run`, :func:`run_strategy`)
+and into the arrays of a sweep (:meth:`Strategy.points`, :func:`sweep_evaluators`), so a new
+method is one module that calls ``register`` (and is imported in
+:mod:`cnnmem.model.strategies`).
 """
 
 from __future__ import annotations
@@ -321,8 +325,6 @@ class Strategy:
         """The schedule of an already normalized request: the one point of its buffer."""
         from cnnmem.model.result import to_schedule
 
-        if self.name in _LEGACY_RUN:  # TRANSITIONAL: strategies not yet on the one contract
-            return _LEGACY_RUN[self.name](request)
         return to_schedule(self.evaluate(point_request(request)))
 
     def run(self, request: ScheduleRequest) -> ScheduleResult:
@@ -334,8 +336,6 @@ class Strategy:
         """Check a sweep request against the strategy's spec and evaluate its design points."""
         from cnnmem.model.result import to_points
 
-        if self.name in _SWEEP_REGISTRY:  # TRANSITIONAL
-            return _SWEEP_REGISTRY[self.name](normalize_request(self.spec, request))
         return to_points(self.evaluate(normalize_request(self.spec, request)))
 
 
@@ -442,8 +442,8 @@ def bound_ratio(spec: StrategySpec, request: ScheduleRequest, dram_bytes: float
 
 
 # ------------------------------------------------------------------------------------------
-# Vectorized evaluation for sweeps: many design points of one (network, hardware, strategy,
-# grouping) in one call.
+# Design points: what an evaluator is asked for (many points of one network, hardware,
+# strategy and grouping in one call) and the arrays a sweep row takes
 
 
 @dataclass(frozen=True)
@@ -492,33 +492,6 @@ class PointCosts:
     def energy_pj(self) -> Any:
         return (self.energy_dram_pj + self.energy_buffer_pj + self.energy_compute_pj
                 + self.energy_static_pj)
-
-
-_LEGACY_RUN: dict[str, Callable[[ScheduleRequest], ScheduleResult]] = {}
-_SWEEP_REGISTRY: dict[str, Callable[[SweepRequest], PointCosts]] = {}
-
-
-def register_legacy(spec: StrategySpec) -> Callable[[Any], Any]:
-    """TRANSITIONAL: a (ScheduleRequest) -> ScheduleResult function of a strategy not yet
-    migrated to the one evaluator."""
-
-    def wrap(fn: Any) -> Any:
-        _SPECS[spec.name] = spec
-        _REGISTRY[spec.name] = Strategy(spec, fn)
-        _LEGACY_RUN[spec.name] = fn
-        return fn
-
-    return wrap
-
-
-def register_sweep(name: str) -> Callable[[Any], Any]:
-    """TRANSITIONAL: the vectorized evaluator of a strategy not yet migrated."""
-
-    def wrap(fn: Any) -> Any:
-        _SWEEP_REGISTRY[name] = fn
-        return fn
-
-    return wrap
 
 
 def sweep_evaluators() -> dict[str, Callable[[SweepRequest], PointCosts]]:
