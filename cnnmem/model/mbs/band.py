@@ -45,12 +45,11 @@ def _scalar(v: np.ndarray) -> Any:
     return v[()] if np.ndim(v) == 0 else v
 
 
-def compact(values: np.ndarray) -> np.ndarray:
-    """``values`` as int32 when each is an integer of magnitude < 2**31 (exact), else float64."""
-    v = np.asarray(values, dtype=float)
-    if v.size == 0 or (np.all(np.abs(v) <= _INT32_MAX) and np.all(v == np.round(v))):
-        return v.astype(np.int32)
-    return v
+def band_store(n: int, band: int, bound: float, integral: bool) -> np.ndarray:
+    """A zeroed (n, band) table to fill row by row: int32 when every value will be an integer
+    of magnitude at most ``bound`` < 2**31 (exact), else float64."""
+    small = integral and bound <= _INT32_MAX
+    return np.zeros((n, band), dtype=np.int32 if small else float)
 
 
 @dataclass(frozen=True, eq=False)

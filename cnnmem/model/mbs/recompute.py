@@ -55,7 +55,7 @@ import numpy as np
 from cnnmem.model.cost import energy_latency
 from cnnmem.model.gconv import PASSES
 from cnnmem.model.grouping import consecutive_dp, cut_mask, cuts_of_path
-from cnnmem.model.mbs.band import Banded, PairTable, band_event_sums, compact
+from cnnmem.model.mbs.band import Banded, PairTable, band_event_sums, band_store
 from cnnmem.model.mbs.plans import BlockedCost, Plan
 from cnnmem.model.mbs.rollup import (
     MBS_SUMMED,
@@ -150,7 +150,9 @@ def recompute_peak_bytes(net: Network, prec: Precision, held: bool = True,
         if first_need[t] < n and t < first_need[t]:
             newly[int(first_need[t])].append(t)
     running = np.zeros(n)
-    out = np.zeros((n, band))
+    # live set + held tensors, each at most every tensor once: integers up to these bytes
+    out = band_store(n, band, (2 * win.elems.sum() + need_col.max(initial=0.0)) * max(ea, eg),
+                     float(ea).is_integer() and float(eg).is_integer())
     for e in range(n):
         lo = win.advance(e)
         w0 = win.window(e)
@@ -171,7 +173,7 @@ def recompute_peak_bytes(net: Network, prec: Precision, held: bool = True,
         best = np.where(mask, np.maximum(fwd, bwd), 0.0).max(axis=1)
         running[w0: e + 1] = np.maximum(running[w0: e + 1], best)
         out[e, : e - w0 + 1] = running[w0: e + 1][::-1]
-    return Banded(compact(out))
+    return Banded(out)
 
 
 #: a group's backward: stash (MBS), recompute, or one pass (last group only)

@@ -81,6 +81,14 @@ def plan(m: Model, grouping: str | tuple[int, ...], fixed: np.ndarray | None) ->
     return plan_cuts(m, cuts, fixed)
 
 
+def _check_depth(net: Any, grouping: str | tuple[int, ...]) -> None:
+    """An explicit grouping's groups against MAX_GROUP_LAYERS, before any table is built."""
+    if isinstance(grouping, tuple):
+        check_cuts_depth(grouping, len(net), "cuts")
+    elif grouping in ("layer", "block", "stage", "all"):
+        check_cuts_depth(named_cuts(net, grouping), len(net), "grouping")
+
+
 def _check_sub_batch(sub: Any, batch: int) -> np.ndarray | None:
     if sub is None:
         return None
@@ -118,13 +126,13 @@ def evaluate_strategy(name: str, req: SweepRequest) -> StrategyResult:
     points; the same numbers as the plan's groups, tested); a single design point (a schedule)
     always has its groups."""
     grouping, tile = _resolve(name, req)
+    _check_depth(req.network, grouping)
     fixed = _check_sub_batch(req.sub_batch, req.batch)
     m = build_model(req.network, req.hardware, req.batch, req.capacity_bytes,
                     req.mode == TRAINING, tile, input_gradient_on(req.options))
     structural = isinstance(grouping, tuple) or grouping in STRUCTURAL_POLICIES
     if fixed is not None and structural and m.caps.size * fixed.size > 1:
         fixed_cuts = grouping if isinstance(grouping, tuple) else named_cuts(m.net, grouping)
-        check_cuts_depth(fixed_cuts, len(m.net))
         pts = fixed_grouping_points(m, fixed_cuts, fixed)  # the hot path: no DP, no group loop
         return StrategyResult(name, (m.caps.size, fixed.size), lambda: (),
                               total_keys=POINT_FIELDS, totals=pts, cuts=fixed_cuts)

@@ -19,7 +19,7 @@ from cnnmem.model.mbs.band import (
     RangeMax,
     RangeSum,
     band_event_sums,
-    compact,
+    band_store,
 )
 from cnnmem.model.precision import Precision
 from cnnmem.model.streaming import streaming_elementwise_ops
@@ -272,7 +272,9 @@ def _peak_sample_bytes(net: Network, prec: Precision, training: bool, band: int,
     live = LiveWindow(net, band)
     need_col = np.array([sum(live.elems[t] for t in ts) for ts in needs])
     running = np.zeros(n)
-    peak = np.zeros((n, band))
+    # a step's live set holds each tensor at most once: integers up to these bytes
+    peak = band_store(n, band, (live.elems.sum() + need_col.max(initial=0.0)) * max(ea, eg),
+                      float(ea).is_integer() and float(eg).is_integer())
     for e in range(n):
         lo = live.advance(e)
         w0 = live.window(e)
@@ -283,7 +285,7 @@ def _peak_sample_bytes(net: Network, prec: Precision, training: bool, band: int,
             vals = np.maximum(vals, sub * eg + mask * need_col[None, lo: e + 1] * ea)
         running[w0: e + 1] = np.maximum(running[w0: e + 1], vals.max(axis=1))
         peak[e, : e - w0 + 1] = running[w0: e + 1][::-1]
-    return Banded(compact(peak))
+    return Banded(peak)
 
 
 @lru_cache(maxsize=16)
