@@ -170,31 +170,36 @@ def budgeted_dp_columns(n_items: int,
     when its cost is finite and ``1 <= weight <= budget``. ``D[k, e+1] = min over s of
     D[k - w[s, e], s] + cost[s, e]``, ``D[k, 0] = 0`` (weight at most k). Ties go to the
     smallest s. ``total`` is inf where no partition fits the budget. O(L n budget P) work,
-    O(L budget P) memory; loops run over the items and the budget only. ``choice`` holds each
-    chosen group's weight.
+    O(L budget P) memory; loops run over the items (and chunks of the budget) only, the budgets
+    of one item are one array operation (no budget depends on another of the same item).
+    ``choice`` holds each chosen group's weight.
     """
     budget = max(int(budget), 0)
     cols = np.arange(n_problems)
     best = np.full((budget + 1, n_items + 1, n_problems), np.inf)
     best[:, 0] = 0.0
-    arg = np.zeros((budget + 1, n_items, n_problems), dtype=np.int64)
-    arg_w = np.zeros((budget + 1, n_items, n_problems), dtype=np.int64)
+    arg = np.zeros((budget + 1, n_items, n_problems), dtype=np.int32)
+    arg_w = np.zeros((budget + 1, n_items, n_problems), dtype=np.int32)
+    budgets = np.arange(1, budget + 1)
     for e in range(n_items):
         c, we = group(e)
         c = np.asarray(c, float)
         we = np.asarray(we, np.int64)
         lo = e + 1 - c.shape[0]
-        starts = np.arange(lo, e + 1)[:, None]
-        finite = np.isfinite(c)
-        for kk in range(1, budget + 1):
-            allowed = (we >= 1) & (we <= kk) & finite
-            rest = np.where(allowed, kk - we, 0)
-            prev = best[rest, starts, cols[None, :]]
-            tot = np.where(allowed, prev + c, np.inf)
-            s = np.argmin(tot, axis=0)
-            best[kk, e + 1] = tot[s, cols]
-            arg[kk, e] = lo + s
-            arg_w[kk, e] = we[s, cols]
+        starts = np.arange(lo, e + 1)[None, :, None]
+        usable = (we >= 1) & np.isfinite(c)
+        chunk = max(1, 2**20 // max(1, c.size))  # budgets per array operation
+        for k0 in range(0, budget, chunk):
+            kk = budgets[k0: k0 + chunk, None, None]  # (k, 1, 1)
+            allowed = usable[None] & (we[None] <= kk)  # (k, n, P)
+            rest = np.where(allowed, kk - we[None], 0)
+            prev = best[rest, starts, cols[None, None, :]]
+            tot = np.where(allowed, prev + c[None], np.inf)
+            s = np.argmin(tot, axis=1)[:, None, :]  # (k, 1, P)
+            rows = slice(k0 + 1, k0 + 1 + kk.shape[0])
+            best[rows, e + 1] = np.take_along_axis(tot, s, axis=1)[:, 0]
+            arg[rows, e] = lo + s[:, 0]
+            arg_w[rows, e] = np.take_along_axis(np.broadcast_to(we, tot.shape), s, axis=1)[:, 0]
     total = best[budget, n_items]
     path = np.full((n_items, n_problems), -1, dtype=np.int64)
     choice = np.full((n_items, n_problems), -1, dtype=np.int64)
