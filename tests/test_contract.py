@@ -14,6 +14,7 @@ import pytest
 from cnnmem.cli import main
 from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
+from cnnmem.model import rollup
 from cnnmem.model import schedule as sched_mod
 from cnnmem.model.cost import layer_pass_costs
 from cnnmem.model.result import GroupBlock, StrategyResult
@@ -305,13 +306,13 @@ def toy_strategy():
         net, hw = req.network, req.hardware
         caps = np.atleast_1d(np.asarray(req.capacity_bytes, float))
         dram = (net.weight_elems * hw.bytes_per_weight * req.options["scale"]).astype(float)
-        memory_s = dram / hw.dram_bandwidth_bytes_per_s
-        zero = np.zeros_like(dram)
-        costs = {"dram_bytes": dram, "energy_dram_pj": dram * hw.dram_energy_pj_per_byte,
-                 "energy_buffer_pj": zero, "energy_compute_pj": zero,
-                 "energy_static_pj": zero, "latency_s": memory_s, "compute_s": zero,
-                 "memory_s": memory_s, "macs": zero, "buffer_need_bytes": zero}
-        block = GroupBlock({k: v[:, None, None] for k, v in costs.items()},
+        zero = np.zeros((len(net), 1, 1))
+        # energy and times of each group (layer) at each capacity: the single model
+        costs = rollup.energy_latency(hw, rollup.GroupCosts(
+            dram_bytes=dram[:, None, None], macs=zero, operand_bytes_per_mac=0.0,
+            capacity_bytes=caps[None, :, None]))
+        block = GroupBlock({**costs, "dram_bytes": dram[:, None, None], "macs": zero,
+                            "buffer_need_bytes": zero},
                            labels=lambda i, _: {"layers": net.layers[i].name})
         return StrategyResult("toy", (caps.size, 1), lambda: (block,),
                               total_keys=("dram_bytes", "energy_pj", "latency_s"),

@@ -108,11 +108,13 @@ def roll_up(result: StrategyResult, table: bool = False) -> RolledUp:
     for block in result.groups():
         present = np.broadcast_to(np.asarray(block.present, bool),
                                   (block.size,) + shape)
+        one = block.size == 1  # one group: its values, no sum (a plan's groups, one by one)
         for key in result.summed:
             if key in block.sums:
                 v = block.sums[key]
             elif key in block.costs:
-                v = np.where(present, block.costs[key], 0).sum(axis=0)
+                v = (np.where(present[0], np.asarray(block.costs[key])[0], 0) if one
+                     else np.where(present, block.costs[key], 0).sum(axis=0))
             else:
                 continue
             tot[key] = tot[key] + v if key in tot else v

@@ -214,7 +214,8 @@ def group_block(m: Model, shape: tuple[int, int], e: int, mask: np.ndarray, s: n
     P = mask.size
 
     def point_array(v: Any) -> np.ndarray:
-        return np.broadcast_to(np.asarray(v), (P,)).reshape((1,) + shape)
+        a = np.asarray(v)
+        return (a if a.shape == (P,) else np.broadcast_to(a, (P,))).reshape((1,) + shape)
 
     costs = {k: point_array(v) for k, v in terms.items()}
     costs.update(first=point_array(s), last=point_array(np.full(P, e)),
