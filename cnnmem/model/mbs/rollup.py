@@ -47,25 +47,47 @@ def _layer_gconvs(net: Network) -> tuple[tuple[int, tuple[Any, ...]], ...]:
                  enumerate(net.layers) if layer.is_compute)
 
 
+class ArrayMacColumns:
+    """Cumulative (over layers) MAC slots per sample of the forward and backward passes, one
+    (L + 1,) column per sub-batch size, computed the first time a size is asked for (a loop
+    over layers per new set of sizes) and kept: memory (L + 1) x the sizes used, not x the
+    batch (issue #16 "Scale": 10,000 layers x 16,384 sizes would be 5 GB). A layer's dgrad
+    counts only where backprop computes it (``input_gradient``)."""
+
+    def __init__(self, net: Network, hw: Hardware, input_gradient: bool) -> None:
+        self.net, self.hw = net, hw
+        L = len(net)
+        self.needed = input_gradient_needed(net) if not input_gradient else (True,) * L
+        self.fwd: dict[int, np.ndarray] = {}
+        self.bwd: dict[int, np.ndarray] = {}
+
+    def columns(self, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Arrays (L + 1, len(sizes)) of the forward and backward passes."""
+        missing = np.array([k for k in sizes.tolist() if k not in self.fwd], dtype=float)
+        if missing.size:
+            L = len(self.net)
+            per_f = np.zeros((L, missing.size))
+            per_b = np.zeros((L, missing.size))
+            for i, (fwd, dgrad, wgrad) in _layer_gconvs(self.net):  # a loop over layers
+                macs = float(fwd.macs_per_sample)
+                per_f[i] = macs / pass_efficiency(self.hw, fwd, missing)
+                per_b[i] = (macs / pass_efficiency(self.hw, dgrad, missing) if self.needed[i]
+                            else 0.0) + macs / pass_efficiency(self.hw, wgrad, missing)
+            zero = np.zeros((1, missing.size))
+            cs_f = np.concatenate([zero, np.cumsum(per_f, axis=0)])
+            cs_b = np.concatenate([zero, np.cumsum(per_b, axis=0)])
+            for j, k in enumerate(missing.astype(np.int64).tolist()):
+                self.fwd[k], self.bwd[k] = cs_f[:, j].copy(), cs_b[:, j].copy()
+        keys = sizes.tolist()
+        return (np.stack([self.fwd[k] for k in keys], axis=1),
+                np.stack([self.bwd[k] for k in keys], axis=1))
+
+
 @lru_cache(maxsize=64)
 def _array_mac_tables(net: Network, hw: Hardware, batch: int, input_gradient: bool = False
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative (over layers) MAC slots per sample of the forward and backward passes at every
-    sub-batch size 1..batch: arrays (L + 1, batch), column n - 1 for sub-batch n (cached).
-    A layer's dgrad counts only where backprop computes it (``input_gradient``)."""
-    n = np.arange(1, batch + 1, dtype=float)
-    L = len(net)
-    needed = input_gradient_needed(net) if not input_gradient else (True,) * L
-    per_f = np.zeros((L, n.size))
-    per_b = np.zeros((L, n.size))
-    for i, (fwd, dgrad, wgrad) in _layer_gconvs(net):  # a loop over layers
-        macs = float(fwd.macs_per_sample)
-        per_f[i] = macs / pass_efficiency(hw, fwd, n)
-        per_b[i] = (macs / pass_efficiency(hw, dgrad, n) if needed[i] else 0.0) + \
-            macs / pass_efficiency(hw, wgrad, n)
-    zero = np.zeros((1, n.size))
-    return (np.concatenate([zero, np.cumsum(per_f, axis=0)]),
-            np.concatenate([zero, np.cumsum(per_b, axis=0)]))
+                      ) -> ArrayMacColumns:
+    """The cached :class:`ArrayMacColumns` of a (network, hardware, batch, input_gradient)."""
+    return ArrayMacColumns(net, hw, input_gradient)
 
 
 @lru_cache(maxsize=64)
@@ -100,9 +122,9 @@ def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     :mod:`cnnmem.model.array`). None when the hardware gives no array shape (slots = MACs)."""
     if m.hw.array_rows <= 0:
         return None
-    col = np.asarray(n, dtype=np.int64) - 1  # sub-batch n -> column n - 1 of the tables
-    cs_f, cs_b = _array_mac_tables(m.net, m.hw, m.batch, m.input_gradient)
-    inverse = col
+    sizes, inverse = np.unique(np.asarray(n, dtype=np.int64), return_inverse=True)
+    inverse = inverse.reshape(np.shape(n))  # sub-batch n -> its column
+    cs_f, cs_b = _array_mac_tables(m.net, m.hw, m.batch, m.input_gradient).columns(sizes)
     N = float(m.batch)
     e1 = np.asarray(e) + 1
     return (N * (cs_f[e1, inverse] - cs_f[s, inverse]),
