@@ -75,6 +75,16 @@ MAX_RANDOM_GROUPINGS = 10_000
 #: million points per second that is minutes of work.
 MAX_SWEEP_POINTS = 100_000_000
 
+#: Units (layers no cut may separate, e.g. conv + relu) of one fused group that the Layer Fusion
+#: and OCCAM grouping DPs consider (issue #16 'Scale'). Their tables hold U x this many groups
+#: instead of U x U, so a 10,000-layer network fits in well under 1 GiB. Results cannot change
+#: for a network of at most this many units (every built-in network: at most 208), nor for any
+#: network where no group of this many units fits the largest capacity considered (a group's
+#: need only grows with the group; ``cnnmem.model.fusion_tables.depth_limited`` checks this
+#: exactly and the schedule says so when it binds). Fixed groupings (``grouping=all``, ``cuts``)
+#: are not limited.
+MAX_FUSED_GROUP_UNITS = 256
+
 #: Characters of one error line (290, set in cnnmem.errors); longer messages (a huge bad
 #: value) are cut in the middle.
 MAX_ERROR_CHARS = MAX_LINE_CHARS

@@ -23,7 +23,7 @@ BASELINE_COMMIT = "3482590623062d36767e780d62a612d5f33bb16f"
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "data" / "golden_totals.json"
 
-NETWORKS = ("lenet5", "mpcnn", "alexnet", "resnet50")
+NETWORKS = ("lenet5", "mpcnn", "alexnet", "resnet50", "googlenet")
 CAPACITIES = (256 * 1024, 4 * 1024 * 1024)
 #: (strategy, mode, hardware, batches, chips, sub_batch, options)
 CASES: tuple[tuple[str, str, str, tuple[int, ...], int | None, int | None, dict[str, Any]], ...] = (

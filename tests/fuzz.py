@@ -11,11 +11,12 @@ error.
 Classes (``Case.cls``): ``value`` (a scalar replaced by a hostile value), ``drop`` (a key
 removed), ``extra`` (an unknown key), ``text`` (control characters, truncation, nesting, an
 alias bomb, a huge file), ``repeat`` (hostile repeat counts), ``cli`` (hostile command-line
-values and output places) and ``scale`` (networks of thousands of layers through MBS and
-OCCAM). ``scale`` is generated only with ``scale=True``: issue #16's "Scale" item (memory
-linear in layers). Its MBS part is done (tables of the groups of at most MAX_GROUP_LAYERS layers:
-a 10,000-layer network through mbs-optimal, mbs-recompute, mbs-greedy, mbs-fs in well under the
-1 GiB limit); the cases cycle through those four strategies where the draw picks MBS.
+values and output places) and ``scale`` (networks of thousands of layers through MBS, Layer
+Fusion and OCCAM). ``scale`` is generated only with ``scale=True``: issue #16's "Scale" item
+(memory linear in layers), run under ``pytest -m slow``: Layer Fusion and OCCAM on banded group
+tables (cnnmem/model/fusion_tables.py), MBS on tables of the groups of at most MAX_GROUP_LAYERS
+layers (a 10,000-layer network through mbs-optimal, mbs-recompute, mbs-greedy, mbs-fs in well
+under the 1 GiB limit); the cases cycle through those four strategies where the draw picks MBS.
 """
 
 from __future__ import annotations
@@ -173,6 +174,17 @@ def _cli_case(rng: random.Random, i: int) -> Case:
     return Case(f"cli-{i}", "cli", argv, (("in.yaml", base.replace("resnet50", "lenet5")),))
 
 
+def scale_case(name: str, layers: int, strategy: str) -> Case:
+    """A ``scale`` case: ``schedule`` of a chain of ``layers`` layers (conv 3x3 + relu blocks,
+    8 x 8 x 8 maps, built with ``repeat:``) on occam_chip with ``strategy``."""
+    text = _dump({"name": "deep", "input": [8, 8, 8],
+                  "blocks": {"b": {"layers": [{"type": "conv", "out": 8, "kernel": 3,
+                                               "padding": 1}, {"type": "relu"}]}},
+                  "layers": [{"block": "b", "repeat": layers // 2}]})
+    return Case(name, "scale", ("schedule", "in.yaml", "--hw", "occam_chip", "--strategy",
+                                strategy, "--totals"), (("in.yaml", text),), slow_ok=True)
+
+
 #: the MBS strategies the ``scale`` class runs, one after the other
 MBS_SCALE = ("mbs-optimal", "mbs-recompute", "mbs-greedy", "mbs-fs")
 
@@ -199,17 +211,11 @@ def generate(seed: int, n: int, *, scale: bool = False) -> Iterator[Case]:
             continue
         if scale and roll < 0.16:
             layers = rng.choice((2000, 5000, 10000))
-            text = _dump({"name": "deep", "input": [8, 8, 8],
-                          "blocks": {"b": {"layers": [{"type": "conv", "out": 8, "kernel": 3,
-                                                       "padding": 1}, {"type": "relu"}]}},
-                          "layers": [{"block": "b", "repeat": layers // 2}]})
             strategy = rng.choice(("mbs-optimal", "occam", "fusion"))
             if strategy == "mbs-optimal":  # the MBS family in turn (the draws stay the same)
                 strategy = MBS_SCALE[mbs_cases % len(MBS_SCALE)]
                 mbs_cases += 1
-            yield Case(f"scale-{i}", "scale", ("schedule", "in.yaml", "--hw", "occam_chip",
-                                               "--strategy", strategy, "--totals"),
-                       (("in.yaml", text),), slow_ok=True)
+            yield scale_case(f"scale-{i}", layers, strategy)
             continue
         kind, base = rng.choice(keys)
         text = texts[(kind, base)]

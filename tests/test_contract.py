@@ -14,13 +14,13 @@ import pytest
 from cnnmem.cli import main
 from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
+from cnnmem.model import rollup
 from cnnmem.model import schedule as sched_mod
 from cnnmem.model.cost import layer_pass_costs
+from cnnmem.model.result import GroupBlock, StrategyResult
 from cnnmem.model.schedule import (
     GroupingRule,
     OptionSpec,
-    PointCosts,
-    ScheduleResult,
     StrategySpec,
     run_strategy,
     strategy_specs,
@@ -225,7 +225,7 @@ def test_every_advertised_option_value_runs_in_schedule_and_sweep(tmp_path, caps
                           "--totals", "--format", "json"]
                          + (["--chips", "1"] if spec.chips else []), capsys)  # as the sweep
     assert code == 0, err
-    sched_dram = json.loads(out)["totals"]["dram_bytes"]
+    sched = json.loads(out)["totals"]
     axes = (f"  grouping: [{value}]\n" if key == "grouping" else "")
     text = SWEEP.format(hw=hw, mode=mode, batch=4, strategies=strategy, axes=axes).replace(
         "[64 KiB, 1 MiB]", "[256 KiB]")
@@ -235,9 +235,22 @@ def test_every_advertised_option_value_runs_in_schedule_and_sweep(tmp_path, caps
     run_sweep(spec_s, tmp_path / "o", quiet=True, keep="all", csv=True)
     df = pd.read_csv(tmp_path / "o" / "results.csv")
     assert len(df) == 1
-    row_dram = float(df["dram_bytes"].iloc[0])
-    assert (sched_dram is None and not np.isfinite(row_dram)) or sched_dram == pytest.approx(
-        row_dram, rel=1e-12)
+    assert_row_is_schedule(df.iloc[0], sched)
+
+
+def assert_row_is_schedule(row: pd.Series, totals: dict) -> None:
+    """Every metric of a sweep row equals the schedule run of its point (issue #11: both are
+    the one roll-up of the strategy's one result); rows are written to 15 digits."""
+    from cnnmem.sweep.engine import METRICS
+
+    for metric in METRICS:
+        got, want = float(row[metric]), totals.get(metric)
+        if want is None:  # JSON null: inf/nan in the schedule (infeasible, or no ratio)
+            assert not np.isfinite(got), (metric, got)
+            continue
+        if metric == "dram_over_bound" and np.isnan(got):
+            continue  # no training bound in inference sweeps
+        assert got == pytest.approx(float(want), rel=1e-12, abs=0.0), (metric, got, want)
 
 
 def test_an_option_no_listed_strategy_takes_is_a_sweep_error(tmp_path, capsys):
@@ -281,33 +294,33 @@ def test_option_spec_parse():
 
 @pytest.fixture
 def toy_strategy():
+    """A strategy added in this one module: a spec and one evaluator returning a
+    StrategyResult (every layer a group, reading its weights ``scale`` times)."""
     spec = StrategySpec("toy", ("inference",), "a toy: every layer's weights read once",
                         options=(OptionSpec("scale", 1, minimum=1, help="multiplies traffic"),),
                         grouping=GroupingRule(("layer", "all"), cuts=True, default="all"),
                         latency="memory time")
 
-    def traffic(net, hw, scale: int) -> float:
-        return float(net.weight_elems.sum()) * hw.bytes_per_weight * scale
-
     @sched_mod.register(spec)
-    def run(request):
-        d = traffic(request.network, request.hardware, request.options["scale"])
-        t = d / request.hardware.dram_bandwidth_bytes_per_s
-        totals = {"dram_bytes": d, "energy_pj": 0.0, "latency_s": t}
-        return ScheduleResult("toy", pd.DataFrame([{"group": 0, "dram_bytes": d}]), totals)
-
-    @sched_mod.register_sweep("toy")
-    def points(req):
-        d = traffic(req.network, req.hardware, req.options["scale"])
-        shape = (np.size(req.capacity_bytes), 1)
-        z = np.zeros(shape)
-        return PointCosts(dram_bytes=np.full(shape, d), buffer_need_bytes=z,
-                          energy_dram_pj=z, energy_buffer_pj=z, energy_compute_pj=z,
-                          energy_static_pj=z, latency_s=z, compute_s=z, memory_s=z,
-                          cuts=req.grouping)
+    def evaluate(req):
+        net, hw = req.network, req.hardware
+        caps = np.atleast_1d(np.asarray(req.capacity_bytes, float))
+        dram = (net.weight_elems * hw.bytes_per_weight * req.options["scale"]).astype(float)
+        zero = np.zeros((len(net), 1, 1))
+        # energy and times of each group (layer) at each capacity: the single model
+        costs = rollup.energy_latency(hw, rollup.GroupCosts(
+            dram_bytes=dram[:, None, None], macs=zero, operand_bytes_per_mac=0.0,
+            capacity_bytes=caps[None, :, None]))
+        block = GroupBlock({**costs, "dram_bytes": dram[:, None, None], "macs": zero,
+                            "buffer_need_bytes": zero},
+                           labels=lambda i, _: {"layers": net.layers[i].name})
+        return StrategyResult("toy", (caps.size, 1), lambda: (block,),
+                              total_keys=("dram_bytes", "energy_pj", "latency_s"),
+                              columns=("group", "layers", "dram_bytes", "energy_pj"),
+                              cuts=req.grouping)
 
     yield spec
-    for reg in (sched_mod._REGISTRY, sched_mod._SPECS, sched_mod._SWEEP_REGISTRY):
+    for reg in (sched_mod._REGISTRY, sched_mod._SPECS):
         reg.pop("toy", None)
 
 
@@ -319,11 +332,15 @@ def test_a_toy_strategy_touches_one_module(toy_strategy, tmp_path, capsys):
     code, _, err = cli(["schedule", "lenet5", "--hw", "edge", "--strategy", "toy", "-O",
                         "bogus=2"], capsys)
     one_line_error(code, err, "bogus", "toy")
+    code, table, err = cli(["schedule", "lenet5", "--hw", "edge", "--strategy", "toy"], capsys)
+    assert code == 0 and "conv1" in table, err
     text = SWEEP.format(hw="edge", mode="inference", batch=1, strategies="toy",
                         axes="  grouping: [layer]\n") + "options: {scale: 2}\n"
     run_sweep(load_sweep(write(tmp_path, text)), tmp_path / "o", quiet=True, keep="all", csv=True)
     df = pd.read_csv(tmp_path / "o" / "results.csv")
     assert (df["dram_bytes"] == want).all() and len(df) == 2
+    assert list(df["energy_pj"]) == pytest.approx([json.loads(out)["totals"]["energy_pj"]] * 2,
+                                                  rel=1e-12)
     code, out, _ = cli(["strategies"], capsys)
     assert "toy" in out
 
@@ -379,3 +396,50 @@ def test_readme_strategy_table_lists_every_declared_option():
             assert opt in row or "as `tnpu`" in row, (name, opt, row)
         if spec.grouping.takes:
             assert "grouping" in row, (name, row)
+
+
+# ------------------------------------------------------------------------------------------
+# The one roll-up (cnnmem/model/result.py)
+
+
+def _two_point_result(**extra):
+    """Two groups over 2 capacities x 1: group 1 exists only at the second capacity."""
+    from cnnmem.model.result import StrategyResult
+
+    costs = {"dram_bytes": np.array([[[1.0], [2.0]], [[10.0], [20.0]]]),
+             "energy_dram_pj": np.array([[[1.0], [1.0]], [[5.0], [5.0]]]),
+             "energy_buffer_pj": np.zeros((2, 2, 1)), "energy_compute_pj": np.zeros((2, 2, 1)),
+             "energy_static_pj": np.zeros((2, 2, 1)),
+             "latency_s": np.ones((2, 2, 1)), "compute_s": np.ones((2, 2, 1)),
+             "memory_s": np.zeros((2, 2, 1)), "macs": np.ones((2, 2, 1)),
+             "buffer_need_bytes": np.array([[[3.0], [3.0]], [[7.0], [9.0]]])}
+    present = np.array([[[True], [True]], [[False], [True]]])
+    block = GroupBlock(costs, present, labels=lambda i, v: {"name": f"g{i}"})
+    return StrategyResult("toy", (2, 1), lambda: (block,),
+                          total_keys=("dram_bytes", "energy_pj", "buffer_need_bytes", "groups"),
+                          columns=("group", "name", "dram_bytes", "energy_pj"), **extra)
+
+
+def test_roll_up_sums_only_the_groups_a_point_has():
+    from cnnmem.model.result import roll_up, to_points, to_schedule
+
+    r = roll_up(_two_point_result()).totals
+    assert r["dram_bytes"].ravel().tolist() == [1.0, 22.0]
+    assert r["energy_pj"].ravel().tolist() == [1.0, 6.0]
+    assert r["buffer_need_bytes"].ravel().tolist() == [3.0, 9.0]
+    assert r["groups"].ravel().tolist() == [1, 2]
+    sched = to_schedule(_two_point_result())  # point (0, 0): group 0 only
+    assert sched.totals == {"dram_bytes": 1.0, "energy_pj": 1.0, "buffer_need_bytes": 3.0,
+                            "groups": 1}
+    assert sched.groups.to_dict("records") == [{"group": 0, "name": "g0", "dram_bytes": 1.0,
+                                                "energy_pj": 1.0}]
+    pts = to_points(_two_point_result(derive=lambda t: {"latency_s": 2 * t["latency_s"]}))
+    assert pts.dram_bytes.shape == (2, 1) and pts.latency_s.ravel().tolist() == [2.0, 4.0]
+
+
+def test_point_totals_replace_group_sums():
+    from cnnmem.model.result import to_points
+
+    pts = to_points(_two_point_result(totals={"latency_s": np.array([[5.0], [6.0]])}))
+    assert pts.latency_s.ravel().tolist() == [5.0, 6.0]
+    assert pts.compute_s.ravel().tolist() == [1.0, 2.0]  # still the sum of the groups

@@ -3,7 +3,9 @@ reproduction, papers.md's hand-computed OCCAM values, DP = brute force, monotoni
 
 from __future__ import annotations
 
+import sys
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,22 +17,22 @@ from cnnmem.cli import cli, main
 from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
 from cnnmem.model.fusion import (
-    boundary_matrices,
     brute_force_partition,
-    closure_matrix,
     evaluate,
-    geometry,
     parse_options,
     partition_dp,
     partition_dp_balanced,
     pipeline_throughput_per_s,
     stap_replicas,
-    units_of,
 )
+from cnnmem.model.fusion_tables import band_of, geometry, units_of
 from cnnmem.model.grouping import budgeted_dp, replicas_needed, replicated_bottleneck_dp
 from cnnmem.model.receptive import chain_input_rows, input_rows, overlap_rows
 from cnnmem.model.schedule import ScheduleRequest, get_strategy
 from cnnmem.workload import load_network, load_network_text
+
+sys.path.insert(0, str(Path(__file__).parent))
+import fusion_reference as reference  # noqa: E402
 
 MIB = 2.0**20
 
@@ -117,7 +119,7 @@ def vgg16_conv_core() -> tuple[np.ndarray, np.ndarray, float]:
 def test_occam_hand_computed_values() -> None:
     cost, need, base = vgg16_conv_core()
     assert round(base / MIB, 1) == 71.2
-    total, start = partition_dp(cost, need, np.array([8, 16]) * MIB)
+    total, start = partition_dp(band_of(cost), band_of(need), np.array([8, 16]) * MIB)
     assert round(total[0] / MIB, 2) == 5.26
     assert round(total[1] / MIB, 2) == 1.44
     assert round(base / total[0], 1) == 13.5 and round(base / total[1], 1) == 49.6
@@ -166,12 +168,12 @@ def small_networks(draw):
 def test_dp_equals_brute_force(net, cap_kib: int, pool: str) -> None:
     hw = load_hardware("occam_chip")
     starts, ends = units_of(net, pool)
-    traffic, staging, _, _ = boundary_matrices(net, ends, 2.0)
-    need = closure_matrix(net, ends, geometry(net), hw, "k", "resident", staging)
+    traffic, staging, _, _ = reference.boundary_matrices(net, ends, 2.0)
+    need = reference.closure_matrix(net, ends, geometry(net), hw, "k", "resident", staging)
     n = ends.size
     fallback = np.diag(traffic)[:, None] * 3.0 + 1.0  # any finite per-unit fallback
     cap = cap_kib * 1024.0
-    total, _ = partition_dp(traffic, need, np.array([cap]), fallback)
+    total, _ = partition_dp(band_of(traffic), band_of(need), np.array([cap]), fallback)
     brute = brute_force_partition(traffic, need, cap, fallback[:, 0])
     assert total[0] == pytest.approx(brute)
     assert n == len(starts)

@@ -63,12 +63,7 @@ def test_fuzz_check_flags_bad_outcomes() -> None:
         "file-left-behind"]
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("CNNMEM_FUZZ_SCALE"),
-                    reason="issue #16 'Scale' (memory linear in layers) is not done yet; set "
-                           "CNNMEM_FUZZ_SCALE=1 to run the networks of 2,000-10,000 layers")
-def test_fuzz_scale_campaign(tmp_path: Path) -> None:
-    cases = [c for c in fuzz.generate(SEED, 400, scale=True) if c.cls == "scale"]
+def _scale_failures(cases: list[fuzz.Case], tmp_path: Path) -> list[str]:
     memory = fuzz.memory_limit()
     failures = []
     for i, case in enumerate(cases):
@@ -77,6 +72,32 @@ def test_fuzz_scale_campaign(tmp_path: Path) -> None:
         out = fuzz.run_case(case, folder, memory_bytes=memory, timeout_s=300.0)
         if fuzz.check(out):
             failures.append(f"{case.name} {list(case.argv)}: {fuzz.check(out)}")
+    return failures
+
+
+FUSION_SCALE = ("occam", "fusion")
+
+
+@pytest.mark.slow
+def test_fuzz_scale_fusion_occam(tmp_path: Path) -> None:
+    """Issue #16 'Scale', Layer Fusion and OCCAM: the campaign's scale cases of those two
+    strategies and a 10,000-layer network through each, within the campaign's memory limit
+    (1 GiB over the parent) and 300 s."""
+    cases = [c for c in fuzz.generate(SEED, 400, scale=True)
+             if c.cls == "scale" and c.argv[5] in FUSION_SCALE]
+    cases += [fuzz.scale_case(f"scale-10000-{s}", 10_000, s) for s in FUSION_SCALE]
+    failures = _scale_failures(cases, tmp_path)
+    assert len(cases) > 2 and not failures, "\n".join(failures)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("CNNMEM_FUZZ_SCALE"),
+                    reason="issue #16 'Scale' (memory linear in layers) is not done for MBS "
+                           "yet (fusion and occam: test_fuzz_scale_fusion_occam); set "
+                           "CNNMEM_FUZZ_SCALE=1 to run the networks of 2,000-10,000 layers")
+def test_fuzz_scale_campaign(tmp_path: Path) -> None:
+    cases = [c for c in fuzz.generate(SEED, 400, scale=True) if c.cls == "scale"]
+    failures = _scale_failures(cases, tmp_path)
     assert cases and not failures, "\n".join(failures)
 
 

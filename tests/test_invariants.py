@@ -19,6 +19,7 @@ from cnnmem.hardware import load_hardware
 from cnnmem.model.cost import compulsory_bytes, layer_pass_costs
 from cnnmem.model.schedule import (
     INFERENCE,
+    POINT_FIELDS,
     TRAINING,
     ScheduleRequest,
     SweepRequest,
@@ -165,8 +166,10 @@ def test_sweep_evaluator_agrees_with_schedule(text: str, batch: int, mode: str) 
                                            batch=batch)).totals
         pts = evaluators[name](SweepRequest(network=net, hardware=hw, mode=mode, batch=batch,
                                             capacity_bytes=np.array([hw.buffer_bytes])))
-        want, got = totals["dram_bytes"], float(np.asarray(pts.dram_bytes)[0, 0])
-        assert (np.isinf(want) and np.isinf(got)) or np.isclose(got, want, rtol=1e-9), name
+        for metric in POINT_FIELDS + ("energy_pj",):  # every metric (issue #11)
+            want, got = totals[metric], float(np.asarray(getattr(pts, metric))[0, 0])
+            assert (np.isinf(want) and np.isinf(got)) or np.isclose(got, want, rtol=1e-9), (
+                name, metric, got, want)
 
 
 @settings(**{**SETTINGS, "max_examples": 30})

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from cnnmem.cli import cli
 from cnnmem.errors import InputError
 from cnnmem.hardware import load_hardware
-from cnnmem.model.schedule import ScheduleRequest, SweepRequest, get_strategy, sweep_evaluators
+from cnnmem.model.schedule import (
+    POINT_FIELDS,
+    ScheduleRequest,
+    SweepRequest,
+    get_strategy,
+    sweep_evaluators,
+)
 from cnnmem.model.tnpu import (
     CHAIN,
     CONV,
@@ -442,8 +448,10 @@ def test_schedule_totals_and_sweep_agree() -> None:
         assert 0 < res.totals["fc_unit_utilization"] <= 1
         pts = sweep_evaluators()[s](SweepRequest(net, HW, "training", 8, caps))
         assert pts.latency_s.shape == (2, 1)
-        assert pts.latency_s[1, 0] == pytest.approx(res.totals["latency_s"])
-        assert pts.energy_pj[1, 0] == pytest.approx(res.totals["energy_pj"])
+        assert HW.buffer_bytes == caps[1]
+        for metric in POINT_FIELDS + ("energy_pj",):  # every metric (issue #11)
+            assert np.asarray(getattr(pts, metric))[1, 0] == pytest.approx(
+                res.totals[metric], rel=1e-12), (s, metric)
         assert pts.dram_bytes[0, 0] >= pts.dram_bytes[1, 0]  # a small buffer: weights stream
 
 

@@ -30,10 +30,13 @@ OCCAM dependence-closure memory of a partition (bytes, the exact accounting)
     are loaded once (``filter_load_once_bytes``), not per image.
 
 OCCAM DP
-    T(0) = 0, T(j) = min over i of T(i-1) + traffic(i..j) with Mem(i..j) <= capacity, O(U^2),
-    vectorized over an array of capacities. With resident filters the pipeline holds at most
-    ``chips`` partitions (a DP bounded in the number of groups); a partitioning with more groups
-    than chips re-reads filters per image (see Pipeline), and the cheaper of the two is taken.
+    T(0) = 0, T(j) = min over i of T(i-1) + traffic(i..j) with Mem(i..j) <= capacity, over the
+    groups of at most :data:`cnnmem.limits.MAX_FUSED_GROUP_UNITS` units (O(U x D), the
+    banded tables of :mod:`cnnmem.model.fusion_tables`; exact unless a deeper group fits, which
+    the schedule notes), vectorized over an array of capacities. With resident filters the
+    pipeline holds at most ``chips`` partitions (a DP bounded in the number of groups); a
+    partitioning with more groups than chips re-reads filters per image (see Pipeline), and
+    the cheaper of the two is taken.
     A unit whose closure alone exceeds the capacity falls back to the tiled per-layer
     traffic of :mod:`cnnmem.model.cost` (the layerwise dataflow).
     ``partition=traffic`` (default) is this least-traffic partition, the paper's stated
@@ -64,7 +67,17 @@ Layer Fusion
     layer needs R x R x channels at each layer (receptive arithmetic, see
     :mod:`cnnmem.model.receptive`); overlapping tiles recompute
     the shared region, which multiplies each layer's MACs by tiles x R_out^2 / (H_out x W_out).
-    The DSE picks the grouping of least traffic whose groups fit the buffer (same DP as OCCAM).
+    The DSE picks the grouping of least traffic whose groups fit the buffer (same DP as OCCAM,
+    same group depth limit).
+
+Structure
+    Layer Fusion (:func:`evaluate_fusion`) and OCCAM (:func:`evaluate_occam`) are two short
+    compositions of shared pure phases: the group tables (``fusion_table_spec`` /
+    ``occam_table_spec`` in :mod:`cnnmem.model.fusion_tables`), :func:`unit_costs` (each with its
+    filter reads per batch), a grouping choice (:func:`least_traffic_grouping`; OCCAM adds
+    :func:`pipeline_or_reread` and :func:`balanced_grouping`), :func:`chosen_groups` (OCCAM adds
+    :func:`reread_filters`), :func:`stage_times`, how the groups run (:func:`one_accelerator` or
+    :func:`occam_pipeline`) and :func:`assemble`. :func:`evaluate` dispatches on the name.
 
 Energy comes from the single roll-up :func:`cnnmem.model.rollup.energy_latency` (DRAM bytes,
 MACs, element-wise ops, and one buffer write and one buffer read of every intermediate map kept
@@ -73,41 +86,50 @@ on chip).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from cnnmem import limits
 from cnnmem.hardware import Hardware
 from cnnmem.model import rollup
-from cnnmem.model.array import pass_efficiency
 from cnnmem.model.cost import layer_pass_costs
-from cnnmem.model.gconv import layer_gconvs
+from cnnmem.model.fusion_tables import (
+    INNER,
+    MACS,
+    NEED,
+    SLOTS,
+    TRAFFIC,
+    Band,
+    TableSpec,
+    fusion_table_spec,
+    group_filter_bytes,
+    group_vec_ops,
+    occam_table_spec,
+    tables_at,
+    unit_band,
+    unit_index,
+)
 from cnnmem.model.grouping import (
-    budgeted_dp,
+    budgeted_dp_columns,
     consecutive_dp,
     format_cuts,
     path_from_cuts,
     replicas_needed,
-    replicated_bottleneck_dp,
+    replicated_bottleneck_dp_columns,
 )
 from cnnmem.model.layerwise import per_layer_totals
-from cnnmem.model.receptive import effective_kernel, overlap_rows, window_rows
+from cnnmem.model.result import GroupBlock, StrategyResult
 from cnnmem.model.schedule import (
     INFERENCE,
     GroupingRule,
     OptionSpec,
-    PointCosts,
-    ScheduleRequest,
-    ScheduleResult,
     StrategySpec,
     SweepRequest,
     register,
-    register_sweep,
 )
-from cnnmem.model.streaming import streaming_elementwise_ops
-from cnnmem.workload.layers import CONV, FC
 from cnnmem.workload.network import Network
 
 OCCAM, FUSION = "occam", "fusion"
@@ -158,245 +180,8 @@ def parse_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------
-# Units: the layers no cut may separate
-
-
-def cut_allowed(net: Network, pool: str = "fold") -> np.ndarray:
-    """Boolean (L,): may a group end after layer c? (The last layer always ends one.)"""
-    n = len(net)
-    ok = np.ones(n, dtype=bool)
-    for c in range(n - 1):
-        nxt = net.layers[c + 1]
-        role = nxt.behaviour.role  # the type's behaviour record
-        attached = role in ("elementwise", "view") or (role == "window" and pool == "fold")
-        if attached and net.producers[c + 1] == (c,):
-            ok[c] = False
-        if (pool == "separate" and net.layers[c].behaviour.role == "window"
-                and net.consumers[c] == (c + 1,)):
-            ok[c] = False
-    ok[n - 1] = True
-    return ok
-
-
-def units_of(net: Network, pool: str = "fold") -> tuple[np.ndarray, np.ndarray]:
-    """First and last layer index of every unit, arrays (U,)."""
-    ends = np.flatnonzero(cut_allowed(net, pool))
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    return starts, ends
-
-
-# ------------------------------------------------------------------------------------------
-# Per-layer geometry (arrays over layers)
-
-
-@dataclass(frozen=True)
-class Geometry:
-    k_eff: np.ndarray  # window span in input rows (1 for non-window layers)
-    stride: np.ndarray
-    in_c: np.ndarray
-    in_h: np.ndarray
-    in_w: np.ndarray
-    out_c: np.ndarray
-    out_h: np.ndarray
-    out_w: np.ndarray
-    is_window: np.ndarray  # conv and pooling layers
-    is_fc: np.ndarray
-    in_elems: np.ndarray
-
-
-def geometry(net: Network) -> Geometry:
-    rows = []
-    for lay in net.layers:
-        c, h, w = lay.in_shapes[0]
-        oc, oh, ow = lay.out_shape
-        win = lay.family == CONV or lay.behaviour.role == "window"
-        k = int(effective_kernel(lay.kernel[0], lay.dilation[0])) if win else 1
-        stride = lay.stride[0] if win else 1
-        if lay.behaviour.transposed:  # r output rows need ~r/s + K/s input rows: taken as
-            k, stride = -(-k // stride), 1  # a stride-1 window of ceil(K/s) rows [conservative]
-        rows.append((k, stride, c, h, w, oc, oh, ow, win,
-                     lay.family == FC, lay.in_elems))
-    a = np.array(rows, dtype=np.int64).T
-    return Geometry(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8].astype(bool),
-                    a[9].astype(bool), a[10])
-
-
-# ------------------------------------------------------------------------------------------
-# Group matrices over (first unit i, last unit j), i <= j
-
-
-def _grid(n_units: int) -> tuple[np.ndarray, np.ndarray]:
-    i, j = np.meshgrid(np.arange(n_units), np.arange(n_units), indexing="ij")
-    return i, j
-
-
-def unit_index(net: Network, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Unit of every layer, (L,)."""
-    return np.searchsorted(ends, np.arange(len(net)))
-
-
-def boundary_matrices(net: Network, ends: np.ndarray, act_bytes: float
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Boundary bytes per image of every group (U, U): reads + writes; one staging row and one
-    staging pixel (all channels) of the written tensors; bytes of the intermediate maps that
-    stay on chip."""
-    n_units = ends.size
-    uidx = unit_index(net, None, ends)  # type: ignore[arg-type]
-    gi, gj = _grid(n_units)
-    traffic = np.zeros((n_units, n_units))
-    staging = np.zeros((n_units, n_units))
-    staging_px = np.zeros((n_units, n_units))
-    inner = np.zeros((n_units, n_units))
-    outputs = set(net.outputs)
-    tensors = [(-1, net.input_elems, net.input_shape)] + [
-        (p, lay.out_elems, lay.out_shape) for p, lay in enumerate(net.layers)]
-    consumers_of = {-1: [j for j, prods in enumerate(net.producers) if -1 in prods]}
-    for p in range(len(net)):
-        consumers_of[p] = list(net.consumers[p])
-    # one concat rule for every strategy (issue #12 item 7): a concat's output is the union of
-    # its inputs' slices, never a tensor of its own; its consumers read the inputs' slices, so
-    # a concat moves nothing at a group boundary (as in layer-by-layer inference)
-    concat = {i for i, lay in enumerate(net.layers) if lay.type == "concat"}
-    for c in sorted(concat, reverse=True):  # a concat's consumers come after it
-        if c in outputs:  # a network output: its inputs' slices are written out
-            outputs |= {q for q in net.producers[c] if q >= 0}
-    for p in consumers_of:
-        seen: list[int] = []
-        stack = list(consumers_of[p])
-        while stack:
-            c = stack.pop()
-            if c in concat:
-                stack.extend(consumers_of[c])
-            elif c not in seen:
-                seen.append(c)
-        consumers_of[p] = sorted(seen)
-    for p, elems, shape in tensors:
-        if p in concat:
-            continue
-        cu = np.unique(uidx[consumers_of[p]]) if consumers_of[p] else np.array([], np.int64)
-        if p in outputs:
-            cu = np.append(cu, n_units)  # consumed "after the network"
-        if cu.size == 0:
-            continue
-        up = -1 if p < 0 else uidx[p]
-        nbytes = elems * act_bytes
-        nxt = np.searchsorted(cu, np.arange(n_units))  # first consumer unit >= i
-        nc = np.where(nxt < cu.size, cu[np.minimum(nxt, cu.size - 1)], n_units + 1)
-        read = (up < gi) & (nc[:, None] <= gj)
-        write = (up >= gi) & (up <= gj) & (cu.max() > gj)
-        traffic += nbytes * (read.astype(float) + write)
-        staging += write * shape[0] * shape[2] * act_bytes
-        staging_px += write * shape[0] * act_bytes
-        if p >= 0:
-            inner += ((up >= gi) & (cu.min() <= gj) & (cu.min() > up)) * nbytes
-    return traffic, staging, staging_px, inner
-
-
-def _add_layer_term(mat: np.ndarray, u: int, value: np.ndarray | float, first_le: int) -> None:
-    """mat[i, j] += value for groups with i <= first_le and j >= u (value may vary over j)."""
-    mat[: first_le + 1, u:] += np.broadcast_to(value, mat.shape[1:])[u:]
-
-
-def closure_matrix(net: Network, ends: np.ndarray, geo: Geometry, hw: Hardware,
-                   window: str, filters: str, staging: np.ndarray) -> np.ndarray:
-    """OCCAM dependence-closure memory (bytes) of every partition (U, U)."""
-    ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
-    n_units = ends.size
-    uidx = unit_index(net, None, ends)  # type: ignore[arg-type]
-    per_layer = np.where(geo.is_window,
-                         window_rows(geo.k_eff, geo.stride, geo.in_h, 1, window)
-                         * geo.in_w * geo.in_c, 0).astype(float)
-    per_layer = np.where(geo.is_fc, geo.in_elems, per_layer) * ea
-    if filters == "resident":
-        per_layer = per_layer + net.weight_elems * ew
-    mem = np.zeros((n_units, n_units))
-    for layer_i in range(len(net)):
-        u = uidx[layer_i]
-        _add_layer_term(mem, u, per_layer[layer_i], u)
-    for a, lay in enumerate(net.layers):  # delay buffers of joins
-        if lay.behaviour.role != "join":
-            continue
-        for p in net.producers[a]:
-            if p < 0:
-                continue
-            between = range(p + 1, a)
-            rows = 1 + sum(int(geo.k_eff[m]) - 1 for m in between if geo.is_window[m])
-            c, h, w = net.layers[p].out_shape
-            _add_layer_term(mem, uidx[a], min(rows, h) * w * c * ea, uidx[p])
-    return np.triu(mem + staging)
-
-
-def fusion_storage(net: Network, ends: np.ndarray, geo: Geometry, hw: Hardware, opts: dict,
-                   staging: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Layer Fusion storage (bytes) of every group (U, U) and the MAC multiplier (L, U) of each
-    layer when its group ends at unit j (1 for the reuse variant)."""
-    ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
-    n_units, n = ends.size, len(net)
-    uidx = unit_index(net, None, ends)  # type: ignore[arg-type]
-    mem = np.zeros((n_units, n_units))
-    mac_factor = np.ones((n, n_units))
-    if opts["filters"] == "resident":
-        for layer_i in range(n):
-            _add_layer_term(mem, uidx[layer_i], float(net.weight_elems[layer_i] * ew),
-                            uidx[layer_i])
-    if opts["variant"] == "reuse":
-        log_s = np.cumsum(np.log2(np.where(geo.is_window, geo.stride, 1)))
-        for layer_i in range(n):
-            u = uidx[layer_i]
-            prods = [p for p in net.producers[layer_i] if p >= 0]
-            if geo.is_window[layer_i] and prods:
-                ov = overlap_rows(geo.k_eff[layer_i], geo.stride[layer_i]) * geo.in_w[
-                    layer_i] * geo.in_c[layer_i] * ea
-                _add_layer_term(mem, u, float(ov), uidx[prods[0]])
-            if not (geo.is_fc[layer_i] or geo.is_window[layer_i]):
-                continue  # element-wise layers work in place on their producer's data
-            if geo.is_fc[layer_i]:
-                fresh = np.full(n_units, geo.in_elems[layer_i] * ea, dtype=float)
-            else:
-                before = log_s[layer_i - 1] if layer_i > 0 else 0.0
-                s = np.exp2(log_s[ends] - before)
-                fresh = (np.minimum(s, geo.in_h[layer_i]) * np.minimum(s, geo.in_w[layer_i])
-                         * geo.in_c[layer_i] * ea)
-            _add_layer_term(mem, u, fresh, u)
-        return np.triu(mem + staging), mac_factor
-    tile = int(opts["tile"])
-    for j in range(n_units):  # recompute: pyramid tiles of tile x tile outputs of layer ends[j]
-        end = int(ends[j])
-        r_in = np.zeros(n)
-        r_out = np.zeros(n)
-        for layer_i in range(end, -1, -1):
-            inside = [c for c in net.consumers[layer_i] if c <= end]
-            r = max((r_in[c] for c in inside), default=0) or min(tile, geo.out_h[layer_i])
-            r_out[layer_i] = r
-            k, s = geo.k_eff[layer_i], geo.stride[layer_i]
-            r_in[layer_i] = min((r - 1) * s + k, geo.in_h[layer_i]) if not geo.is_fc[
-                layer_i] else geo.in_h[layer_i]
-        tile_bytes = (r_in * np.minimum(r_in, geo.in_w) * geo.in_c * ea)[: end + 1]
-        for layer_i in range(end + 1):
-            mem[: uidx[layer_i] + 1, j] += tile_bytes[layer_i]
-        oh, ow = geo.out_h[end], geo.out_w[end]
-        t = min(tile, oh)
-        n_tiles = -(-oh // t) * -(-ow // min(tile, ow))
-        ro = r_out[: end + 1]
-        mac_factor[: end + 1, j] = np.maximum(
-            1.0, n_tiles * ro * np.minimum(ro, geo.out_w[: end + 1])
-            / (geo.out_h[: end + 1] * geo.out_w[: end + 1]))
-    return np.triu(mem + staging), mac_factor
-
-
-# ------------------------------------------------------------------------------------------
-# Per-group MACs and stage times (shared by evaluate and the balanced partition)
-
-
-def _group_macs_vec(cm: np.ndarray, cv: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                    first_unit: np.ndarray, last_unit: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """MACs and element-wise ops of groups [first_unit..last_unit] (broadcasting index arrays)
-    from the cumulative sums ``cm`` (L + 1, U) (per-layer MACs x the MAC factor when the group
-    ends at unit j) and ``cv`` (L + 1,)."""
-    first_l = starts[first_unit]
-    last_l = ends[last_unit] + 0 * first_unit
-    return cm[last_l + 1, last_unit] - cm[first_l, last_unit], cv[last_l + 1] - cv[first_l]
+# Units, geometry and the per-group tables (banded): cnnmem.model.fusion_tables
+# Per-group stage times (shared by evaluate and the balanced partition)
 
 
 def _stage_parts(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray, vec_ops: np.ndarray,
@@ -420,11 +205,14 @@ def _stage_parts(hw: Hardware, dram_bytes: np.ndarray, macs: np.ndarray, vec_ops
 
 def _group_costs(cost: np.ndarray, need_bytes: np.ndarray, cap: np.ndarray,
                  fallback: np.ndarray | None, j: int) -> np.ndarray:
-    """Cost of every group ending at unit j, (j + 1, C): inf where it does not fit."""
-    fits = need_bytes[: j + 1, j, None] <= cap[None, :]
-    c = np.where(fits, cost[: j + 1, j, None], np.inf)
+    """Cost of the band's groups ending at unit j, (n, C) for the starts j - n + 1 .. j: inf
+    where a group does not fit; the unit alone may instead run tiled at ``fallback[j]``."""
+    depth = cost.shape[1]
+    n = min(j + 1, depth)
+    fits = need_bytes[j, depth - n:, None] <= cap[None, :]
+    c = np.where(fits, cost[j, depth - n:, None], np.inf)
     if fallback is not None:
-        c[j] = np.minimum(c[j], fallback[j])  # a unit may always run tiled
+        c[-1] = np.minimum(c[-1], fallback[j])  # a unit may always run tiled
     return c
 
 
@@ -432,9 +220,11 @@ def partition_dp(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.nd
                  fallback: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Least-total-cost partition of U units into consecutive groups, for every capacity.
 
-    ``cost`` and ``need_bytes``: (U, U) over (first unit, last unit). A group fits when
-    need <= capacity; a single unit may instead run tiled at ``fallback[u, c]`` (the only
-    choice when it does not fit; none when ``fallback`` is None).
+    ``cost`` and ``need_bytes``: bands (U, D), ``[j, k]`` the group [j - D + 1 + k .. j]
+    (:mod:`cnnmem.model.fusion_tables`; groups of more than D units are not considered; a
+    dense (U, U) table is the band of D = U, :func:`cnnmem.model.fusion_tables.band_of`).
+    A group fits when need <= capacity; a single unit may instead run tiled at
+    ``fallback[u, c]`` (the only choice when it does not fit; none when ``fallback`` is None).
     Returns (total (C,), start (U, C)): ``start[j, c]`` is the first unit of the group ending at
     j in the optimum, -1 when no group ends at j. Ties go to the fewest groups (smallest start).
     The DP itself is the shared :func:`cnnmem.model.grouping.consecutive_dp`.
@@ -447,19 +237,6 @@ def partition_dp(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.nd
 
     result = consecutive_dp(cost.shape[0], group_cost, cap.size)
     return result.total, result.path
-
-
-def group_cost_matrix(cost: np.ndarray, need_bytes: np.ndarray, capacity_bytes: np.ndarray,
-                      fallback: np.ndarray | None) -> np.ndarray:
-    """Cost of every allowed group (U, U, C) as :func:`partition_dp` sees it: ``cost`` where
-    the group fits, a single unit at min(cost if it fits, ``fallback``); inf otherwise
-    (including first > last)."""
-    cap = np.atleast_1d(np.asarray(capacity_bytes, float))
-    n_units = cost.shape[0]
-    out = np.full((n_units, n_units, cap.size), np.inf)
-    for j in range(n_units):
-        out[: j + 1, j] = _group_costs(cost, need_bytes, cap, fallback, j)
-    return out
 
 
 def partition_dp_balanced(stage_s: np.ndarray, group_cost: np.ndarray, chips: int
@@ -477,15 +254,29 @@ def partition_dp_balanced(stage_s: np.ndarray, group_cost: np.ndarray, chips: in
     by least summed ``group_cost``: among partitions whose groups can reach ``T*`` with
     ``r_g = min{r : t_g / r <= T*}`` replicas summing to <= chips, the least-traffic one
     (then the smallest group start). Two DPs, :func:`cnnmem.model.grouping.
-    replicated_bottleneck_dp` (O(U^2 chips^2 C)) and :func:`cnnmem.model.grouping.
-    budgeted_dp` (O(U^2 chips C)), vectorized over capacities.
+    replicated_bottleneck_dp_columns` (O(U D chips^2 C) for groups of at most D units) and
+    :func:`cnnmem.model.grouping.budgeted_dp_columns` (O(U D chips C)), vectorized over
+    capacities; :func:`partition_dp_balanced_columns` takes the groups column by column.
 
     Returns (bottleneck_s (C,), traffic (C,), start (U, C)); inf and -1 where no partition
     with at most ``chips`` allowed groups exists.
     """
-    bottleneck = replicated_bottleneck_dp(stage_s, chips)
-    replicas = replicas_needed(stage_s, bottleneck, chips)
-    result = budgeted_dp(group_cost, replicas, chips)
+    return partition_dp_balanced_columns(stage_s.shape[0], lambda e: stage_s[: e + 1, e],
+                                         lambda e: group_cost[: e + 1, e], chips,
+                                         stage_s.shape[2])
+
+
+def partition_dp_balanced_columns(n_units: int, stage_s: Callable[[int], np.ndarray],
+                                  group_cost: Callable[[int], np.ndarray], chips: int,
+                                  n_cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`partition_dp_balanced` with the groups ending at unit e given column by column:
+    ``stage_s(e)`` and ``group_cost(e)``, (n, C) for the starts e - n + 1 .. e."""
+    bottleneck = replicated_bottleneck_dp_columns(n_units, stage_s, chips, n_cap)
+
+    def group(e: int) -> tuple[np.ndarray, np.ndarray]:
+        return group_cost(e), replicas_needed(stage_s(e), bottleneck, chips)
+
+    result = budgeted_dp_columns(n_units, group, chips, n_cap)
     return bottleneck, result.total, result.path
 
 
@@ -571,6 +362,17 @@ class Evaluation:
     group: dict[str, np.ndarray]  # per group, at its last unit; NaN where no group ends
     totals: dict[str, np.ndarray]
     options: dict[str, Any]
+    #: per capacity (C,): the optimal grouping considered groups of at most
+    #: limits.MAX_FUSED_GROUP_UNITS units and a deeper group might have fit
+    depth_limited: np.ndarray | None = None
+
+
+def depth_note(ev: Evaluation, column: int = 0) -> str | None:
+    """The schedule's note where the group depth limit may have changed the grouping."""
+    if ev.depth_limited is None or not ev.depth_limited[column]:
+        return None
+    return (f"groups of at most {limits.MAX_FUSED_GROUP_UNITS} units considered "
+            "(cnnmem.limits.MAX_FUSED_GROUP_UNITS); a deeper group would fit the buffer")
 
 
 def _layer_sums(values: np.ndarray, uidx: np.ndarray, n_units: int) -> np.ndarray:
@@ -579,56 +381,80 @@ def _layer_sums(values: np.ndarray, uidx: np.ndarray, n_units: int) -> np.ndarra
     return out
 
 
+# Layer Fusion and OCCAM are two compositions (evaluate_fusion, evaluate_occam) of the shared
+# phases below: the group tables (fusion_tables.fusion_table_spec / occam_table_spec), unit
+# costs, a grouping choice, the chosen groups' arrays, their stage times, and how the groups
+# run (one accelerator, or OCCAM's multi-chip pipeline).
+
+
+def resolve_options(kind: str, net: Network, options: dict[str, Any] | None,
+                    grouping: str | tuple[int, ...] | None) -> dict[str, Any]:
+    """``kind``'s options, validated, with the grouping resolved (``grouping`` overrides)."""
+    opts = parse_options(kind, dict(options or {}))
+    opts["grouping"] = SPECS[kind].resolve_grouping(
+        net, grouping if grouping is not None else opts["grouping"])
+    return opts
+
+
+def group_dram_bytes(feature_bytes: np.ndarray, filter_bytes: np.ndarray,
+                     filter_reads: float) -> np.ndarray:
+    """DRAM bytes of groups: their boundary feature maps (every image) + their filters read
+    ``filter_reads`` times per batch."""
+    return feature_bytes + filter_bytes * filter_reads
+
+
+def occam_filter_reads(opts: dict[str, Any], batch: int) -> float:
+    """OCCAM: filters read per image (``streamed``) or not by the groups at all (``resident``:
+    loaded once onto the pipeline's chips, see Pipeline)."""
+    return batch if opts["filters"] == "streamed" else 0
+
+
+def fusion_filter_reads(opts: dict[str, Any], batch: int) -> float:
+    """Layer Fusion: each group's filters read per image (``streamed``) or once (resident)."""
+    return batch if opts["filters"] == "streamed" else 1
+
+
 @dataclass(frozen=True)
 class UnitCosts:
-    """Everything the grouping choice and the roll-up need, per unit pair (U, U[, C])."""
+    """Everything the grouping choice and the roll-up need: the tables of the groups the DP
+    considers as bands (U, D) (``[j, k]``: group [j - D + 1 + k .. j]), and the table
+    specification to evaluate any other group (fixed groupings)."""
 
-    kind: str
     net: Network
     hw: Hardware
     opts: dict[str, Any]
     batch: int
-    chips: int
     cap: np.ndarray  # (C,)
     n_units: int
     n_cap: int
     starts: np.ndarray  # first layer of each unit
     ends: np.ndarray  # last layer of each unit
-    need: np.ndarray  # (U, U) buffer need of group [i..j]
-    cost: np.ndarray  # (U, U) DRAM bytes of group [i..j] (feature maps + filters)
-    feature: np.ndarray  # (U, U) feature-map boundary bytes
-    group_w: np.ndarray  # (U, U) filter bytes of group [i..j]
+    spec: TableSpec  # evaluates the tables of any group
+    band: Band  # every table of the groups of at most band.depth units
+    need: np.ndarray  # (U, D) buffer need of group [j - D + 1 + k .. j]
+    cost: np.ndarray  # (U, D) DRAM bytes of the group (feature maps + filters)
+    group_w: np.ndarray  # (U, D) filter bytes of the group
     tiled: np.ndarray  # (U, C) tiled per-layer traffic of a unit alone (the fallback)
-    inner: np.ndarray  # (U, U) bytes kept on chip inside a group (buffer energy)
-    cm: np.ndarray  # cumulative MACs
-    cv: np.ndarray  # cumulative vector ops
-    cslots: np.ndarray  # cumulative MAC slots
+    depth_limited: np.ndarray  # (C,) see Evaluation.depth_limited
     opb: float  # operand bytes per MAC
+    filter_reads: float  # times per batch a group's filters are read (group_dram_bytes)
 
 
-def unit_costs(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray,
-               opts: dict[str, Any], batch: int, chips: int) -> UnitCosts:
-    """Phase 1: units, group storage (OCCAM closure or fusion storage) and traffic."""
+def unit_costs(spec: TableSpec, net: Network, hw: Hardware, capacity_bytes: np.ndarray,
+               opts: dict[str, Any], batch: int, filter_reads: float) -> UnitCosts:
+    """Phase 1: the band of group tables the optimal grouping considers (single units only
+    for a fixed grouping), each group's DRAM bytes and the tiled fallback of each unit."""
     cap = np.atleast_1d(np.asarray(capacity_bytes, float))
-    ea, ew = hw.bytes_per_activation, hw.bytes_per_weight
-    starts, ends = units_of(net, opts["pool"])
+    starts, ends = spec.starts, spec.ends
     n_units, n_cap = ends.size, cap.size
     uidx = unit_index(net, starts, ends)
-    geo = geometry(net)
-    traffic, staging, staging_px, inner = boundary_matrices(net, ends, ea)
-    weights_u = _layer_sums(net.weight_elems * ew, uidx, n_units)
-    cw = np.concatenate([[0.0], np.cumsum(weights_u)])
-    gi, gj = _grid(n_units)
-    group_w = np.where(gj >= gi, cw[np.minimum(gj + 1, n_units)] - cw[gi], 0.0)  # [i..j] filters
-    if kind == OCCAM:
-        need = closure_matrix(net, ends, geo, hw, opts["window"], opts["filters"], staging)
-        mac_factor = np.ones((len(net), n_units))
-        weight_traffic = group_w * batch if opts["filters"] == "streamed" else 0.0 * group_w
-    else:
-        need, mac_factor = fusion_storage(net, ends, geo, hw, opts, staging_px)
-        weight_traffic = group_w * (batch if opts["filters"] == "streamed" else 1)
-    feature = traffic * batch
-    cost = feature + weight_traffic
+    if opts["grouping"] == "optimal":
+        band, limited = unit_band(spec, cap)
+    else:  # a fixed grouping: its groups are evaluated in the roll-up
+        band, limited = unit_band(spec, cap, max_units=1)
+        limited = np.zeros(n_cap, dtype=bool)
+    group_w = band.filter_bytes
+    cost = group_dram_bytes(band.tables[TRAFFIC] * batch, group_w, filter_reads)
     # tiled per-layer traffic for units that alone exceed the capacity: every layer of the unit
     # run layer by layer, its pool and element-wise layers too (issue #12 item 6: the pool's
     # traffic was dropped), the same per-layer traffic as the layerwise strategy
@@ -637,252 +463,365 @@ def unit_costs(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray
     compute_layers = np.array([lay.is_compute for lay in net.layers])
     np.add.at(tiled, uidx, lw["dram_bytes"][:, 0, :])
     tiled = np.where(_layer_sums(compute_layers, uidx, n_units)[:, None] > 0, tiled,
-                     np.diag(cost)[:, None])
-    macs_l = net.macs.astype(float) * batch
-    vec_l = np.array([streaming_elementwise_ops(lay, "forward") for lay in net.layers],
-                     float) * batch
-    cm = np.concatenate([np.zeros((1, n_units)), np.cumsum(macs_l[:, None] * mac_factor, 0)])
-    cv = np.concatenate([[0.0], np.cumsum(vec_l)])
-    # MAC slots on the hardware's systolic arrays (MACs / mapping efficiency at this batch)
-    eff_l = np.array([pass_efficiency(hw, layer_gconvs(lay, i, ("forward",))[0], batch)
-                      if lay.is_compute else 1.0 for i, lay in enumerate(net.layers)], float)
-    cslots = np.concatenate([np.zeros((1, n_units)),
-                             np.cumsum((macs_l / eff_l)[:, None] * mac_factor, 0)])
-    opb = ea + ew
-    return UnitCosts(kind, net, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends,
-                     need, cost, feature, group_w, tiled, inner, cm, cv, cslots, opb)
+                     cost[:, -1][:, None])
+    return UnitCosts(net, hw, opts, batch, cap, n_units, n_cap, starts, ends, spec, band,
+                     band.tables[NEED], cost, group_w, tiled, limited,
+                     hw.bytes_per_activation + hw.bytes_per_weight, filter_reads)
 
 
-def choose_groups(uc: UnitCosts) -> tuple[np.ndarray, np.ndarray]:
-    """Phase 2: the grouping per capacity, ``start`` (U, C), and where OCCAM chose to re-read
-    filters per image rather than pipeline (C,)."""
-    (kind, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends, need, cost, group_w,
-     tiled, cm, cv, cslots, opb) = (
-        uc.kind, uc.hw, uc.opts, uc.batch, uc.chips, uc.cap, uc.n_units, uc.n_cap, uc.starts,
-        uc.ends, uc.need, uc.cost, uc.group_w, uc.tiled, uc.cm, uc.cv, uc.cslots, uc.opb)
-    reread_chosen = np.zeros(n_cap, dtype=bool)
-    if opts["grouping"] == "optimal":
-        total, start = partition_dp(cost, need, cap, tiled)
-        if kind == OCCAM and opts["filters"] == "resident":
-            # a pipeline holds at most `chips` partitions with resident filters; otherwise
-            # every chip re-reads filters per image: take the cheaper of the two per capacity
-            reread_cost = cost + group_w * batch
-            tot_rr, start_rr = partition_dp(reread_cost, need, cap, tiled)
-            # at most `chips` groups: the generic budgeted DP, every group of weight 1
-            g_all = group_cost_matrix(cost, need, cap, tiled)
-            bounded = budgeted_dp(g_all, np.ones(g_all.shape, np.int64),
-                                  max(1, min(chips, n_units)))
-            tot_pl, start_pl = bounded.total, bounded.path
-            reread_chosen = tot_pl > tot_rr
-            start = np.where(reread_chosen[None, :], start_rr, start_pl)
-        if kind == OCCAM and opts["partition"] == "balanced":
-            # every group's per-image stage time, computed as for the chosen groups below
-            g_cost = group_cost_matrix(cost, need, cap, tiled)
-            u = np.arange(n_units)
-            m_macs, m_vec = _group_macs_vec(cm, cv, starts, ends, u[:, None], u[None, :])
-            m_slots, _ = _group_macs_vec(cslots, cv, starts, ends, u[:, None], u[None, :])
-            m_stage = _stage_parts(hw, np.where(np.isfinite(g_cost), g_cost, 0.0),
-                                   m_macs[:, :, None], m_vec[:, :, None], opb,
-                                   opts["stage_time"], m_slots[:, :, None],
-                                   capacity_bytes=cap[None, None, :])["latency_s"]
-            m_stage = np.where(np.isfinite(g_cost), m_stage / batch, np.inf)
-            bottleneck, _, start_bal = partition_dp_balanced(m_stage, g_cost, chips)
-            balanced = np.isfinite(bottleneck)
-            start = np.where(balanced[None, :], start_bal, start)
-            reread_chosen = reread_chosen & ~balanced
+# Phase 2: the grouping choice
+
+
+def least_traffic_grouping(uc: UnitCosts) -> np.ndarray:
+    """``start`` (U, C): the partition of least DRAM traffic whose groups fit (a unit alone
+    may run tiled), or the fixed grouping of the ``grouping`` option."""
+    if uc.opts["grouping"] != "optimal":
+        return path_from_cuts(unit_cuts(uc.opts["grouping"], uc.ends), uc.n_units, uc.n_cap)
+    return partition_dp(uc.cost, uc.need, uc.cap, uc.tiled)[1]
+
+
+def _allowed_costs(uc: UnitCosts, e: int) -> np.ndarray:
+    return _group_costs(uc.cost, uc.need, uc.cap, uc.tiled, e)
+
+
+def pipeline_or_reread(uc: UnitCosts, chips: int) -> tuple[np.ndarray, np.ndarray]:
+    """OCCAM with resident filters: a pipeline holds at most ``chips`` partitions (the
+    generic budgeted DP, every group of weight 1); otherwise every chip re-reads filters per
+    image. The cheaper of the two per capacity: ``start`` (U, C) and where re-reading was
+    chosen (C,)."""
+    reread_cost = uc.cost + uc.group_w * uc.batch
+    tot_rr, start_rr = partition_dp(reread_cost, uc.need, uc.cap, uc.tiled)
+
+    def unit_weight(e: int) -> tuple[np.ndarray, np.ndarray]:
+        c = _allowed_costs(uc, e)
+        return c, np.ones(c.shape, np.int64)
+
+    bounded = budgeted_dp_columns(uc.n_units, unit_weight, max(1, min(chips, uc.n_units)),
+                                  uc.n_cap)
+    reread_chosen = bounded.total > tot_rr
+    return np.where(reread_chosen[None, :], start_rr, bounded.path), reread_chosen
+
+
+def _stage_column(uc: UnitCosts, e: int) -> np.ndarray:
+    """Per-image stage time (n, C) of the band's groups ending at unit e (inf where a group is
+    not allowed), computed as for the chosen groups in the roll-up."""
+    g = _allowed_costs(uc, e)
+    k = uc.band.depth - g.shape[0]
+    macs = uc.band.tables[MACS][e, k:, None]
+    slots = uc.band.tables[SLOTS][e, k:, None]
+    vec = uc.band.vec_ops[e, k:, None]
+    stage = _stage_parts(uc.hw, np.where(np.isfinite(g), g, 0.0), macs, vec, uc.opb,
+                         uc.opts["stage_time"], slots,
+                         capacity_bytes=uc.cap[None, :])["latency_s"]
+    return np.where(np.isfinite(g), stage / uc.batch, np.inf)
+
+
+def balanced_grouping(uc: UnitCosts, chips: int, start: np.ndarray, reread_chosen: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """OCCAM ``partition=balanced``: where a partition into at most ``chips`` fitting groups
+    exists, the one of greatest pipeline throughput after STAP (:func:`partition_dp_balanced`);
+    elsewhere ``start`` and ``reread_chosen`` as given."""
+    bottleneck, _, start_bal = partition_dp_balanced_columns(
+        uc.n_units, lambda e: _stage_column(uc, e), lambda e: _allowed_costs(uc, e), chips,
+        uc.n_cap)
+    balanced = np.isfinite(bottleneck)
+    return np.where(balanced[None, :], start_bal, start), reread_chosen & ~balanced
+
+
+# Phase 3: the chosen groups, their stage times and how they run
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The chosen groups' arrays (U, C) at each group's last unit; NaN (0 for ``kept`` and
+    ``reread``) where no group ends."""
+
+    start: np.ndarray
+    has: np.ndarray  # a group ends here
+    need: np.ndarray  # buffer need (bytes)
+    fits: np.ndarray
+    fallback: np.ndarray  # a unit alone running tiled per layer
+    feature: np.ndarray  # boundary feature-map bytes (all images)
+    dram: np.ndarray  # DRAM bytes (the tiled traffic for a fallback)
+    filter_bytes: np.ndarray
+    macs: np.ndarray
+    slots: np.ndarray  # MAC slots on the arrays
+    vec: np.ndarray  # element-wise ops
+    kept: np.ndarray  # bytes kept on chip (all images)
+    reread: np.ndarray  # filter bytes re-read per image on top of ``dram`` (OCCAM)
+
+
+def chosen_tables(uc: UnitCosts, start: np.ndarray) -> dict[str, np.ndarray]:
+    """The tables of the chosen groups, (U, C) at each group's last unit (NaN where no group
+    ends), evaluated for exactly those groups (any depth: fixed groupings too)."""
+    has = start >= 0
+    n_units = uc.n_units
+    key = np.arange(n_units)[:, None] * n_units + np.maximum(start, 0)
+    pairs, inverse = np.unique(key[has], return_inverse=True)
+    first, last = pairs % n_units, pairs // n_units
+    t = tables_at(uc.spec, first, last)
+    w = group_filter_bytes(uc.spec, first, last)
+    feature = t[TRAFFIC] * uc.batch
+    per_group = {"need": t[NEED], "feature": feature, "inner": t[INNER], "macs": t[MACS],
+                 "slots": t[SLOTS], "vec": group_vec_ops(uc.spec, first, last),
+                 "group_w": w, "cost": group_dram_bytes(feature, w, uc.filter_reads)}
+    out = {}
+    for name, values in per_group.items():
+        grid = np.full(start.shape, np.nan)
+        grid[has] = values[inverse]
+        out[name] = grid
+    return out
+
+
+def chosen_groups(uc: UnitCosts, start: np.ndarray, reread_chosen: np.ndarray) -> Groups:
+    """The groups of ``start`` (U, C): a unit alone runs tiled when it does not fit or when
+    that moves less than fusing it (its filters re-read per image where ``reread_chosen``)."""
+    chosen = chosen_tables(uc, start)
+    has = start >= 0
+    fits = chosen["need"] <= uc.cap[None, :]
+    single = np.maximum(start, 0) == np.arange(uc.n_units)[:, None]
+    objective = chosen["cost"] + np.where(reread_chosen[None, :],
+                                          chosen["group_w"] * uc.batch, 0)
+    fallback = has & single & (~fits | (uc.tiled < objective))
+    return Groups(start, has, chosen["need"], fits, fallback, chosen["feature"],
+                  np.where(fallback, uc.tiled, chosen["cost"]), chosen["group_w"],
+                  chosen["macs"], chosen["slots"], chosen["vec"],
+                  np.where(has, chosen["inner"] * uc.batch, 0.0), np.zeros(start.shape))
+
+
+def reread_filters(g: Groups, capacities: np.ndarray, batch: int) -> Groups:
+    """Every fused group's filters read once more per image at ``capacities`` (C,) (OCCAM
+    without a pipeline: the chips cannot hold every partition's filters)."""
+    extra = np.where(g.has & ~g.fallback & capacities[None, :], g.filter_bytes * batch, 0.0)
+    return replace(g, dram=g.dram + extra, reread=extra)
+
+
+def stage_times(uc: UnitCosts, g: Groups) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                      np.ndarray]:
+    """The roll-up parts of every group (energy, times), its stage time (U, C) (NaN where no
+    group ends) and the latency per image when the groups run one after another (C,)."""
+    parts = _stage_parts(uc.hw, np.nan_to_num(g.dram), np.nan_to_num(g.macs),
+                         np.nan_to_num(g.vec), uc.opb, uc.opts["stage_time"],
+                         np.nan_to_num(g.slots), kept_bytes=g.kept,
+                         capacity_bytes=uc.cap[None, :])
+    stage_s = np.where(g.has, parts["latency_s"], np.nan)
+    return parts, stage_s, np.nansum(stage_s, axis=0) / uc.batch
+
+
+@dataclass(frozen=True)
+class Run:
+    """How the groups run: replicas per group (U, C), and per capacity (C,) images per second,
+    chips used and filter bytes loaded once (not per image)."""
+
+    replicas: np.ndarray
+    throughput_per_s: np.ndarray
+    chips_used: np.ndarray
+    filter_load_once_bytes: np.ndarray
+
+
+def one_accelerator(g: Groups, latency_image_s: np.ndarray) -> Run:
+    """Layer Fusion: the groups run one after another, image by image, on one accelerator."""
+    n_cap = latency_image_s.size
+    return Run(g.has.astype(float), 1.0 / np.maximum(latency_image_s, 1e-300), np.ones(n_cap),
+               np.zeros(n_cap))
+
+
+def occam_pipeline(g: Groups, stage_s: np.ndarray, latency_image_s: np.ndarray, chips: int,
+                   pipelined: np.ndarray, resident: bool, batch: int) -> Run:
+    """OCCAM: where ``pipelined`` (C,), one partition per chip with STAP replicas on the
+    bottleneck stages (filters loaded once when resident); elsewhere every chip runs all
+    partitions on its own images (data parallel)."""
+    replicas = np.where(pipelined[None, :],
+                        stap_replicas(np.where(g.has, stage_s / batch, np.nan), chips), 1.0)
+    replicas = np.where(g.has, replicas, 0.0)
+    thr = np.where(pipelined, pipeline_throughput_per_s(stage_s / batch, replicas),
+                   chips / np.maximum(latency_image_s, 1e-300))
+    filter_once = np.where(pipelined & resident,
+                           np.nansum(np.where(g.fallback, 0.0, g.filter_bytes), axis=0), 0.0)
+    return Run(replicas, thr, np.full(latency_image_s.size, float(chips)), filter_once)
+
+
+def assemble(kind: str, uc: UnitCosts, g: Groups, parts: dict[str, np.ndarray],
+             stage_s: np.ndarray, latency_image_s: np.ndarray, run: Run) -> Evaluation:
+    """Totals (C,) and the per-group arrays (U, C) of an evaluation."""
+    has, batch = g.has, uc.batch
+    dram = np.nansum(g.dram, axis=0)
+    energy = {k: np.nansum(np.where(has, parts[k], 0.0), axis=0) for k in rollup.ENERGY_PARTS}
+    totals = {
+        "dram_bytes": dram,
+        "feature_map_bytes": np.nansum(g.feature, axis=0),
+        "filter_dram_bytes": dram - np.nansum(g.feature, axis=0),
+        "filter_load_once_bytes": run.filter_load_once_bytes,
+        "filter_reread_bytes": np.nansum(g.reread, axis=0),
+        **energy,
+        "energy_pj": sum(energy.values()),
+        "latency_s": latency_image_s * batch,
+        "throughput_per_s": run.throughput_per_s,
+        "chip_s_per_image": run.chips_used / run.throughput_per_s,
+        "compute_s": np.nansum(np.where(has, parts["compute_s"], 0.0), axis=0),
+        "memory_s": np.nansum(np.where(has, parts["memory_s"], 0.0), axis=0),
+        "macs": np.nansum(g.macs, axis=0),
+        "groups": has.sum(axis=0).astype(float),
+        "chips_used": run.chips_used,
+        "buffer_need_bytes": np.nanmax(np.where(g.fallback | ~has, np.nan, g.need), axis=0,
+                                       initial=0.0),
+        "tiled_fallback_groups": g.fallback.sum(axis=0).astype(float),
+    }
+    group: dict[str, Any] = {
+        "need_bytes": g.need, "dram_bytes": g.dram, "feature_map_bytes": g.feature,
+        "filter_bytes": g.filter_bytes, "macs": g.macs, "compute_s": parts["compute_s"],
+        "memory_s": parts["memory_s"], "stage_s": stage_s, "replicas": run.replicas,
+        "energy_pj": sum(np.where(has, parts[k], 0.0) for k in energy),
+        **{k: np.where(has, parts[k], 0.0) for k in rollup.ENERGY_PARTS},
+        "fits": g.fits, "fallback": g.fallback}
+    return Evaluation(kind, uc.cap, uc.starts, uc.ends, g.start, group, totals, uc.opts,
+                      uc.depth_limited)
+
+
+# The two strategies
+
+
+def evaluate_fusion(net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
+                    options: dict[str, Any] | None = None,
+                    grouping: str | tuple[int, ...] | None = None) -> Evaluation:
+    """Layer Fusion for every capacity: the least-traffic fitting grouping (or a fixed one),
+    run group after group on one accelerator."""
+    opts = resolve_options(FUSION, net, options, grouping)
+    uc = unit_costs(fusion_table_spec(net, hw, opts, batch), net, hw, capacity_bytes, opts,
+                    batch, fusion_filter_reads(opts, batch))
+    g = chosen_groups(uc, least_traffic_grouping(uc), np.zeros(uc.n_cap, dtype=bool))
+    parts, stage_s, latency_image_s = stage_times(uc, g)
+    return assemble(FUSION, uc, g, parts, stage_s, latency_image_s,
+                    one_accelerator(g, latency_image_s))
+
+
+def evaluate_occam(net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
+                   chips: int = 1, options: dict[str, Any] | None = None,
+                   grouping: str | tuple[int, ...] | None = None) -> Evaluation:
+    """OCCAM for every capacity: the least-traffic partition by dependence closure (with
+    resident filters: into at most ``chips`` partitions, or with filters re-read per image
+    where cheaper; ``partition=balanced``: of greatest pipeline throughput), on a multi-chip
+    pipeline with STAP when it holds every partition."""
+    opts = resolve_options(OCCAM, net, options, grouping)
+    resident = opts["filters"] == "resident"
+    uc = unit_costs(occam_table_spec(net, hw, opts, batch), net, hw, capacity_bytes, opts,
+                    batch, occam_filter_reads(opts, batch))
+    reread_chosen = np.zeros(uc.n_cap, dtype=bool)
+    if opts["grouping"] == "optimal" and resident:
+        start, reread_chosen = pipeline_or_reread(uc, chips)
     else:
-        start = path_from_cuts(unit_cuts(opts["grouping"], ends), n_units, n_cap)
-    return start, reread_chosen
+        start = least_traffic_grouping(uc)
+    if opts["grouping"] == "optimal" and opts["partition"] == "balanced":
+        start, reread_chosen = balanced_grouping(uc, chips, start, reread_chosen)
+    g = chosen_groups(uc, start, reread_chosen)
+    pipelined = (g.has.sum(axis=0) <= chips) & ~reread_chosen
+    if resident:  # not pipelined: the chips cannot keep every partition's filters
+        g = reread_filters(g, ~pipelined, batch)
+    parts, stage_s, latency_image_s = stage_times(uc, g)
+    return assemble(OCCAM, uc, g, parts, stage_s, latency_image_s,
+                    occam_pipeline(g, stage_s, latency_image_s, chips, pipelined, resident,
+                                   batch))
 
 
 def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, *, batch: int = 1,
              chips: int = 1, options: dict[str, Any] | None = None,
              grouping: str | tuple[int, ...] | None = None) -> Evaluation:
-    """Run Layer Fusion (``kind='fusion'``) or OCCAM (``'occam'``) for every capacity: unit
-    costs, the grouping choice, then the shared per-group roll-up (:func:`roll_up`)."""
-    opts = parse_options(kind, dict(options or {}))
-    opts["grouping"] = SPECS[kind].resolve_grouping(
-        net, grouping if grouping is not None else opts["grouping"])
-    uc = unit_costs(kind, net, hw, capacity_bytes, opts, batch, chips)
-    start, reread_chosen = choose_groups(uc)
-    return roll_up(uc, start, reread_chosen)
-
-
-def roll_up(uc: UnitCosts, start: np.ndarray, reread_chosen: np.ndarray) -> Evaluation:
-    """Phase 3: per-group arrays (U, C) at each group's end unit, and totals (C,)."""
-    (kind, hw, opts, batch, chips, cap, n_units, n_cap, starts, ends, need, cost, feature,
-     group_w, tiled, inner, cm, cv, cslots, opb) = (
-        uc.kind, uc.hw, uc.opts, uc.batch, uc.chips, uc.cap, uc.n_units, uc.n_cap, uc.starts,
-        uc.ends, uc.need, uc.cost, uc.feature, uc.group_w, uc.tiled, uc.inner, uc.cm, uc.cv,
-        uc.cslots, uc.opb)
-    # per-group quantities at each group's end unit j: (U, C)
-    s_idx = np.maximum(start, 0)
-    cols = np.arange(n_cap)[None, :]
-    jj = np.arange(n_units)[:, None]
-    has = start >= 0
-    g_need = np.where(has, need[s_idx, jj], np.nan)
-    fits = g_need <= cap[None, :]
-    single = s_idx == jj
-    objective = cost[s_idx, jj] + np.where(reread_chosen[None, :], group_w[s_idx, jj] * batch, 0)
-    fallback = has & single & (~fits | (tiled[jj, cols] < objective))
-    g_feature = np.where(has, feature[s_idx, jj], np.nan)
-    g_dram = np.where(fallback, tiled[jj, cols], np.where(has, cost[s_idx, jj], np.nan))
-    g_w = np.where(has, group_w[s_idx, jj], np.nan)
-    r_macs, r_vec = _group_macs_vec(cm, cv, starts, ends, s_idx, jj)
-    r_slots, _ = _group_macs_vec(cslots, cv, starts, ends, s_idx, jj)
-    g_slots = np.where(has, r_slots, np.nan)
-    g_macs = np.where(has, r_macs, np.nan)
-    g_vec = np.where(has, r_vec, np.nan)
-    g_inner = np.where(has, inner[s_idx, jj] * batch, 0.0)
-    n_groups = has.sum(axis=0)
-    pipelined = (n_groups <= chips) & ~reread_chosen
-    # OCCAM not pipelined: filters cannot stay resident, so every chip re-reads each group's
-    # filters per image; those bytes are part of the group's DRAM traffic and memory time
-    reread_case = (kind == OCCAM) & ~pipelined & (opts["filters"] == "resident")
-    g_reread = np.where(has & ~fallback & reread_case[None, :], g_w * batch, 0.0)
-    g_dram = g_dram + g_reread
-    parts = _stage_parts(hw, np.nan_to_num(g_dram), np.nan_to_num(g_macs),
-                         np.nan_to_num(g_vec), opb, opts["stage_time"], np.nan_to_num(g_slots),
-                         kept_bytes=g_inner, capacity_bytes=cap[None, :])
-    stage_s = np.where(has, parts["latency_s"], np.nan)
-    latency_image_s = np.nansum(stage_s, axis=0) / batch
-    dram = np.nansum(g_dram, axis=0)
-    notes_filters = np.nansum(g_reread, axis=0)
+    """:func:`evaluate_fusion` (``kind='fusion'``; one accelerator, ``chips`` unused) or
+    :func:`evaluate_occam` (``'occam'``)."""
     if kind == OCCAM:
-        replicas = np.where(pipelined[None, :],
-                            stap_replicas(np.where(has, stage_s / batch, np.nan), chips), 1.0)
-        replicas = np.where(has, replicas, 0.0)
-        thr = np.where(pipelined, pipeline_throughput_per_s(stage_s / batch, replicas),
-                       chips / np.maximum(latency_image_s, 1e-300))
-        chips_used = np.full(n_cap, float(chips))
-        filter_once = np.where(pipelined & (opts["filters"] == "resident"),
-                               np.nansum(np.where(fallback, 0.0, g_w), axis=0), 0.0)
-    else:
-        replicas = has.astype(float)
-        thr = 1.0 / np.maximum(latency_image_s, 1e-300)
-        chips_used = np.ones(n_cap)
-        filter_once = np.zeros(n_cap)
-    energy = {k: np.nansum(np.where(has, parts[k], 0.0), axis=0) for k in rollup.ENERGY_PARTS}
-    totals = {
-        "dram_bytes": dram,
-        "feature_map_bytes": np.nansum(g_feature, axis=0),
-        "filter_dram_bytes": dram - np.nansum(g_feature, axis=0),
-        "filter_load_once_bytes": filter_once,
-        "filter_reread_bytes": notes_filters,
-        **energy,
-        "energy_pj": sum(energy.values()),
-        "latency_s": latency_image_s * batch,
-        "throughput_per_s": thr,
-        "chip_s_per_image": chips_used / thr,
-        "compute_s": np.nansum(np.where(has, parts["compute_s"], 0.0), axis=0),
-        "memory_s": np.nansum(np.where(has, parts["memory_s"], 0.0), axis=0),
-        "macs": np.nansum(g_macs, axis=0),
-        "groups": n_groups.astype(float),
-        "chips_used": chips_used,
-        "buffer_need_bytes": np.nanmax(np.where(fallback | ~has, np.nan, g_need), axis=0,
-                                       initial=0.0),
-        "tiled_fallback_groups": fallback.sum(axis=0).astype(float),
-    }
-    group = {"need_bytes": g_need, "dram_bytes": g_dram, "feature_map_bytes": g_feature,
-             "filter_bytes": g_w, "macs": g_macs, "compute_s": parts["compute_s"],
-             "memory_s": parts["memory_s"], "stage_s": stage_s, "replicas": replicas,
-             "energy_pj": sum(np.where(has, parts[k], 0.0) for k in energy),
-             "fits": fits, "fallback": fallback}
-    return Evaluation(kind, cap, starts, ends, start, group, totals, opts)
+        return evaluate_occam(net, hw, capacity_bytes, batch=batch, chips=chips,
+                              options=options, grouping=grouping)
+    if kind == FUSION:
+        return evaluate_fusion(net, hw, capacity_bytes, batch=batch, options=options,
+                               grouping=grouping)
+    raise ValueError(f"unknown fusion strategy {kind!r}")
 
 
 # ------------------------------------------------------------------------------------------
 # Strategy registrations
 
 
-def _schedule(kind: str, request: ScheduleRequest) -> ScheduleResult:
-    opts = dict(request.options)
-    grouping = request.grouping
-    net, hw = request.network, request.hardware
-    ev = evaluate(kind, net, hw, np.array([hw.buffer_bytes]), batch=request.batch,
-                  chips=request.chips, options=opts, grouping=grouping)
-    rows = []
-    for k, (s, j) in enumerate(groups_of(ev.start[:, 0])):
-        first, last = ev.unit_first_layer[s], ev.unit_last_layer[j]
-        g = {key: v[j, 0] for key, v in ev.group.items()}
-        rows.append({
-            "group": k,
-            "layers": f"{net.layers[first].name}..{net.layers[last].name}",
-            "n_layers": int(last - first + 1),
-            "buffer_need_bytes": float(g["need_bytes"]),
-            "fits": bool(g["fits"]),
-            "mode": "tiled per-layer" if g["fallback"] else "fused",
-            "boundary_bytes": float(g["feature_map_bytes"]),
-            "dram_bytes": float(g["dram_bytes"]),
-            "macs": float(g["macs"]),
-            "compute_s": float(g["compute_s"]),
-            "memory_s": float(g["memory_s"]),
-            "stage_s": float(g["stage_s"]),
-            **({"replicas": int(g["replicas"])} if kind == OCCAM else {}),
-            "energy_pj": float(g["energy_pj"]),
-        })
+#: group costs a fusion result sums over a point's groups; its other totals (a pipeline's
+#: latency and throughput, the filter loads, the buffer need of the fused groups) are the
+#: evaluation's own
+SUMMED = ("dram_bytes", "feature_map_bytes") + rollup.ENERGY_PARTS + (
+    "compute_s", "memory_s", "macs")
+TOTAL_KEYS = ("dram_bytes", "feature_map_bytes", "filter_dram_bytes", "filter_load_once_bytes",
+              "filter_reread_bytes", *rollup.ENERGY_PARTS, "energy_pj", "latency_s",
+              "throughput_per_s", "chip_s_per_image", "compute_s", "memory_s", "macs",
+              "groups", "chips_used", "buffer_need_bytes", "tiled_fallback_groups")
+COLUMNS = ("group", "layers", "n_layers", "buffer_need_bytes", "fits", "mode",
+           "boundary_bytes", "dram_bytes", "macs", "compute_s", "memory_s", "stage_s")
+
+
+def _notes(kind: str, ev: Evaluation, chips: int) -> tuple[str, ...]:
+    """The schedule notes of capacity 0."""
     totals = {k: float(v[0]) for k, v in ev.totals.items()}
     o = ev.options
     notes = [", ".join(f"{k}={format_cuts(v) if isinstance(v, tuple) else v}"
                        for k, v in sorted(o.items()))]
     if kind == OCCAM:
-        if totals["groups"] <= request.chips:
-            notes.append(f"pipeline: {int(totals['groups'])} partitions on {request.chips} chips "
+        if totals["groups"] <= chips:
+            notes.append(f"pipeline: {int(totals['groups'])} partitions on {chips} chips "
                          "(STAP replicas on the bottleneck stages); filters loaded once "
                          f"({totals['filter_load_once_bytes']:.4g} B), not per image")
         else:
-            notes.append(f"{int(totals['groups'])} partitions > {request.chips} chips: no "
+            notes.append(f"{int(totals['groups'])} partitions > {chips} chips: no "
                          "pipeline; each chip runs all partitions on its own images and re-reads "
                          "filters per image")
         notes.append("iso-chip comparison: chip_s_per_image = chips / throughput")
     else:
         notes.append("one accelerator; each group's filters read once per image")
-    if not all(r["fits"] or r["mode"] != "fused" for r in rows):
+    g = ev.group
+    present = ev.start[:, 0] >= 0
+    if (present & ~g["fits"][:, 0] & ~g["fallback"][:, 0]).any():
         notes.append("a forced group exceeds the buffer (its traffic assumes it fits)")
+    if depth_note(ev):
+        notes.append(str(depth_note(ev)))
     if totals["tiled_fallback_groups"]:
         notes.append(f"{int(totals['tiled_fallback_groups'])} unit(s) alone exceed the buffer: "
                      "tiled per-layer traffic")
-    return ScheduleResult(kind, pd.DataFrame(rows), totals, tuple(notes))
+    return tuple(notes)
 
 
-def _points(kind: str, req: SweepRequest) -> PointCosts:
-    opts = dict(req.options)
-    grouping = req.grouping
-    ev = evaluate(kind, req.network, req.hardware, np.asarray(req.capacity_bytes, float),
-                  batch=req.batch, chips=req.chips, options=opts, grouping=grouping)
-    t = ev.totals
+def evaluate_strategy(kind: str, req: SweepRequest) -> StrategyResult:
+    """Layer Fusion's or OCCAM's one evaluator: :func:`evaluate` at every capacity, its groups
+    (one per end unit) as one block over the capacities (no sub-batch axis)."""
+    net = req.network
+    ev = evaluate(kind, net, req.hardware, np.asarray(req.capacity_bytes, float),
+                  batch=req.batch, chips=req.chips, options=dict(req.options),
+                  grouping=req.grouping)
+    n_cap = ev.capacity_bytes.size
+    present = ev.start >= 0  # (U, C): a group ends at this unit
+    costs = {k: v[:, :, None] for k, v in ev.group.items()}
+    costs["start_unit"] = np.maximum(ev.start, 0)[:, :, None]
+
+    def labels(j: int, v: dict[str, Any]) -> dict[str, Any]:
+        first, last = ev.unit_first_layer[int(v["start_unit"])], ev.unit_last_layer[j]
+        return {"layers": f"{net.layers[first].name}..{net.layers[last].name}",
+                "n_layers": int(last - first + 1), "buffer_need_bytes": v["need_bytes"],
+                "mode": "tiled per-layer" if v["fallback"] else "fused",
+                "boundary_bytes": v["feature_map_bytes"], "replicas": int(v["replicas"])}
+
+    block = GroupBlock(costs, present[:, :, None], labels)
     # the grouping used per capacity: a group ends after the last layer of each end unit
-    ends = ev.start >= 0  # (U, C)
-    cuts = np.zeros((ev.capacity_bytes.size, len(req.network)), dtype=bool)
-    cuts[:, ev.unit_last_layer] = ends.T
-    cuts = cuts[:, :-1]
-
-    def col(a: np.ndarray) -> np.ndarray:
-        return np.asarray(a, float)[:, None]
-
-    return PointCosts(
-        dram_bytes=col(t["dram_bytes"]), buffer_need_bytes=col(t["buffer_need_bytes"]),
-        energy_dram_pj=col(t["energy_dram_pj"]), energy_buffer_pj=col(t["energy_buffer_pj"]),
-        energy_compute_pj=col(t["energy_compute_pj"]),
-        energy_static_pj=col(t["energy_static_pj"]), latency_s=col(t["latency_s"]),
-        compute_s=col(t["compute_s"]), memory_s=col(t["memory_s"]), cuts=cuts)
+    cuts = np.zeros((n_cap, len(net)), dtype=bool)
+    cuts[:, ev.unit_last_layer] = present.T
+    rolled = set(SUMMED) | {"energy_pj", "filter_dram_bytes"}  # the roll-up's own
+    return StrategyResult(
+        kind, (n_cap, 1), lambda: (block,), total_keys=TOTAL_KEYS,
+        columns=COLUMNS + (("replicas",) if kind == OCCAM else ()) + ("energy_pj",),
+        summed=SUMMED,
+        totals={k: v[:, None] for k, v in ev.totals.items() if k not in rolled},
+        derive=lambda t: {"filter_dram_bytes": t["dram_bytes"] - t["feature_map_bytes"]},
+        cuts=cuts[:, :-1], notes=_notes(kind, ev, req.chips))
 
 
 @register(SPECS[FUSION])
-def layer_fusion(request: ScheduleRequest) -> ScheduleResult:
-    return _schedule(FUSION, request)
+def layer_fusion(req: SweepRequest) -> StrategyResult:
+    return evaluate_strategy(FUSION, req)
 
 
 @register(SPECS[OCCAM])
-def occam(request: ScheduleRequest) -> ScheduleResult:
-    return _schedule(OCCAM, request)
-
-
-@register_sweep(FUSION)
-def layer_fusion_points(req: SweepRequest) -> PointCosts:
-    return _points(FUSION, req)
-
-
-@register_sweep(OCCAM)
-def occam_points(req: SweepRequest) -> PointCosts:
-    return _points(OCCAM, req)
+def occam(req: SweepRequest) -> StrategyResult:
+    return evaluate_strategy(OCCAM, req)

@@ -34,12 +34,11 @@ def consecutive_dp(n_items: int, group_cost: Callable[[int], tuple[np.ndarray, n
                    n_problems: int) -> DPResult:
     """Minimize the summed cost over all partitions of ``n_items`` into consecutive groups.
 
-    ``group_cost(e)`` returns ``(cost, choice)``, both of shape ``(k, n_problems)``: the
-    cost of group ``[s..e]`` for the last k starts ``s = e - k + 1 .. e`` (k = e + 1: every
-    start; fewer: groups of at most k layers, e.g. a band of bounded group depth) and problem,
-    and an integer the caller wants back for the chosen group (e.g. the sub-batch candidate).
-    Ties go to the smallest ``s`` (fewer, larger groups). Loops run over items only; memory is
-    O(n_items x n_problems) besides what ``group_cost`` holds.
+    ``group_cost(e)`` returns ``(cost, choice)``, both of shape ``(n, n_problems)``: the
+    cost of group ``[s..e]`` for the last ``n`` starts ``s = e - n + 1 .. e`` (``n = e + 1``:
+    every start; fewer bound the group length, a banded DP) and problem, and an integer the
+    caller wants back for the chosen group (e.g. the sub-batch candidate). Ties go to the
+    smallest ``s`` (fewer, larger groups). Loops run over items only.
     """
     best = np.zeros((n_items + 1, n_problems))
     start = np.zeros((n_items, n_problems), dtype=np.int64)
@@ -47,11 +46,11 @@ def consecutive_dp(n_items: int, group_cost: Callable[[int], tuple[np.ndarray, n
     cols = np.arange(n_problems)
     for e in range(n_items):
         cost, choice = group_cost(e)
-        first = e + 1 - cost.shape[0]
-        tot = best[first: e + 1] + cost
+        lo = e + 1 - cost.shape[0]
+        tot = best[lo: e + 1] + cost
         s = np.argmin(tot, axis=0)
         best[e + 1] = tot[s, cols]
-        start[e] = s + first
+        start[e] = lo + s
         choice_at[e] = choice[s, cols]
     path = backtrack(start)
     return DPResult(best[n_items], path, np.where(path >= 0, choice_at, -1))
@@ -97,27 +96,36 @@ def cuts_of_path(path: np.ndarray) -> list[tuple[int, ...]]:
 
 
 def replicated_bottleneck_dp(group_time: np.ndarray, budget: int) -> np.ndarray:
+    """:func:`replicated_bottleneck_dp_columns` of a dense ``group_time`` (L, L, P), the time of
+    group ``[s..e]`` at ``[s, e]`` (inf where the group is not allowed; s > e is ignored)."""
+    t = np.asarray(group_time, float)
+    return replicated_bottleneck_dp_columns(t.shape[0], lambda e: t[: e + 1, e],
+                                            budget, t.shape[2])
+
+
+def replicated_bottleneck_dp_columns(n_items: int, group_time: Callable[[int], np.ndarray],
+                                     budget: int, n_problems: int) -> np.ndarray:
     """Least bottleneck ``max_g t_g / r_g`` over all partitions into consecutive groups *and*
     all integer replica counts ``r_g >= 1`` with ``sum_g r_g <= budget``, for every problem.
 
-    ``group_time``: (L, L, P), the time of group ``[s..e]`` at ``[s, e]`` (inf where the group is
-    not allowed; entries with s > e are ignored). Returns (P,), inf where no partition has at
-    most ``budget`` allowed groups. Exact:
+    ``group_time(e)``: (n, P), the time of the groups ``[s..e]`` for the last ``n`` starts
+    ``s = e - n + 1 .. e`` (inf where a group is not allowed; longer groups are not allowed).
+    Returns (P,), inf where no partition has at most ``budget`` allowed groups. Exact:
     ``B[k, e+1] = min over s <= e, 1 <= r <= k of max(B[k - r, s], t[s, e] / r)``, ``B[k, 0] = 0``
     (at most k replicas), answer ``B[budget, L]``; the quotients ``t / r`` are the same floating
-    point operations as ``t / r`` with ``r`` a float array. O(L^2 budget^2 P) work; loops run
-    over the budget and the items only.
+    point operations as ``t / r`` with ``r`` a float array. O(L n budget^2 P) work, O(L budget P)
+    memory; loops run over the items and the budget only.
     """
-    t = np.asarray(group_time, float)
-    n_items, n_problems = t.shape[0], t.shape[2]
     budget = max(int(budget), 0)
     best = np.full((budget + 1, n_items + 1, n_problems), np.inf)
     best[:, 0] = 0.0
-    for k in range(1, budget + 1):
-        r = np.arange(1, k + 1, dtype=float)
-        for e in range(n_items):
-            prev = best[k - np.arange(1, k + 1), : e + 1]  # (k, e + 1, P)
-            per = t[None, : e + 1, e, :] / r[:, None, None]
+    for e in range(n_items):
+        t = np.asarray(group_time(e), float)
+        lo = e + 1 - t.shape[0]
+        for k in range(1, budget + 1):
+            r = np.arange(1, k + 1, dtype=float)
+            prev = best[k - np.arange(1, k + 1), lo: e + 1]  # (k, n, P)
+            per = t[None, :, :] / r[:, None, None]
             best[k, e + 1] = np.maximum(prev, per).min(axis=(0, 1))
     return best[budget, n_items]
 
@@ -144,33 +152,55 @@ def replicas_needed(group_time: np.ndarray, bottleneck: np.ndarray, budget: int)
 
 
 def budgeted_dp(cost: np.ndarray, weight: np.ndarray, budget: int) -> DPResult:
+    """:func:`budgeted_dp_columns` of dense ``cost`` and ``weight`` (L, L, P) over (first item
+    s, last item e)."""
+    c = np.asarray(cost, float)
+    w = np.asarray(weight, np.int64)
+    return budgeted_dp_columns(c.shape[0], lambda e: (c[: e + 1, e], w[: e + 1, e]), budget,
+                               c.shape[2])
+
+
+def budgeted_dp_columns(n_items: int,
+                        group: Callable[[int], tuple[np.ndarray, np.ndarray]],
+                        budget: int, n_problems: int) -> DPResult:
     """Least summed cost over partitions into consecutive groups whose summed integer weights
     stay within ``budget``, for every problem.
 
-    ``cost`` and ``weight``: (L, L, P) over (first item s, last item e); a group is allowed
+    ``group(e)`` returns ``(cost, weight)``, (n, P) each, of the groups ``[s..e]`` for the last
+    ``n`` starts ``s = e - n + 1 .. e`` (longer groups are not allowed); a group is allowed
     when its cost is finite and ``1 <= weight <= budget``. ``D[k, e+1] = min over s of
     D[k - w[s, e], s] + cost[s, e]``, ``D[k, 0] = 0`` (weight at most k). Ties go to the
-    smallest s. ``total`` is inf where no partition fits the budget. O(L^2 budget P); loops
-    run over the budget and the items only. ``choice`` holds each chosen group's weight.
+    smallest s. ``total`` is inf where no partition fits the budget. O(L n budget P) work,
+    O(L budget P) memory; loops run over the items (and chunks of the budget) only, the budgets
+    of one item are one array operation (no budget depends on another of the same item).
+    ``choice`` holds each chosen group's weight.
     """
-    c = np.asarray(cost, float)
-    w = np.asarray(weight, np.int64)
-    n_items, n_problems = c.shape[0], c.shape[2]
     budget = max(int(budget), 0)
     cols = np.arange(n_problems)
     best = np.full((budget + 1, n_items + 1, n_problems), np.inf)
     best[:, 0] = 0.0
-    arg = np.zeros((budget + 1, n_items, n_problems), dtype=np.int64)
-    for kk in range(1, budget + 1):
-        for e in range(n_items):
-            we = w[: e + 1, e]  # (e + 1, P)
-            allowed = (we >= 1) & (we <= kk) & np.isfinite(c[: e + 1, e])
-            rest = np.where(allowed, kk - we, 0)
-            prev = best[rest, np.arange(e + 1)[:, None], cols[None, :]]
-            tot = np.where(allowed, prev + c[: e + 1, e], np.inf)
-            s = np.argmin(tot, axis=0)
-            best[kk, e + 1] = tot[s, cols]
-            arg[kk, e] = s
+    arg = np.zeros((budget + 1, n_items, n_problems), dtype=np.int32)
+    arg_w = np.zeros((budget + 1, n_items, n_problems), dtype=np.int32)
+    budgets = np.arange(1, budget + 1)
+    for e in range(n_items):
+        c, we = group(e)
+        c = np.asarray(c, float)
+        we = np.asarray(we, np.int64)
+        lo = e + 1 - c.shape[0]
+        starts = np.arange(lo, e + 1)[None, :, None]
+        usable = (we >= 1) & np.isfinite(c)
+        chunk = max(1, 2**20 // max(1, c.size))  # budgets per array operation
+        for k0 in range(0, budget, chunk):
+            kk = budgets[k0: k0 + chunk, None, None]  # (k, 1, 1)
+            allowed = usable[None] & (we[None] <= kk)  # (k, n, P)
+            rest = np.where(allowed, kk - we[None], 0)
+            prev = best[rest, starts, cols[None, None, :]]
+            tot = np.where(allowed, prev + c[None], np.inf)
+            s = np.argmin(tot, axis=1)[:, None, :]  # (k, 1, P)
+            rows = slice(k0 + 1, k0 + 1 + kk.shape[0])
+            best[rows, e + 1] = np.take_along_axis(tot, s, axis=1)[:, 0]
+            arg[rows, e] = lo + s[:, 0]
+            arg_w[rows, e] = np.take_along_axis(np.broadcast_to(we, tot.shape), s, axis=1)[:, 0]
     total = best[budget, n_items]
     path = np.full((n_items, n_problems), -1, dtype=np.int64)
     choice = np.full((n_items, n_problems), -1, dtype=np.int64)
@@ -181,7 +211,7 @@ def budgeted_dp(cost: np.ndarray, weight: np.ndarray, budget: int) -> DPResult:
         e = np.maximum(cur, 0)
         s = arg[k, e, cols]
         path[cur[live], cols[live]] = s[live]
-        ws = w[s, e, cols]
+        ws = arg_w[k, e, cols]
         choice[cur[live], cols[live]] = ws[live]
         k = np.where(live, k - ws, k)
         cur = np.where(live, s - 1, -1)

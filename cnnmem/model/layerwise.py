@@ -9,21 +9,17 @@ data-gradient and weight-gradient passes; inference runs forward only.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from cnnmem.model.cost import LayerPassCosts, layer_pass_costs
+from cnnmem.model.result import SUMMED, GroupBlock, StrategyResult
 from cnnmem.model.schedule import (
     INFERENCE,
     INPUT_GRADIENT,
     TRAINING,
-    PointCosts,
-    ScheduleRequest,
-    ScheduleResult,
     StrategySpec,
     SweepRequest,
     input_gradient_on,
     register,
-    register_sweep,
 )
 
 TOTAL_KEYS = ("dram_bytes", "lower_bound_bytes", "energy_pj", "energy_dram_pj",
@@ -50,68 +46,61 @@ def per_layer_totals(costs: LayerPassCosts, n_layers: int) -> dict[str, np.ndarr
     return out
 
 
-def layerwise_costs(request: ScheduleRequest, capacity_bytes: np.ndarray | None = None
-                    ) -> LayerPassCosts:
-    return layer_pass_costs(request.network, request.hardware, [request.batch], capacity_bytes,
-                            training=request.mode == TRAINING,
-                            input_gradient=input_gradient_on(request.options))
-
-
 SPEC = StrategySpec(
     "layerwise", (TRAINING, INFERENCE),
     "every layer alone over the whole batch, intra-layer tiling; the conventional baseline",
     sub_batch="whole", options=(INPUT_GRADIENT,),
     latency="sum over layer-passes of max(compute, memory)")
 
+COLUMNS = ("group", "layers", "type", "sub_batch", "buffer_need_bytes", "dram_bytes",
+           "lower_bound_bytes", "energy_pj", "latency_s", "bound")
+
+
+def layer_buffer_needs(costs: LayerPassCosts, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer (n_layers, n_batch, n_capacity): the largest finite buffer need of its passes
+    (0 without one; the totals' rule) and the shown need (the largest of its passes' needs when
+    one is finite, inf included; else 0)."""
+    need = costs.buffer_need_bytes
+    finite = np.isfinite(need)
+    shape = (n_layers,) + need.shape[1:]
+    total = np.zeros(shape)
+    np.maximum.at(total, costs.layer_index, np.where(finite, need, 0.0))
+    shown = np.full(shape, np.nan)
+    np.fmax.at(shown, costs.layer_index, need)
+    any_finite = np.zeros(shape, dtype=bool)
+    np.logical_or.at(any_finite, costs.layer_index, finite)
+    return total, np.where(any_finite, shown, 0.0)
+
 
 @register(SPEC)
-def layerwise(request: ScheduleRequest) -> ScheduleResult:
-    net = request.network
-    costs = layerwise_costs(request)
-    per = per_layer_totals(costs, len(net))
-    rows = []
-    for i, layer in enumerate(net.layers):
-        need = costs.buffer_need_bytes[costs.layer_index == i, 0, 0]
-        rows.append({
-            "group": i, "layers": layer.name, "type": layer.type,
-            "sub_batch": request.batch,
-            "buffer_need_bytes": float(np.nanmax(need)) if np.isfinite(need).any() else 0.0,
-            "dram_bytes": per["dram_bytes"][i, 0, 0],
-            "lower_bound_bytes": per["lower_bound_bytes"][i, 0, 0],
-            "energy_pj": per["energy_pj"][i, 0, 0],
-            "latency_s": per["latency_s"][i, 0, 0],
-            "bound": "memory" if per["memory_s"][i, 0, 0] > per["compute_s"][i, 0, 0]
-            else "compute",
-        })
-    groups = pd.DataFrame(rows)
-    totals = {k: float(per[k][:, 0, 0].sum()) for k in TOTAL_KEYS}
-    need_all = costs.buffer_need_bytes[:, 0, 0]
-    totals["buffer_need_bytes"] = float(np.where(np.isfinite(need_all), need_all, 0.0).max())
-    totals["throughput_per_s"] = request.batch / totals["latency_s"]
-    totals["chip_s_per_image"] = totals["latency_s"] / request.batch  # one chip
-    notes = []
-    if not np.isfinite(totals["dram_bytes"]):
-        notes.append("some layer's smallest tile does not fit the buffer: infeasible")
-    return ScheduleResult("layerwise", groups, totals, tuple(notes))
-
-
-@register_sweep("layerwise")
-def layerwise_points(req: SweepRequest) -> PointCosts:
-    """All capacities at once; layerwise has no sub-batch axis (n_sub_batch = 1)."""
-    costs = layer_pass_costs(req.network, req.hardware, [req.batch], req.capacity_bytes,
+def layerwise(req: SweepRequest) -> StrategyResult:
+    """Every layer a group, at every capacity (no sub-batch axis: n_sub_batch = 1)."""
+    net = req.network
+    costs = layer_pass_costs(net, req.hardware, [req.batch], req.capacity_bytes,
                              training=req.mode == TRAINING,
                              input_gradient=input_gradient_on(req.options))
-    need = np.where(np.isfinite(costs.buffer_need_bytes), costs.buffer_need_bytes, 0.0)
+    L = len(net)
+    per = per_layer_totals(costs, L)
+    need, shown = layer_buffer_needs(costs, L)
 
-    def total(a: np.ndarray) -> np.ndarray:
-        return a.sum(axis=0)[0][:, None]  # (n_capacity, 1)
+    def group(a: np.ndarray) -> np.ndarray:
+        return a[:, 0, :, None]  # (n_layers, n_capacity, 1)
 
-    return PointCosts(
-        dram_bytes=total(costs.dram_bytes), buffer_need_bytes=need.max(axis=0)[0][:, None],
-        energy_dram_pj=total(costs.energy_dram_pj),
-        energy_buffer_pj=total(costs.energy_buffer_pj),
-        energy_compute_pj=total(costs.energy_compute_pj),
-        energy_static_pj=total(costs.energy_static_pj), latency_s=total(costs.latency_s),
-        compute_s=total(costs.compute_s), memory_s=total(costs.memory_s),
-        cuts=tuple(range(len(req.network))),
-    )
+    block = GroupBlock(
+        {**{k: group(per[k]) for k in TOTAL_KEYS}, "buffer_need_bytes": group(need),
+         "shown_need_bytes": group(shown)},
+        labels=lambda i, v: {
+            "layers": net.layers[i].name, "type": net.layers[i].type,
+            "sub_batch": req.batch, "buffer_need_bytes": v["shown_need_bytes"],
+            "bound": "memory" if v["memory_s"] > v["compute_s"] else "compute"},
+        sums={k: getattr(costs, k).sum(axis=0)[0][:, None] for k in SUMMED
+              + ("lower_bound_bytes",) if k != "macs"})
+    notes = () if np.isfinite(costs.dram_bytes[:, 0, 0]).all() else (
+        "some layer's smallest tile does not fit the buffer: infeasible",)
+    return StrategyResult(
+        "layerwise", (costs.capacity_bytes.size, 1), lambda: (block,),
+        total_keys=TOTAL_KEYS + ("buffer_need_bytes", "throughput_per_s", "chip_s_per_image"),
+        columns=COLUMNS, summed=SUMMED + ("lower_bound_bytes",),
+        derive=lambda t: {"throughput_per_s": req.batch / t["latency_s"],
+                          "chip_s_per_image": t["latency_s"] / req.batch},  # one chip
+        cuts=tuple(range(L)), notes=notes)

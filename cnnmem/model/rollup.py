@@ -3,9 +3,9 @@
 A strategy describes its groups (or layer-passes) as :class:`GroupCosts`: arrays over design
 points of DRAM bytes, bytes it keeps on chip between the layers of a group, MACs, MAC slots on
 the array, operand bytes per MAC, element-wise ops and the buffer capacity of each point. One
-function, :func:`energy_latency`, turns them into the energy parts and times; one function,
-:func:`sum_groups`, adds groups up (skipping the ones a point does not have), and
+function, :func:`energy_latency`, turns them into the energy parts and times, and
 :func:`chip_columns` gives the capacity-dependent area and leakage columns of a design point.
+Adding a strategy's groups up into point totals is :func:`cnnmem.model.result.roll_up`.
 
 Energy (pJ) = DRAM bytes x pJ/B (``dram_energy``)
             + buffer bytes x pJ/B(capacity) (``buffer_energy`` constant, or ``buffer_cost``)
@@ -175,19 +175,6 @@ def energy_latency(hw: Hardware, g: GroupCosts, stage_time: str = "max"
                                                               g.operand_bytes_per_mac),
                          latency_s=t["latency_s"], capacity_bytes=g.capacity_bytes)
     return {"buffer_access_bytes": buf, **t, **parts}
-
-
-def sum_groups(parts: dict[str, np.ndarray], present: Any = None, axis: int = 0,
-               keys: tuple[str, ...] = ENERGY_PARTS + TIME_FIELDS) -> dict[str, np.ndarray]:
-    """Totals over the group axis of ``keys`` (groups a point does not have, ``present``
-    False, count zero) and ``energy_pj``, the sum of the parts."""
-    out = {}
-    for k in keys:
-        v = parts[k] if present is None else np.where(present, parts[k], 0.0)
-        out[k] = np.nansum(v, axis=axis) if present is not None else np.sum(v, axis=axis)
-    if all(k in out for k in ENERGY_PARTS):
-        out["energy_pj"] = total_energy(out)
-    return out
 
 
 def total_energy(parts: dict[str, Any]) -> Any:

@@ -1,22 +1,29 @@
-"""Strategies: a typed request in, a result with per-group rows and totals out.
+"""Strategies: the contract every scheduling method declares and its one evaluator.
 
-Every scheduling method (layerwise, MBS, fusion/OCCAM, TNPU, ...) registers a function
-``(ScheduleRequest) -> ScheduleResult`` under a strategy name with :func:`register`. The CLI's
-``schedule`` command and the sweep engine look strategies up here, so a new method is one module
-that calls ``register`` (and is imported in :mod:`cnnmem.model.strategies`).
+Every scheduling method (layerwise, MBS, fusion/OCCAM, TNPU, ...) registers, with
+:func:`register`, its :class:`StrategySpec` and ONE evaluator ``(SweepRequest) ->
+StrategyResult``: its groups' costs as arrays over design points (capacities x sub-batch
+sizes; :mod:`cnnmem.model.result`). The shared roll-up turns that result into the per-group
+table and totals of ``cnnmem schedule`` (one point: :meth:`Strategy.run`, :func:`run_strategy`)
+and into the arrays of a sweep (:meth:`Strategy.points`, :func:`sweep_evaluators`), so a new
+method is one module that calls ``register`` (and is imported in
+:mod:`cnnmem.model.strategies`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from cnnmem.hardware import Hardware
 from cnnmem.workload.network import Network
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cnnmem.model.result import StrategyResult
 
 TRAINING, INFERENCE = "training", "inference"
 
@@ -296,8 +303,11 @@ def normalize_request(spec: StrategySpec, request: Any) -> Any:
 
 @dataclass(frozen=True)
 class Strategy:
+    """A registered strategy: its spec and its one evaluator (design points -> a
+    :class:`~cnnmem.model.result.StrategyResult`)."""
+
     spec: StrategySpec
-    _run: Callable[[ScheduleRequest], ScheduleResult]
+    evaluate: Callable[[SweepRequest], StrategyResult]
 
     @property
     def name(self) -> str:
@@ -311,10 +321,31 @@ class Strategy:
     def description(self) -> str:
         return self.spec.description
 
+    def _run(self, request: ScheduleRequest) -> ScheduleResult:
+        """The schedule of an already normalized request: the one point of its buffer."""
+        from cnnmem.model.result import to_schedule
+
+        return to_schedule(self.evaluate(point_request(request)))
+
     def run(self, request: ScheduleRequest) -> ScheduleResult:
         """Check ``request`` against the strategy's spec and run it."""
         request = normalize_request(self.spec, request)
         return with_chip_columns(self._run(request), request.hardware)
+
+    def points(self, request: SweepRequest) -> PointCosts:
+        """Check a sweep request against the strategy's spec and evaluate its design points."""
+        from cnnmem.model.result import to_points
+
+        return to_points(self.evaluate(normalize_request(self.spec, request)))
+
+
+def point_request(request: ScheduleRequest) -> SweepRequest:
+    """A schedule request as the one design point of its hardware's buffer (and sub-batch)."""
+    return SweepRequest(
+        network=request.network, hardware=request.hardware, mode=request.mode,
+        batch=request.batch, capacity_bytes=np.array([float(request.hardware.buffer_bytes)]),
+        sub_batch=None if request.sub_batch is None else np.array([request.sub_batch]),
+        grouping=request.grouping, chips=request.chips, options=dict(request.options))
 
 
 def with_chip_columns(result: ScheduleResult, hw: Hardware) -> ScheduleResult:
@@ -332,12 +363,16 @@ _SPECS: dict[str, StrategySpec] = {}
 
 
 def register(spec: StrategySpec
-             ) -> Callable[[Callable[[ScheduleRequest], ScheduleResult]],
-                           Callable[[ScheduleRequest], ScheduleResult]]:
-    """Decorator: register a strategy function under its declared spec."""
+             ) -> Callable[[Callable[[SweepRequest], StrategyResult]],
+                           Callable[[SweepRequest], StrategyResult]]:
+    """Decorator: register a strategy's one evaluator under its declared spec. The evaluator
+    takes a normalized :class:`SweepRequest` (its design points: capacities x sub-batch sizes;
+    a schedule is one point) and returns a :class:`~cnnmem.model.result.StrategyResult`; the
+    shared roll-up (:mod:`cnnmem.model.result`) makes both the schedule and the sweep's
+    points of it."""
 
-    def wrap(fn: Callable[[ScheduleRequest], ScheduleResult]
-             ) -> Callable[[ScheduleRequest], ScheduleResult]:
+    def wrap(fn: Callable[[SweepRequest], StrategyResult]
+             ) -> Callable[[SweepRequest], StrategyResult]:
         _SPECS[spec.name] = spec
         _REGISTRY[spec.name] = Strategy(spec, fn)
         return fn
@@ -407,8 +442,8 @@ def bound_ratio(spec: StrategySpec, request: ScheduleRequest, dram_bytes: float
 
 
 # ------------------------------------------------------------------------------------------
-# Vectorized evaluation for sweeps: many design points of one (network, hardware, strategy,
-# grouping) in one call.
+# Design points: what an evaluator is asked for (many points of one network, hardware,
+# strategy and grouping in one call) and the arrays a sweep row takes
 
 
 @dataclass(frozen=True)
@@ -459,35 +494,10 @@ class PointCosts:
                 + self.energy_static_pj)
 
 
-_SWEEP_REGISTRY: dict[str, Callable[[SweepRequest], PointCosts]] = {}
-
-
-def register_sweep(name: str) -> Callable[[Callable[[SweepRequest], PointCosts]],
-                                          Callable[[SweepRequest], PointCosts]]:
-    """Decorator: the vectorized evaluator of strategy ``name`` (used by `cnnmem sweep`); the
-    strategy's spec must be registered first (``@register``)."""
-
-    def wrap(fn: Callable[[SweepRequest], PointCosts]) -> Callable[[SweepRequest], PointCosts]:
-        _SWEEP_REGISTRY[name] = fn
-        return fn
-
-    return wrap
-
-
 def sweep_evaluators() -> dict[str, Callable[[SweepRequest], PointCosts]]:
-    """Every strategy's vectorized evaluator, checking each request against its spec."""
-    import cnnmem.model.strategies  # noqa: F401
-
-    def checked(name: str) -> Callable[[SweepRequest], PointCosts]:
-        fn, spec = _SWEEP_REGISTRY[name], _SPECS[name]
-
-        def evaluate(req: SweepRequest) -> PointCosts:
-            return fn(normalize_request(spec, req))
-
-        evaluate.__name__ = f"{name}_points"
-        return evaluate
-
-    return {name: checked(name) for name in sorted(_SWEEP_REGISTRY)}
+    """Every strategy's design-point evaluation for sweeps (:meth:`Strategy.points`: the
+    request checked against the spec, the strategy's result rolled up into arrays)."""
+    return {name: s.points for name, s in strategies().items()}
 
 
 #: training strategies' switch (issue #12 item 2): the data gradient of the network input (the

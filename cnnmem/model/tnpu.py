@@ -99,18 +99,15 @@ from cnnmem.hardware import Hardware
 from cnnmem.model import rollup
 from cnnmem.model.cost import layer_pass_costs
 from cnnmem.model.gconv import PASSES
+from cnnmem.model.result import GroupBlock, StrategyResult
 from cnnmem.model.schedule import (
     INPUT_GRADIENT,
     TRAINING,
     OptionSpec,
-    PointCosts,
-    ScheduleRequest,
-    ScheduleResult,
     StrategySpec,
     SweepRequest,
     TimelineData,
     register,
-    register_sweep,
 )
 from cnnmem.workload.layers import FC
 from cnnmem.workload.network import INPUT, Network
@@ -669,50 +666,19 @@ def strategy_costs(strategy: str, net: Network, hw: Hardware, batch: int,
 # Registry: schedule (one design point, with a timeline) and sweep (capacities)
 
 
-def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
-    net, hw, n = request.network, request.hardware, request.batch
-    opts = parse_options(request.options)
-    c = strategy_costs(strategy, net, hw, n, options=request.options)
-    work = sample_work(net, hw, n, resident=opts["resident"], elementwise=opts["elementwise"],
-                       input_gradient=opts["input_gradient"] == "on")
-    at = (0, 0)
-    latency = float(c.latency_s[at])
-    rows = []
-    dynamic = c.pe_sharing == "dynamic"
+COLUMNS = ("group", "unit", "unit_pes", "unit_pes_alone", "layer_passes", "macs_per_sample",
+           "dram_bytes_per_sample", "latency_s_per_sample", "latency_s_per_sample_alone",
+           "bound")
+TOTAL_KEYS = ("dram_bytes", "energy_pj", *rollup.ENERGY_PARTS, "latency_s", "macs",
+              "throughput_per_s", "conv_s_per_sample", "fc_s_per_sample",
+              "conv_unit_utilization", "fc_unit_utilization", "mac_utilization",
+              "buffer_need_bytes", "compute_s", "memory_s")
+
+
+def _notes(strategy: str, c: StrategyCosts, work: SampleWork, opts: dict[str, Any]
+           ) -> tuple[str, ...]:
+    """The schedule notes (capacity 0)."""
     pu_pes = sum(c.unit_pes.values())
-    for part, ph in CHAIN:
-        unit = SHARED if strategy == "dadiannao-like" else part
-        t = float(c.item_s[(part, ph)][at])
-        mem = float((work.dram_bytes[(part, ph)][:, 0] / hw.dram_bandwidth_bytes_per_s).sum())
-        rows.append({
-            "group": f"{part} {PHASE_LABEL[ph]}", "unit": unit, "unit_pes": c.unit_pes[part],
-            # dynamic sharing: the PEs the item gets when the other kind has no work
-            "unit_pes_alone": pu_pes if dynamic else c.unit_pes[part],
-            "layer_passes": int(work.macs[(part, ph)].size),
-            "macs_per_sample": float(work.macs[(part, ph)].sum()),
-            "dram_bytes_per_sample": float(work.dram_bytes[(part, ph)][:, 0].sum()),
-            "latency_s_per_sample": t,
-            "latency_s_per_sample_alone": float(c.alone_item_s[(part, ph)][at]),
-            "bound": "memory" if t > 0 and mem >= 0.5 * t else ("compute" if t > 0 else "-"),
-        })
-    t_conv = sum(float(c.item_s[(CONV, ph)][at]) for ph in PHASES)
-    t_fc = sum(float(c.item_s[(FCP, ph)][at]) for ph in PHASES)
-    total_pes = c.unit_pes[CONV] if strategy == "dadiannao-like" else sum(c.unit_pes.values())
-    totals: dict[str, Any] = {
-        "dram_bytes": float(c.dram_bytes[at]), "energy_pj": float(c.energy_pj[at]),
-        "energy_dram_pj": float(c.energy_dram_pj[at]),
-        "energy_buffer_pj": float(c.energy_buffer_pj[at]),
-        "energy_compute_pj": float(c.energy_compute_pj[at]),
-        "energy_static_pj": float(c.energy_static_pj[at]), "latency_s": latency,
-        "macs": c.macs, "throughput_per_s": n / latency,
-        "conv_s_per_sample": t_conv, "fc_s_per_sample": t_fc,
-        "conv_unit_utilization": float(c.conv_busy_s[at]) / latency,
-        "fc_unit_utilization": float(c.fc_busy_s[at]) / latency,
-        "mac_utilization": c.macs / (total_pes * hw.clock_hz * latency),
-        "buffer_need_bytes": float(work.buffer_need_bytes[0]),
-        "compute_s": float(bottleneck_busy_s(c)[at]),
-        "memory_s": float(c.dram_bytes[at]) / hw.dram_bandwidth_bytes_per_s,
-    }
     notes = [
         "per-sample work: cost core at batch 1; conv part = layers before the first FC layer",
         "FC weights " + ("stay on chip over the mini-batch (they fit the buffer)"
@@ -720,7 +686,7 @@ def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
     ]
     if strategy == "dadiannao-like":
         notes.append("one shared unit: conv/fc_unit_utilization = share of time on conv/FC work")
-    if dynamic:
+    if c.pe_sharing == "dynamic":
         notes.append(f"pe_sharing=dynamic: one PU of {pu_pes:g} PEs, split "
                      f"{c.unit_pes[CONV]:g} conv + {c.unit_pes[FCP]:g} FC while both kinds "
                      "of work run, all PEs to the one that runs alone (re-assigned at event "
@@ -730,29 +696,85 @@ def _run(strategy: str, request: ScheduleRequest) -> ScheduleResult:
                      f"{c.unit_pes[FCP]:g}-PE FC unit")
     if opts["memory_energy"] == "off":
         notes.append("memory energy off (the TNPU paper's assumption)")
+    return tuple(notes)
+
+
+def chain_block(strategy: str, c: StrategyCosts, work: SampleWork, hw: Hardware) -> GroupBlock:
+    """The six (part, phase) items of one sample as groups: per-sample work and time at every
+    capacity, arrays (6, C, 1). They describe the timeline; the mini-batch totals are the
+    event schedule's (no sum over items)."""
+    pu_pes = sum(c.unit_pes.values())
+    dynamic = c.pe_sharing == "dynamic"
+    n_cap = work.capacity_bytes.size
+
+    def per_item(f: Any) -> np.ndarray:
+        return np.stack([np.broadcast_to(np.asarray(f(k), float), (n_cap, 1))
+                         for k in CHAIN])
+
+    costs = {
+        "unit_pes": per_item(lambda k: c.unit_pes[k[0]]),
+        # dynamic sharing: the PEs the item gets when the other kind has no work
+        "unit_pes_alone": per_item(lambda k: pu_pes if dynamic else c.unit_pes[k[0]]),
+        "layer_passes": per_item(lambda k: work.macs[k].size),
+        "macs_per_sample": per_item(lambda k: work.macs[k].sum()),
+        "dram_bytes_per_sample": per_item(lambda k: work.dram_bytes[k].sum(axis=0)[:, None]),
+        "latency_s_per_sample": per_item(lambda k: c.item_s[k]),
+        "latency_s_per_sample_alone": per_item(lambda k: c.alone_item_s[k]),
+        "memory_s_per_sample": per_item(lambda k: (work.dram_bytes[k]
+                                                   / hw.dram_bandwidth_bytes_per_s).sum(axis=0)
+                                        [:, None]),
+    }
+
+    def labels(i: int, v: dict[str, Any]) -> dict[str, Any]:
+        part, ph = CHAIN[i]
+        t, mem = v["latency_s_per_sample"], v["memory_s_per_sample"]
+        return {"group": f"{part} {PHASE_LABEL[ph]}",
+                "unit": SHARED if strategy == "dadiannao-like" else part,
+                "layer_passes": int(v["layer_passes"]),
+                "bound": "memory" if t > 0 and mem >= 0.5 * t else ("compute" if t > 0
+                                                                     else "-")}
+
+    return GroupBlock(costs, labels=labels)
+
+
+def evaluate_strategy(strategy: str, req: SweepRequest) -> StrategyResult:
+    """One TNPU-family strategy's one evaluator: the event schedule of the mini-batch at every
+    capacity. Its totals are the schedule's (makespan, busy units), not sums over the six
+    chain items, which are its groups (per-sample work and time)."""
+    net, hw, n = req.network, req.hardware, req.batch
+    opts = parse_options(req.options)
+    cap = np.atleast_1d(np.asarray(req.capacity_bytes, float))
+    work = sample_work(net, hw, n, cap, resident=opts["resident"],
+                       elementwise=opts["elementwise"],
+                       input_gradient=opts["input_gradient"] == "on")
+    c = strategy_costs(strategy, net, hw, n, cap, options=req.options, work=work)
+    latency = c.latency_s
+    total_pes = c.unit_pes[CONV] if strategy == "dadiannao-like" else sum(c.unit_pes.values())
+    totals: dict[str, Any] = {
+        "dram_bytes": c.dram_bytes, **{k: getattr(c, k) for k in rollup.ENERGY_PARTS},
+        "latency_s": latency, "macs": c.macs, "throughput_per_s": n / latency,
+        "conv_s_per_sample": sum(c.item_s[(CONV, ph)] for ph in PHASES),
+        "fc_s_per_sample": sum(c.item_s[(FCP, ph)] for ph in PHASES),
+        "conv_unit_utilization": c.conv_busy_s / latency,
+        "fc_unit_utilization": c.fc_busy_s / latency,
+        "mac_utilization": c.macs / (total_pes * hw.clock_hz * latency),
+        "buffer_need_bytes": work.buffer_need_bytes[:, None],
+        "compute_s": bottleneck_busy_s(c),
+        "memory_s": c.dram_bytes / hw.dram_bandwidth_bytes_per_s,
+    }
+    block = chain_block(strategy, c, work, hw)
     k = opts["timeline_samples"]
     title = f"{net.name} on {hw.name}: {strategy}, batch {n} (first {min(k, n)} samples)"
 
-    timeline = TimelineData(c.timeline.intervals(at), title=title, samples=k,
+    def timeline() -> TimelineData:
+        return TimelineData(c.timeline.intervals((0, 0)), title=title, samples=k,
                             total_pes=float(hw.mac_units) if strategy == "dadiannao-like"
-                            else pu_pes, shared_pu=dynamic)
-    return ScheduleResult(strategy, pd.DataFrame(rows), totals, tuple(notes), timeline)
+                            else sum(c.unit_pes.values()),
+                            shared_pu=c.pe_sharing == "dynamic")
 
-
-def _points(strategy: str, req: SweepRequest) -> PointCosts:
-    opts = parse_options(req.options)
-    cap = np.atleast_1d(np.asarray(req.capacity_bytes, float))
-    work = sample_work(req.network, req.hardware, req.batch, cap, resident=opts["resident"],
-                       elementwise=opts["elementwise"],
-                       input_gradient=opts["input_gradient"] == "on")
-    c = strategy_costs(strategy, req.network, req.hardware, req.batch, cap, options=req.options,
-                       work=work)
-    return PointCosts(
-        dram_bytes=c.dram_bytes, buffer_need_bytes=work.buffer_need_bytes[:, None],
-        energy_dram_pj=c.energy_dram_pj, energy_buffer_pj=c.energy_buffer_pj,
-        energy_compute_pj=c.energy_compute_pj, energy_static_pj=c.energy_static_pj,
-        latency_s=c.latency_s, compute_s=bottleneck_busy_s(c),
-        memory_s=c.dram_bytes / req.hardware.dram_bandwidth_bytes_per_s, cuts=())
+    return StrategyResult(strategy, latency.shape, lambda: (block,), total_keys=TOTAL_KEYS,
+                          columns=COLUMNS, summed=(), totals=totals, cuts=(),
+                          notes=_notes(strategy, c, work, opts), timeline=timeline)
 
 
 def bottleneck_busy_s(c: StrategyCosts) -> np.ndarray:
@@ -764,14 +786,10 @@ def bottleneck_busy_s(c: StrategyCosts) -> np.ndarray:
 
 
 def _make(spec: StrategySpec) -> None:
-    def run(request: ScheduleRequest) -> ScheduleResult:
-        return _run(spec.name, request)
+    def evaluate(req: SweepRequest) -> StrategyResult:
+        return evaluate_strategy(spec.name, req)
 
-    def points(req: SweepRequest) -> PointCosts:
-        return _points(spec.name, req)
-
-    register(spec)(run)
-    register_sweep(spec.name)(points)
+    register(spec)(evaluate)
 
 
 for _spec in SPECS.values():

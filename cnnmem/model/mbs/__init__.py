@@ -2,7 +2,7 @@
 
 Layers, in the network's topological order, are cut into consecutive groups; group g runs its
 sub-batch of n_g samples through all its layers before the next sub-batch, so tensors inside the
-group stay on chip. Strategies registered here (both ``@register`` and ``@register_sweep``):
+group stay on chip. Strategies registered here (one evaluator each, ``@register``):
 
 * ``mbs-greedy``  the published greedy grouping: a group is extended by the next layer while its
   largest feasible sub-batch does not shrink [reconstruction of "extend the group while the next
@@ -107,9 +107,8 @@ from cnnmem.model.mbs.strategies import (  # noqa: F401
     _check_sub_batch,
     _make,
     _resolve,
+    evaluate_strategy,
     plan,
-    run_schedule,
-    run_sweep,
 )
 from cnnmem.model.mbs.tables import (  # noqa: F401
     CELLS,

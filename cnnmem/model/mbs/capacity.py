@@ -17,10 +17,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 
@@ -31,6 +32,8 @@ from cnnmem.model.mbs.fallback import LayerFallback, layer_fallback
 from cnnmem.model.precision import Precision
 from cnnmem.model.streaming import streaming_capacity_steps
 from cnnmem.workload.network import Network
+
+K = TypeVar("K")
 
 #: at most this many distinct capacities: the fallback is evaluated at each of them directly
 #: (no step search); above, at one capacity per step the domain reaches
@@ -60,10 +63,13 @@ _DOMAIN: ContextVar[CapacityDomain | None] = ContextVar("cnnmem_capacity_domain"
 
 
 @contextlib.contextmanager
-def capacity_domain(capacity_bytes: np.ndarray) -> Iterator[CapacityDomain]:
+def capacity_domain(capacity_bytes: np.ndarray | CapacityDomain) -> Iterator[CapacityDomain]:
     """Within the block, models built for capacities of ``capacity_bytes`` share one fallback
-    table (the sweep engine sets it around each task)."""
-    token = _DOMAIN.set(CapacityDomain.of(capacity_bytes))
+    table (the sweep engine sets it around each task's chunks; it passes the task's
+    :class:`CapacityDomain`, made once)."""
+    domain = (capacity_bytes if isinstance(capacity_bytes, CapacityDomain)
+              else CapacityDomain.of(capacity_bytes))
+    token = _DOMAIN.set(domain)
     try:
         yield _DOMAIN.get()  # type: ignore[misc]
     finally:
@@ -107,8 +113,29 @@ class FallbackTable:
             return None
         cols = self.column[pos]
         fb = self.fallback
-        return LayerFallback({k: v[:, cols] for k, v in fb.cells.items()},
-                             {k: v[:, cols] for k, v in fb.fields.items()})
+        return LayerFallback(SelectedColumns(fb.cells, cols), SelectedColumns(fb.fields, cols))
+
+
+class SelectedColumns(Mapping[K, np.ndarray]):
+    """``{k: v[:, columns]}`` of a mapping of (L, R) arrays, each array selected when it is
+    first read (a sweep chunk's hot path reads a few of a fallback's arrays)."""
+
+    def __init__(self, full: Mapping[K, np.ndarray], columns: np.ndarray) -> None:
+        self._full = full
+        self._columns = columns
+        self._selected: dict[K, np.ndarray] = {}
+
+    def __getitem__(self, key: K) -> np.ndarray:
+        v = self._selected.get(key)
+        if v is None:
+            v = self._selected[key] = self._full[key][:, self._columns]
+        return v
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._full)
+
+    def __len__(self) -> int:
+        return len(self._full)
 
 
 #: tables kept per process: the engine runs a (network, hardware point)'s tasks one after the

@@ -4,6 +4,7 @@ Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +29,8 @@ from cnnmem.workload.network import Network
 class LayerFallback:
     """Per layer (L, n_capacity) arrays of the conventional layer: cells and energy/time."""
 
-    cells: dict[tuple[str, str], np.ndarray]
-    fields: dict[str, np.ndarray]  # energy_*_pj, latency_s, compute_s, memory_s, need
+    cells: Mapping[tuple[str, str], np.ndarray]
+    fields: Mapping[str, np.ndarray]  # energy_*_pj, latency_s, compute_s, memory_s, need
 
 
 def _split_layer_pass(net: Network, costs: Any, item: int, prec: Precision, batch: int

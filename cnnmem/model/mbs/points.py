@@ -88,41 +88,75 @@ def fixed_grouping_points(m: Model, cuts: tuple[int, ...], sub_batch: np.ndarray
     the sweep's design points without a loop over them: per group, the feasible regimes' values
     are (G, K) arrays that do not depend on the capacity; which regime applies at capacity c is a
     (G, C, K) mask, and the sum over groups is one batched matrix product per regime.
+
+    The capacity enters only through those masks (``need <= capacity``) and the baseline
+    fallback's values at that capacity, so capacities that no buffer need separates and whose
+    fallback values are equal give equal sums (:func:`capacity_classes`): the masks and sums are
+    formed once per class (a chunk of a dense capacity axis has a few classes), and only the
+    per-capacity buffer and static energy is costed per capacity.
     """
     L = len(m.net)
     e = np.array(sorted(cuts) + [L - 1], dtype=np.int64)
     s = np.concatenate([[0], e[:-1] + 1])
     n = np.asarray(sub_batch, dtype=float)
     vals, needs, _ = _regime_values(m, s, e, n)  # (G, K, 2, F), (G, K, 2)
-    cap = m.caps[None, :, None]  # (1, C, 1)
-    acc = needs[:, None, :, 0] <= cap  # (G, C, K)
+    fb = m.fallback.fields
+    fb_keys = POINT_KEYS + ("buffer_need_bytes",)
+    fb_e = np.stack([fb[k][e] for k in fb_keys], axis=-1)  # (G, C, F + 1)
+    first, of = capacity_classes(m.caps, needs, fb_e.transpose(1, 0, 2))
+    if first.size == 1 < m.caps.size:
+        # one class, formed twice: the group sums below are then matrix products, as over
+        # the chunk's capacities (a one-row product is a matrix-vector one, summed in
+        # another order: other last bits)
+        first = np.repeat(first, 2)
+    fb_e = fb_e[:, first]  # (G, U, F + 1): one capacity per class from here on
+    cap = m.caps[first][None, :, None]  # (1, U, 1)
+    acc = needs[:, None, :, 0] <= cap  # (G, U, K)
     ok = needs[:, None, :, 1] <= cap
-    mbs_dram = np.where(acc, vals[:, None, :, 0, 0], vals[:, None, :, 1, 0])  # (G, C, K)
-    fb_dram = m.fallback.fields["dram_bytes"][e][:, :, None]  # (G, C, 1)
+    mbs_dram = np.where(acc, vals[:, None, :, 0, 0], vals[:, None, :, 1, 0])  # (G, U, K)
+    fb_dram = fb_e[:, :, POINT_KEYS.index("dram_bytes"), None]  # (G, U, 1)
     # single-layer group: the baseline layer at n = N, when it does not fit, or when cheaper
     single = (s == e)[:, None, None] & ((n >= m.batch)[None, None, :] | ~ok
                                         | (fb_dram <= mbs_dram))
     use_acc = acc & ~single
     use_rmw = ok & ~acc & ~single
-    infeasible = (~ok & ~single).any(axis=0)  # (C, K)
-    # sum over groups: (K, C, G) @ (K, G, F) for each regime, and (C, K, G) @ (C, G, F)
+    infeasible = (~ok & ~single).any(axis=0)[of]  # (C, K)
+    # sum over groups: (K, U, G) @ (K, G, F) for each regime, and (U, K, G) @ (U, G, F)
     tot = (np.matmul(use_acc.transpose(2, 1, 0).astype(float), vals[:, :, 0, :].transpose(1, 0, 2))
            + np.matmul(use_rmw.transpose(2, 1, 0).astype(float),
-                       vals[:, :, 1, :].transpose(1, 0, 2))).transpose(1, 0, 2)  # (C, K, F)
-    by_cap = rollup.capacity_dependent_parts(
-        m.hw, buffer_bytes=tot[:, :, POINT_KEYS.index("energy_buffer_pj")],
-        latency_s=tot[:, :, POINT_KEYS.index("energy_static_pj")],
-        capacity_bytes=m.caps[:, None])
-    for key in CAPACITY_SCALED:
-        tot[:, :, POINT_KEYS.index(key)] = by_cap[key]
-    fb = m.fallback.fields
-    fb_vals = np.stack([fb[k][e] for k in POINT_KEYS], axis=-1)  # (G, C, F)
+                       vals[:, :, 1, :].transpose(1, 0, 2))).transpose(1, 0, 2)  # (U, K, F)
+    fb_vals = fb_e[:, :, :len(POINT_KEYS)]  # (G, U, F)
     fb_vals = np.where(np.isfinite(fb_vals), fb_vals, 1e300)  # inf x 0 would give nan
     fb_sum = np.matmul(single.transpose(1, 2, 0).astype(float), fb_vals.transpose(1, 0, 2))
-    tot = tot + fb_sum
-    tot = np.where((tot >= 1e299) | infeasible[:, :, None], np.inf, tot)
-    need = np.where(single, fb["buffer_need_bytes"][e][:, :, None],
+    by_cap = rollup.capacity_dependent_parts(
+        m.hw, buffer_bytes=tot[:, :, POINT_KEYS.index("energy_buffer_pj")][of],
+        latency_s=tot[:, :, POINT_KEYS.index("energy_static_pj")][of],
+        capacity_bytes=m.caps[:, None])
+    out = {}
+    for f, key in enumerate(POINT_KEYS):  # a loop over fields
+        if key in CAPACITY_SCALED:  # costed at each capacity, not at its class's
+            v = by_cap[key] + fb_sum[:, :, f][of]
+        else:
+            v = (tot[:, :, f] + fb_sum[:, :, f])[of]
+        out[key] = np.where((v >= 1e299) | infeasible, np.inf, v)
+    need = np.where(single, fb_e[:, :, len(POINT_KEYS), None],
                     np.where(acc, needs[:, None, :, 0], needs[:, None, :, 1]))
-    out = {k: tot[:, :, f] for f, k in enumerate(POINT_KEYS)}
-    out["buffer_need_bytes"] = need.max(axis=0)
+    out["buffer_need_bytes"] = need.max(axis=0)[of]
     return out
+
+
+def capacity_classes(capacity_bytes: np.ndarray, thresholds_bytes: np.ndarray,
+                     per_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Capacities that give the same points: (first, of) with ``capacity_bytes[first]`` one
+    capacity per class and ``of`` (C,) each capacity's class.
+
+    Two capacities are in one class when no threshold lies between them (every ``need <= cap``
+    comparison against ``thresholds_bytes`` has the same outcome) and their ``per_capacity``
+    rows (C, W) are bitwise equal (the fallback values a capacity uses)."""
+    caps = np.asarray(capacity_bytes, dtype=float)
+    rank = np.searchsorted(np.unique(thresholds_bytes), caps, side="right")
+    key = np.ascontiguousarray(np.column_stack([rank.astype(float),
+                                                per_capacity.reshape(caps.size, -1)]))
+    rows = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).reshape(-1)
+    _, first, of = np.unique(rows, return_index=True, return_inverse=True)
+    return first, of.reshape(-1)

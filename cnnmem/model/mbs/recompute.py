@@ -46,11 +46,11 @@ per-group choices).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from cnnmem.model.cost import energy_latency
 from cnnmem.model.gconv import PASSES
@@ -58,13 +58,17 @@ from cnnmem.model.grouping import consecutive_dp, cut_mask, cuts_of_path
 from cnnmem.model.mbs.band import Banded, PairTable, band_event_sums, band_store
 from cnnmem.model.mbs.plans import BlockedCost, Plan
 from cnnmem.model.mbs.rollup import (
+    MBS_SUMMED,
+    ROW_HEAD,
+    ROW_TAIL,
     _group_terms,
-    add_group_terms,
-    finish_group_row,
-    finish_totals,
-    group_row_head,
+    derive_totals,
+    flat_totals,
+    fork_bytes,
+    group_block,
     group_work,
     plan_groups,
+    row_labels,
 )
 from cnnmem.model.mbs.tables import (
     CELLS,
@@ -77,18 +81,15 @@ from cnnmem.model.mbs.tables import (
 )
 from cnnmem.model.mbs.traffic import Model, best_group_dram, build_model, fitting_sub_batch
 from cnnmem.model.precision import Precision
+from cnnmem.model.result import GroupBlock, StrategyResult
 from cnnmem.model.schedule import (
     INPUT_GRADIENT,
     TRAINING,
     OptionSpec,
-    PointCosts,
-    ScheduleRequest,
-    ScheduleResult,
     StrategySpec,
     SweepRequest,
     input_gradient_on,
     register,
-    register_sweep,
 )
 from cnnmem.workload.network import Network
 
@@ -324,13 +325,38 @@ def _recompute_terms(m: Model, s: np.ndarray, e: int, n: np.ndarray, cap_idx: np
     return out
 
 
-def evaluate_recompute(m: Model, plan: Plan, mode: np.ndarray, with_groups: bool = False
-                       ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
-    """Totals per capacity (arrays (C,)) and, optionally, per-group rows of capacity 0, of a
-    plan and its (L, C) backward modes (:func:`plan_recompute`)."""
-    P = plan.cap_idx.size
-    tot: dict[str, np.ndarray] = {}
-    rows: list[dict[str, Any]] = []
+#: the group table's columns: MBS's, with the backward mode after ``run``
+COLUMNS = ROW_HEAD + ("recompute", "backward", "recompute_macs") + ROW_TAIL
+#: the schedule's totals
+TOTAL_KEYS = (
+    "dram_bytes", "energy_pj", "latency_s", "energy_dram_pj", "energy_buffer_pj",
+    "energy_compute_pj", "energy_static_pj", "compute_s", "memory_s", "macs", "recompute_macs",
+    "buffer_need_bytes") + tuple(f"dram_{x}_bytes" for x in PASSES + KINDS) + tuple(
+    cell_key(*c) for c in CELLS) + ("groups", "recompute_groups", "one_pass_groups",
+                                    "throughput_per_s", "cuts")
+NOTES = (NOTE_NORM,
+         "recompute: a group marked True re-reads its inputs and reruns its forward in "
+         "backward instead of stashing (cnnmem's reconstruction; mbs/recompute.py)",
+         "dram_over_bound of mbs-recompute is against bound 2 (recomputation allowed, "
+         "docs/training_bound.md): bound 1 does not hold for recomputing schedules")
+
+
+def _labels(m: Model) -> Any:
+    def labels(_: int, v: dict[str, Any]) -> dict[str, Any]:
+        single = bool(v["layerwise_group"]) and not (v["recompute_groups"]
+                                                     or v["one_pass_groups"])
+        forks = 0.0 if single else fork_bytes(m, int(v["first"]), int(v["last"]))
+        return {**row_labels(m, v, "layerwise" if single else "mbs", forks),
+                "recompute": bool(v["recompute_groups"]), "backward": MODE_NAMES[v["mode"]]}
+
+    return labels
+
+
+def recompute_blocks(m: Model, plan: Plan, mode: np.ndarray, shape: tuple[int, int]
+                     ) -> Iterator[GroupBlock]:
+    """The groups of a plan and their (L, C) backward modes, one block each: the stash terms
+    of MBS, or the recomputing / one-pass terms where the group's mode says so."""
+    labels = _labels(m)
     for e, mask, s, n in plan_groups(m, plan):
         stash = _group_terms(m, s, e, n, plan.cap_idx)
         rec = _recompute_terms(m, s, e, n, plan.cap_idx)
@@ -338,67 +364,36 @@ def evaluate_recompute(m: Model, plan: Plan, mode: np.ndarray, with_groups: bool
         r = (mode[e] == RECOMPUTE) & mask
         o = (mode[e] == ONE_PASS) & mask
         terms = {k: np.where(r, rec[k], np.where(o, one[k], stash[k])) for k in rec}
-        extra = np.where(r, float(m.batch) * m.tables.macs[s, e], 0.0)
-        add_group_terms(tot, terms, mask)
-        tot["recompute_groups"] = tot.get("recompute_groups", np.zeros(P)) + r
-        tot["one_pass_groups"] = tot.get("one_pass_groups", np.zeros(P)) + o
-        tot["recompute_macs"] = tot.get("recompute_macs", np.zeros(P)) + np.where(mask, extra,
-                                                                                  0.0)
-        if with_groups and mask[0]:
-            s0 = int(s[0])
-            single = bool(stash["layerwise_group"][0]) and not (r[0] or o[0])
-            row = group_row_head(m, len(rows), s0, e, int(n[0]),
-                                 "layerwise" if single else "mbs",
-                                 {"recompute": bool(r[0]),
-                                  "backward": MODE_NAMES[int(mode[e, 0])],
-                                  "recompute_macs": float(extra[0])}, terms)
-            forks = 0.0 if single else float(m.batch * m.tables.fork_elems[s0, e]
-                                             * m.prec.gradient)
-            rows.append(finish_group_row(row, terms, forks))
-    return finish_totals(tot), rows
+        terms.update(layerwise_group=stash["layerwise_group"], mode=mode[e],
+                     recompute_groups=r.astype(np.int64), one_pass_groups=o.astype(np.int64),
+                     recompute_macs=np.where(r, float(m.batch) * m.tables.macs[s, e], 0.0))
+        yield group_block(m, shape, e, mask, s, n, terms, labels)
 
 
-def run_schedule(request: ScheduleRequest) -> ScheduleResult:
-    net, hw = request.network, request.hardware
-    m = build_model(net, hw, request.batch, [hw.buffer_bytes], True,
-                    str(request.options["weight_tile"]), input_gradient_on(request.options))
-    plan, rec = plan_recompute(m)
-    tot, rows = evaluate_recompute(m, plan, rec, with_groups=True)
-    first = ("dram_bytes", "energy_pj", "latency_s", "energy_dram_pj", "energy_buffer_pj",
-             "energy_compute_pj", "energy_static_pj", "compute_s", "memory_s", "macs",
-             "recompute_macs", "buffer_need_bytes")
-    keys = first + tuple(f"dram_{x}_bytes" for x in PASSES + KINDS) + tuple(
-        cell_key(*c) for c in CELLS)
-    totals: dict[str, Any] = {k: float(tot[k][0]) for k in keys}
-    totals["groups"] = int(tot["groups"][0])
-    totals["recompute_groups"] = int(tot["recompute_groups"][0])
-    totals["one_pass_groups"] = int(tot["one_pass_groups"][0])
-    totals["throughput_per_s"] = request.batch / totals["latency_s"]
-    totals["cuts"] = ",".join(str(c) for c in cuts_of_path(plan.path)[0])
-    notes = (NOTE_NORM,
-             "recompute: a group marked True re-reads its inputs and reruns its forward in "
-             "backward instead of stashing (cnnmem's reconstruction; mbs/recompute.py)",
-             "dram_over_bound of mbs-recompute is against bound 2 (recomputation allowed, "
-             "docs/training_bound.md): bound 1 does not hold for recomputing schedules")
-    return ScheduleResult(NAME, pd.DataFrame(rows), totals, notes)
+def recompute_result(m: Model, plan: Plan, mode: np.ndarray) -> StrategyResult:
+    """The strategy result of a plan and its backward modes, over the model's capacities."""
+    shape = (m.caps.size, 1)
+    return StrategyResult(
+        NAME, shape, lambda: recompute_blocks(m, plan, mode, shape), total_keys=TOTAL_KEYS,
+        columns=COLUMNS,
+        summed=MBS_SUMMED + ("recompute_groups", "one_pass_groups", "recompute_macs"),
+        totals={"cuts": ",".join(str(c) for c in cuts_of_path(plan.path)[0])},
+        derive=derive_totals(m.batch), cuts=cut_mask(plan.path), notes=NOTES)
 
 
-def run_sweep(req: SweepRequest) -> PointCosts:
+def evaluate_recompute(m: Model, plan: Plan, mode: np.ndarray, with_groups: bool = False
+                       ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Totals per capacity (arrays (C,)) and, optionally, per-group rows of capacity 0, of a
+    plan and its (L, C) backward modes (:func:`plan_recompute`)."""
+    return flat_totals(recompute_result(m, plan, mode), with_groups)
+
+
+def evaluate_strategy(req: SweepRequest) -> StrategyResult:
+    """mbs-recompute's one evaluator: the DP's plan at every capacity."""
     m = build_model(req.network, req.hardware, req.batch, req.capacity_bytes, True,
                     str(req.options["weight_tile"]), input_gradient_on(req.options))
-    plan, rec = plan_recompute(m)
-    tot, _ = evaluate_recompute(m, plan, rec)
-    shape = (m.caps.size, 1)
-
-    def arr(key: str) -> np.ndarray:
-        return tot[key].reshape(shape)
-
-    return PointCosts(
-        dram_bytes=arr("dram_bytes"), buffer_need_bytes=arr("buffer_need_bytes"),
-        energy_dram_pj=arr("energy_dram_pj"), energy_buffer_pj=arr("energy_buffer_pj"),
-        energy_compute_pj=arr("energy_compute_pj"), energy_static_pj=arr("energy_static_pj"),
-        latency_s=arr("latency_s"), compute_s=arr("compute_s"), memory_s=arr("memory_s"),
-        cuts=cut_mask(plan.path))
+    plan, mode = plan_recompute(m)
+    return recompute_result(m, plan, mode)
 
 
 SPEC = StrategySpec(
@@ -411,5 +406,4 @@ SPEC = StrategySpec(
     sub_batch="chooses", recomputes=True,
     latency="sum over groups of max(compute, memory) per pass; recomputed forward in backward")
 
-register(SPEC)(run_schedule)
-register_sweep(NAME)(run_sweep)
+register(SPEC)(evaluate_strategy)

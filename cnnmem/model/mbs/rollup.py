@@ -5,7 +5,7 @@ Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -31,6 +31,7 @@ from cnnmem.model.mbs.traffic import (
     Model,
     mbs_cells,
 )
+from cnnmem.model.result import SUMMED, GroupBlock, StrategyResult, roll_up
 from cnnmem.workload.network import Network
 
 # ------------------------------------------------------------------------------------------
@@ -222,75 +223,101 @@ def plan_groups(m: Model, plan: Plan
                np.where(mask, plan.sub_batch[e], m.batch))
 
 
-def add_group_terms(tot: dict[str, np.ndarray], terms: dict[str, np.ndarray],
-                    mask: np.ndarray) -> None:
-    """Add one group's terms to the totals of the problems in ``mask`` (the buffer need is the
-    largest group's) and count the group."""
-    zeros = np.zeros(mask.size)
-    for key, v in terms.items():
-        if key == "layerwise_group":
-            continue
-        v = np.where(mask, v, 0.0)
-        if key == "buffer_need_bytes":
-            tot[key] = np.maximum(tot.get(key, zeros), v)
-        else:
-            tot[key] = tot.get(key, zeros) + v
-    tot["groups"] = tot.get("groups", zeros) + mask
+#: group costs an MBS result sums over a point's groups: the common ones and the DRAM cells
+MBS_SUMMED = SUMMED + tuple(cell_key(*c) for c in CELLS)
+#: the group table's columns (``extra`` columns of a variant follow ``run``)
+ROW_HEAD = ("group", "first", "last", "layers", "n_layers", "sub_batch", "run")
+ROW_TAIL = ("buffer_need_bytes", "dram_bytes") + tuple(f"dram_{k}_bytes" for k in KINDS) + (
+    "dram_gradient_forks_bytes", "energy_pj", "latency_s")
 
 
-def group_row_head(m: Model, index: int, s0: int, e: int, sub_batch: int, run: str,
-                   extra: dict[str, Any], terms: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The first columns of a group's table row (problem 0); ``extra`` columns follow ``run``;
-    :func:`finish_group_row` completes it."""
+def group_block(m: Model, shape: tuple[int, int], e: int, mask: np.ndarray, s: np.ndarray,
+                n: np.ndarray, terms: dict[str, np.ndarray],
+                labels: Callable[[int, dict[str, Any]], dict[str, Any]]) -> GroupBlock:
+    """One group of a plan (the group ending at layer ``e`` in the problems of ``mask``) as a
+    block of the strategy result: its terms as arrays (1, C, S) over the design points."""
+    P = mask.size
+
+    def point_array(v: Any) -> np.ndarray:
+        a = np.asarray(v)
+        return (a if a.shape == (P,) else np.broadcast_to(a, (P,))).reshape((1,) + shape)
+
+    costs = {k: point_array(v) for k, v in terms.items()}
+    costs.update(first=point_array(s), last=point_array(np.full(P, e)),
+                 sub_batch=point_array(n))
+    return GroupBlock(costs, point_array(mask), labels)
+
+
+def row_labels(m: Model, v: dict[str, Any], run: str, forks: float) -> dict[str, Any]:
+    """The text and by-kind columns of a group's table row from its values at the point: the
+    layers, the run, DRAM bytes by tensor kind. Gradient accumulation at forks is booked to the
+    producer's group and credited to a group that sums several consumers on chip: a signed
+    column of its own, so the gradient column is the group's dY in + dX out (the row still
+    adds up)."""
+    s0, e = int(v["first"]), int(v["last"])
     names = [lay.name for lay in m.net.layers[s0: e + 1]]
-    return {"group": index, "first": s0, "last": e,
-            "layers": names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}",
-            "n_layers": len(names), "sub_batch": sub_batch, "run": run, **extra,
-            "buffer_need_bytes": float(terms["buffer_need_bytes"][0]),
-            "dram_bytes": float(terms["dram_bytes"][0])}
+    out: dict[str, Any] = {
+        "first": s0, "last": e,
+        "layers": names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}",
+        "n_layers": len(names), "sub_batch": int(v["sub_batch"]), "run": run}
+    for kind in KINDS:
+        out[f"dram_{kind}_bytes"] = float(sum(v[cell_key(p, kind)] for p in PASSES))
+    out["dram_gradients_bytes"] -= forks
+    out["dram_gradient_forks_bytes"] = forks
+    return out
+
+
+def fork_bytes(m: Model, s0: int, e: int) -> float:
+    """Gradient bytes a group accumulates at forks (its signed table column)."""
+    return float(m.batch * m.tables.fork_elems[s0, e] * m.prec.gradient)
+
+
+def mbs_labels(m: Model) -> Callable[[int, dict[str, Any]], dict[str, Any]]:
+    def labels(_: int, v: dict[str, Any]) -> dict[str, Any]:
+        single = bool(v["layerwise_group"])
+        forks = 0.0 if single or not m.training else fork_bytes(m, int(v["first"]),
+                                                                int(v["last"]))
+        return row_labels(m, v, "layerwise" if single else "mbs", forks)
+
+    return labels
+
+
+def plan_blocks(m: Model, plan: Plan, shape: tuple[int, int]) -> Iterator[GroupBlock]:
+    """The groups of an MBS plan, one block each (evaluated one at a time)."""
+    labels = mbs_labels(m)
+    for e, mask, s, n in plan_groups(m, plan):
+        yield group_block(m, shape, e, mask, s, n, _group_terms(m, s, e, n, plan.cap_idx),
+                          labels)
+
+
+def derive_totals(batch: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Point totals from the summed cells: DRAM bytes by pass and by kind, throughput."""
+
+    def derive(tot: dict[str, Any]) -> dict[str, Any]:
+        out = {f"dram_{p}_bytes": np.sum([tot[cell_key(p, k)] for k in KINDS], axis=0)
+               for p in PASSES}
+        out.update({f"dram_{k}_bytes": np.sum([tot[cell_key(p, k)] for p in PASSES], axis=0)
+                    for k in KINDS})
+        out["throughput_per_s"] = batch / tot["latency_s"]
+        return out
+
+    return derive
+
+
+def flat_totals(result: StrategyResult, with_groups: bool = False
+                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The roll-up of a result with its point arrays flattened to problems (P,)."""
+    r = roll_up(result, table=with_groups)
+    return {k: np.ravel(v) if isinstance(v, np.ndarray) else v
+            for k, v in r.totals.items()}, r.rows
 
 
 def evaluate(m: Model, plan: Plan, with_groups: bool = False
              ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
-    """Totals per problem (arrays (P,)) and, optionally, per-group rows of problem 0."""
-    tot: dict[str, np.ndarray] = {}
-    rows: list[dict[str, Any]] = []
-    for e, mask, s, n in plan_groups(m, plan):
-        terms = _group_terms(m, s, e, n, plan.cap_idx)
-        add_group_terms(tot, terms, mask)
-        if with_groups and mask[0]:
-            s0 = int(s[0])
-            row = group_row_head(m, len(rows), s0, e, int(n[0]),
-                                 "layerwise" if terms["layerwise_group"][0] else "mbs", {},
-                                 terms)
-            # gradient accumulation at forks is booked to the producer's group and credited
-            # to a group that sums several consumers on chip: a signed column of its own, so
-            # the gradient column is the group's dY in + dX out (the row still adds up)
-            forks = 0.0 if terms["layerwise_group"][0] else float(
-                m.batch * m.tables.fork_elems[s0, e] * m.prec.gradient) if m.training else 0.0
-            rows.append(finish_group_row(row, terms, forks))
-    return finish_totals(tot), rows
-
-
-def finish_group_row(row: dict[str, Any], terms: dict[str, np.ndarray], forks: float
-                     ) -> dict[str, Any]:
-    """A group's table row completed from its terms (problem 0): DRAM bytes by tensor kind,
-    the signed fork-accumulation column, energy and latency."""
-    for kind in KINDS:
-        row[f"dram_{kind}_bytes"] = float(sum(terms[cell_key(p, kind)][0] for p in PASSES))
-    row["dram_gradients_bytes"] -= forks
-    row["dram_gradient_forks_bytes"] = forks
-    row["energy_pj"] = float(sum(terms[k][0] for k in TOTAL_FIELDS if k.startswith("energy_")))
-    row["latency_s"] = float(terms["latency_s"][0])
-    return row
-
-
-def finish_totals(tot: dict[str, Any]) -> dict[str, Any]:
-    """Totals completed from the summed cells: energy and DRAM bytes by pass and by kind."""
-    tot["energy_pj"] = (tot["energy_dram_pj"] + tot["energy_buffer_pj"]
-                        + tot["energy_compute_pj"] + tot["energy_static_pj"])
-    for p in PASSES:
-        tot[f"dram_{p}_bytes"] = np.sum([tot[cell_key(p, k)] for k in KINDS], axis=0)
-    for k in KINDS:
-        tot[f"dram_{k}_bytes"] = np.sum([tot[cell_key(p, k)] for p in PASSES], axis=0)
-    return tot
+    """Totals per problem (arrays (P,)) and, optionally, per-group rows of problem 0: the
+    shared roll-up (:func:`cnnmem.model.result.roll_up`) of the plan's groups."""
+    shape = (plan.cap_idx.size, 1)
+    return flat_totals(StrategyResult(
+        "mbs", shape, lambda: plan_blocks(m, plan, shape), total_keys=(),
+        columns=ROW_HEAD + ROW_TAIL, summed=MBS_SUMMED, derive=derive_totals(m.batch)),
+        with_groups)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from cnnmem.errors import InputError
 from cnnmem.model.gconv import PASSES
@@ -26,7 +25,11 @@ from cnnmem.model.mbs.points import (
     fixed_grouping_points,
 )
 from cnnmem.model.mbs.rollup import (
-    evaluate,
+    MBS_SUMMED,
+    ROW_HEAD,
+    ROW_TAIL,
+    derive_totals,
+    plan_blocks,
 )
 from cnnmem.model.mbs.tables import (
     CELLS,
@@ -39,20 +42,20 @@ from cnnmem.model.mbs.traffic import (
     Model,
     build_model,
 )
+from cnnmem.model.result import StrategyResult
 from cnnmem.model.schedule import (
     INFERENCE,
     INPUT_GRADIENT,
+    POINT_FIELDS,
+    STRUCTURAL_POLICIES,
     TRAINING,
     GroupingRule,
     OptionSpec,
-    PointCosts,
     ScheduleRequest,
-    ScheduleResult,
     StrategySpec,
     SweepRequest,
     input_gradient_on,
     register,
-    register_sweep,
 )
 
 # ------------------------------------------------------------------------------------------
@@ -95,66 +98,57 @@ def _check_sub_batch(sub: Any, batch: int) -> np.ndarray | None:
     return arr
 
 
-def run_schedule(name: str, request: ScheduleRequest) -> ScheduleResult:
-    net, hw = request.network, request.hardware
-    grouping, tile = _resolve(name, request)
-    _check_depth(net, grouping)
-    training = request.mode == TRAINING
-    fixed = _check_sub_batch(request.sub_batch, request.batch)
-    m = build_model(net, hw, request.batch, [hw.buffer_bytes], training, tile,
-                    input_gradient_on(request.options))
-    p = plan(m, grouping, fixed)
-    tot, rows = evaluate(m, p, with_groups=True)
-    first = ("dram_bytes", "energy_pj", "latency_s", "energy_dram_pj", "energy_buffer_pj",
-             "energy_compute_pj", "energy_static_pj", "compute_s", "memory_s", "macs",
-             "buffer_need_bytes")
-    keys = first + tuple(f"dram_{x}_bytes" for x in PASSES + KINDS) + tuple(
-        cell_key(*c) for c in CELLS)
-    totals: dict[str, Any] = {k: float(tot[k][0]) for k in keys}
-    totals["groups"] = int(tot["groups"][0])
-    totals["throughput_per_s"] = request.batch / totals["latency_s"]
-    totals["cuts"] = ",".join(str(c) for c in cuts_of_path(p.path)[0])
-    notes = [NOTE_NORM,
-             "dram_gradient_forks_bytes is signed: summing the gradients of a tensor read by "
-             "several layers is charged to the producer's group and credited to a group that "
-             "sums several of those consumers on chip",
-             "MBS group traffic, buffer need and greedy rule are cnnmem's reconstruction of "
-             "Lym et al. 2019 (papers.md section 2)"]
-    if not np.isfinite(totals["dram_bytes"]):
-        notes.append("some group does not fit the buffer: infeasible")
-    return ScheduleResult(name, pd.DataFrame(rows), totals, tuple(notes))
+#: the schedule's totals
+TOTAL_KEYS = (
+    "dram_bytes", "energy_pj", "latency_s", "energy_dram_pj", "energy_buffer_pj",
+    "energy_compute_pj", "energy_static_pj", "compute_s", "memory_s", "macs",
+    "buffer_need_bytes") + tuple(f"dram_{x}_bytes" for x in PASSES + KINDS) + tuple(
+    cell_key(*c) for c in CELLS) + ("groups", "throughput_per_s", "cuts")
+NOTES = (NOTE_NORM,
+         "dram_gradient_forks_bytes is signed: summing the gradients of a tensor read by "
+         "several layers is charged to the producer's group and credited to a group that "
+         "sums several of those consumers on chip",
+         "MBS group traffic, buffer need and greedy rule are cnnmem's reconstruction of "
+         "Lym et al. 2019 (papers.md section 2)")
 
 
-def run_sweep(name: str, req: SweepRequest) -> PointCosts:
+def _notes(totals: dict[str, Any]) -> tuple[str, ...]:
+    return NOTES + (() if np.isfinite(totals["dram_bytes"]) else (
+        "some group does not fit the buffer: infeasible",))
+
+
+def evaluate_strategy(name: str, req: SweepRequest) -> StrategyResult:
+    """The one evaluator of the MBS strategies: the plan of the request's grouping at every
+    capacity (x sub-batch size), its groups one block each.
+
+    A fixed grouping over several uniform sub-batch sizes x capacities takes the sweep's hot
+    path (:func:`fixed_grouping_points`: the point totals without a loop over groups or
+    points; the same numbers as the plan's groups, tested); a single design point (a schedule)
+    always has its groups."""
     grouping, tile = _resolve(name, req)
     _check_depth(req.network, grouping)
     fixed = _check_sub_batch(req.sub_batch, req.batch)
     m = build_model(req.network, req.hardware, req.batch, req.capacity_bytes,
                     req.mode == TRAINING, tile, input_gradient_on(req.options))
-    if fixed is not None and (isinstance(grouping, tuple)
-                              or grouping in ("layer", "block", "stage", "all")):
+    structural = isinstance(grouping, tuple) or grouping in STRUCTURAL_POLICIES
+    if fixed is not None and structural and m.caps.size * fixed.size > 1:
         fixed_cuts = grouping if isinstance(grouping, tuple) else named_cuts(m.net, grouping)
         pts = fixed_grouping_points(m, fixed_cuts, fixed)  # the hot path: no DP, no group loop
-        return PointCosts(cuts=fixed_cuts, **pts)
+        return StrategyResult(name, (m.caps.size, fixed.size), lambda: (),
+                              total_keys=POINT_FIELDS, totals=pts, cuts=fixed_cuts)
     p = plan(m, grouping, fixed)
-    tot, _ = evaluate(m, p)
     shape = (m.caps.size, p.n_sub)
-
-    def arr(key: str) -> np.ndarray:
-        return tot[key].reshape(shape)
-
-    if isinstance(grouping, tuple) or grouping in ("layer", "block", "stage", "all"):
+    if structural:
         cuts: Any = cuts_of_path(p.path[:, :1])[0]
     else:  # chosen per capacity (and sub-batch): one boolean row per design point
         cuts = cut_mask(p.path).reshape(shape + (len(m.net) - 1,))
         if p.n_sub == 1:
             cuts = cuts[:, 0]
-    return PointCosts(
-        dram_bytes=arr("dram_bytes"), buffer_need_bytes=arr("buffer_need_bytes"),
-        energy_dram_pj=arr("energy_dram_pj"), energy_buffer_pj=arr("energy_buffer_pj"),
-        energy_compute_pj=arr("energy_compute_pj"), energy_static_pj=arr("energy_static_pj"),
-        latency_s=arr("latency_s"), compute_s=arr("compute_s"), memory_s=arr("memory_s"),
-        cuts=cuts)
+    return StrategyResult(
+        name, shape, lambda: plan_blocks(m, p, shape), total_keys=TOTAL_KEYS,
+        columns=ROW_HEAD + ROW_TAIL, summed=MBS_SUMMED,
+        totals={"cuts": ",".join(str(c) for c in cuts_of_path(p.path)[0])},
+        derive=derive_totals(req.batch), cuts=cuts, notes=_notes)
 
 
 _WEIGHT_TILE = OptionSpec("weight_tile", "layer", ("layer", "channel"),
@@ -185,14 +179,10 @@ SPECS = (
 def _make(spec: StrategySpec) -> None:
     name = spec.name
 
-    def schedule(request: ScheduleRequest) -> ScheduleResult:
-        return run_schedule(name, request)
+    def evaluate(req: SweepRequest) -> StrategyResult:
+        return evaluate_strategy(name, req)
 
-    def sweep(req: SweepRequest) -> PointCosts:
-        return run_sweep(name, req)
-
-    register(spec)(schedule)
-    register_sweep(name)(sweep)
+    register(spec)(evaluate)
 
 
 for _spec in SPECS:
