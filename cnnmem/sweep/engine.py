@@ -266,6 +266,16 @@ def capacities_per_chunk(task: Task, chunk_points: int) -> int:
     return max(1, chunk_points // n_sub)
 
 
+def task_domain(task: Task) -> CapacityDomain:
+    """The task's capacity domain (its distinct capacities, hashed), made once per Task object:
+    a worker evaluates many blocks of the task it was sent."""
+    domain = task.__dict__.get("_capacity_domain")
+    if domain is None:
+        domain = CapacityDomain.of(task.capacity_bytes)
+        object.__setattr__(task, "_capacity_domain", domain)
+    return domain
+
+
 def _training_bound(spec: SweepSpec, task: Task, caps: np.ndarray) -> np.ndarray:
     """The training lower bound per capacity (bound 1; bound 2 for a strategy that recomputes;
     :mod:`cnnmem.model.training_bound`), NaN in inference: ``dram_over_bound``'s denominator."""
@@ -289,7 +299,7 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
     per = capacities_per_chunk(task, chunk_points)
     caps_all = task.capacity_bytes
     first, end = (0, caps_all.size) if block is None else block
-    domain = CapacityDomain.of(caps_all)
+    domain = task_domain(task)
     for lo in range(first, end, per):  # a loop over chunks of capacities
         caps = caps_all[lo:min(lo + per, end)]
         req = SweepRequest(network=task.net, hardware=task.hw, mode=spec.mode, batch=spec.batch,
