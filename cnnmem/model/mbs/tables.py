@@ -113,6 +113,14 @@ def group_band(n_layers: int) -> int:
     return max(1, min(int(n_layers), MAX_GROUP_LAYERS))
 
 
+def band_notes(n_layers: int) -> tuple[str, ...]:
+    """A schedule note when a self-choosing MBS search was restricted by the band."""
+    if n_layers <= MAX_GROUP_LAYERS:
+        return ()
+    return (f"groups of at most {MAX_GROUP_LAYERS} layers considered (cnnmem.limits."
+            f"MAX_GROUP_LAYERS; the network has {n_layers:,}): a deeper group could cost less",)
+
+
 def check_group_depth(first: np.ndarray, last: np.ndarray, field: str = "cuts") -> None:
     """InputError when a group [first..last] of an explicit grouping is deeper than
     :data:`cnnmem.limits.MAX_GROUP_LAYERS` (its tables are not built)."""
