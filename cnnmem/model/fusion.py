@@ -358,7 +358,7 @@ class Evaluation:
     """The per-group arrays (U, C) at each group's end unit and the point totals (C,) that are
     not a sum over groups (a pipeline's latency and throughput, the chips used, the filters
     loaded once, the largest fused group's buffer need); the summed totals (DRAM bytes,
-    energy, times, MACs, ...) come only from the one roll-up (:func:`totals`)."""
+    energy, times, MACs, ...) come only from the one roll-up (:func:`rolled_totals`)."""
 
     kind: str
     capacity_bytes: np.ndarray
@@ -650,7 +650,7 @@ def occam_pipeline(g: Groups, stage_s: np.ndarray, latency_image_s: np.ndarray, 
 def assemble(kind: str, uc: UnitCosts, g: Groups, parts: dict[str, np.ndarray],
              stage_s: np.ndarray, latency_image_s: np.ndarray, run: Run) -> Evaluation:
     """The per-group arrays (U, C) of an evaluation and its point totals (C,) that are not a
-    sum over groups (the sums come from the one roll-up, :func:`evaluate_strategy`)."""
+    sum over groups (the sums come from the one roll-up, :func:`strategy_result`)."""
     has, batch = g.has, uc.batch
     totals = {
         "filter_load_once_bytes": run.filter_load_once_bytes,
