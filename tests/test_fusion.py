@@ -23,6 +23,7 @@ from cnnmem.model.fusion import (
     partition_dp,
     partition_dp_balanced,
     pipeline_throughput_per_s,
+    rolled_totals,
     stap_replicas,
 )
 from cnnmem.model.fusion_tables import band_of, geometry, units_of
@@ -35,6 +36,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import fusion_reference as reference  # noqa: E402
 
 MIB = 2.0**20
+
+
+def totals(kind: str, net, hw, caps: np.ndarray, **kw) -> dict[str, np.ndarray]:
+    """The totals (C,) of :func:`evaluate` through the one roll-up of schedules and sweeps."""
+    return rolled_totals(evaluate(kind, net, hw, caps, **kw), net)
 
 
 def fp32(hw_name: str = "occam_chip"):
@@ -64,18 +70,18 @@ def test_layer_fusion_vgg19_exact() -> None:
     net = load_network("vgg19_fusion5")
     hw = fp32().replace(buffer_bytes=362_000.0)
     opts = {"pool": "separate"}
-    layer = evaluate("fusion", net, hw, np.array([hw.buffer_bytes]), options=opts,
-                     grouping="layer")
-    fused = evaluate("fusion", net, hw, np.array([hw.buffer_bytes]), options=opts)
-    assert layer.totals["feature_map_bytes"][0] == 20_220_928 * 4
-    assert fused.totals["feature_map_bytes"][0] == 953_344 * 4
-    assert round(layer.totals["feature_map_bytes"][0] / MIB, 2) == 77.14
-    assert round(fused.totals["feature_map_bytes"][0] / MIB, 2) == 3.64
-    reduction = 1 - fused.totals["feature_map_bytes"][0] / layer.totals["feature_map_bytes"][0]
+    layer = totals("fusion", net, hw, np.array([hw.buffer_bytes]), options=opts,
+                   grouping="layer")
+    fused = totals("fusion", net, hw, np.array([hw.buffer_bytes]), options=opts)
+    assert layer["feature_map_bytes"][0] == 20_220_928 * 4
+    assert fused["feature_map_bytes"][0] == 953_344 * 4
+    assert round(layer["feature_map_bytes"][0] / MIB, 2) == 77.14
+    assert round(fused["feature_map_bytes"][0] / MIB, 2) == 3.64
+    reduction = 1 - fused["feature_map_bytes"][0] / layer["feature_map_bytes"][0]
     assert round(reduction, 3) == 0.953
     # the DSE at 362 KB chooses the single fused group, and it fits
-    assert fused.totals["groups"][0] == 1
-    assert fused.totals["buffer_need_bytes"][0] <= 362_000
+    assert fused["groups"][0] == 1
+    assert fused["buffer_need_bytes"][0] <= 362_000
     # overlap buffers alone (K - s rows of each fused intermediate map) = 336 KiB
     geo = geometry(net)
     first = np.arange(len(net)) > 0
@@ -87,11 +93,11 @@ def test_layer_fusion_recompute_costs_macs_not_traffic() -> None:
     net = load_network("vgg19_fusion5")
     hw = fp32()
     cap = np.array([1e9])
-    reuse = evaluate("fusion", net, hw, cap, options={"variant": "reuse"}, grouping="all")
-    rec = evaluate("fusion", net, hw, cap, options={"variant": "recompute", "tile": 4},
-                   grouping="all")
-    assert rec.totals["feature_map_bytes"][0] == reuse.totals["feature_map_bytes"][0]
-    assert rec.totals["macs"][0] > reuse.totals["macs"][0] == net.total_macs
+    reuse = totals("fusion", net, hw, cap, options={"variant": "reuse"}, grouping="all")
+    rec = totals("fusion", net, hw, cap, options={"variant": "recompute", "tile": 4},
+                 grouping="all")
+    assert rec["feature_map_bytes"][0] == reuse["feature_map_bytes"][0]
+    assert rec["macs"][0] > reuse["macs"][0] == net.total_macs
 
 
 # ------------------------------------------------------------------------------------------
@@ -183,11 +189,11 @@ def test_dp_equals_brute_force(net, cap_kib: int, pool: str) -> None:
 @given(net=small_networks())
 def test_unlimited_capacity_is_one_partition(net) -> None:
     hw = load_hardware("occam_chip")
-    ev = evaluate("occam", net, hw, np.array([1e12]))
-    assert ev.totals["groups"][0] == 1
+    tot = totals("occam", net, hw, np.array([1e12]))
+    assert tot["groups"][0] == 1
     outputs = sum(net.out_elems[o] for o in net.outputs)
-    assert ev.totals["feature_map_bytes"][0] == (net.input_elems + outputs) * 2.0
-    assert ev.totals["tiled_fallback_groups"][0] == 0
+    assert tot["feature_map_bytes"][0] == (net.input_elems + outputs) * 2.0
+    assert tot["tiled_fallback_groups"][0] == 0
 
 
 @settings(max_examples=100, deadline=None)
@@ -195,8 +201,8 @@ def test_unlimited_capacity_is_one_partition(net) -> None:
 def test_traffic_non_increasing_in_capacity(net, kind: str) -> None:
     hw = load_hardware("occam_chip")
     caps = np.geomspace(256, 4 * MIB, 25)
-    ev = evaluate(kind, net, hw, caps)
-    d = ev.totals["dram_bytes"]
+    tot = totals(kind, net, hw, caps)
+    d = tot["dram_bytes"]
     assert np.all(np.diff(d) <= 1e-9 * d[:-1])
 
 
@@ -214,10 +220,10 @@ def test_stap_replica_never_lowers_throughput(times: list[float], extra: int) ->
 def test_capacity_vectorized_matches_single() -> None:
     net, hw = load_network("resnet50"), load_hardware("occam_chip")
     caps = np.array([2, 8, 32]) * MIB
-    ev = evaluate("occam", net, hw, caps, chips=8)
+    tot = totals("occam", net, hw, caps, chips=8)
     for k, c in enumerate(caps):
-        one = evaluate("occam", net, hw, np.array([c]), chips=8)
-        assert one.totals["dram_bytes"][0] == pytest.approx(ev.totals["dram_bytes"][k])
+        one = totals("occam", net, hw, np.array([c]), chips=8)
+        assert one["dram_bytes"][0] == pytest.approx(tot["dram_bytes"][k])
 
 
 def test_branch_live_across_cut_counts() -> None:
@@ -226,11 +232,11 @@ def test_branch_live_across_cut_counts() -> None:
         "  - {name: a, type: conv, out: 8, kernel: 3, padding: 1}\n"
         "  - {name: b, type: conv, out: 8, kernel: 3, padding: 1}\n"
         "  - {name: add, type: add, inputs: [a, b]}\n")
-    ev = evaluate("occam", net, load_hardware("occam_chip"), np.array([1e9]),
-                  grouping=(0,))  # cut after a: a's output is read by b and (later) by add
+    tot = totals("occam", net, load_hardware("occam_chip"), np.array([1e9]),
+                 grouping=(0,))  # cut after a: a's output is read by b and (later) by add
     t = 512 * 2.0
     # group 1: read input, write a; group 2: read a once, write add's output
-    assert ev.totals["feature_map_bytes"][0] == 4 * t
+    assert tot["feature_map_bytes"][0] == 4 * t
 
 
 # ------------------------------------------------------------------------------------------
@@ -247,9 +253,9 @@ def test_options_validated() -> None:
 
 def test_window_switch_grows_closure() -> None:
     net, hw = load_network("vgg16"), load_hardware("occam_chip")
-    k = evaluate("occam", net, hw, np.array([1e12]), options={"window": "k"})
-    k2 = evaluate("occam", net, hw, np.array([1e12]), options={"window": "k+s-1"})
-    assert k2.totals["buffer_need_bytes"][0] > k.totals["buffer_need_bytes"][0]
+    k = totals("occam", net, hw, np.array([1e12]), options={"window": "k"})
+    k2 = totals("occam", net, hw, np.array([1e12]), options={"window": "k+s-1"})
+    assert k2["buffer_need_bytes"][0] > k["buffer_need_bytes"][0]
 
 
 def test_schedule_totals_and_iso_chip() -> None:
@@ -380,26 +386,27 @@ def test_balanced_evaluate_equals_brute_force(net, chips: int, stage_time: str,
                           grouping=tuple(int(ends[u]) for u in cut_units))
             multi = (ev.start >= 0) & (ev.start < np.arange(n)[:, None])
             ok = ~(multi & ~ev.group["fits"]).any(axis=0)
-            thr, dram = ev.totals["throughput_per_s"], ev.totals["dram_bytes"]
+            tot = rolled_totals(ev, net)
+            thr, dram = tot["throughput_per_s"], tot["dram_bytes"]
             better = ok & ((thr > best_thr) | ((thr == best_thr) & (dram < best_dram)))
             best_thr = np.where(better, thr, best_thr)
             best_dram = np.where(better, dram, best_dram)
-    bal = evaluate("occam", net, hw, caps, chips=chips, options={**opts, "partition": "balanced"})
-    traffic = evaluate("occam", net, hw, caps, chips=chips, options=opts)
+    bal = totals("occam", net, hw, caps, chips=chips, options={**opts, "partition": "balanced"})
+    traffic = totals("occam", net, hw, caps, chips=chips, options=opts)
     feasible = np.isfinite(best_dram)
     for c in range(caps.size):
         if feasible[c]:
-            assert bal.totals["throughput_per_s"][c] == pytest.approx(best_thr[c], rel=1e-12)
-            assert bal.totals["dram_bytes"][c] == pytest.approx(best_dram[c], rel=1e-12)
-            assert bal.totals["groups"][c] <= chips and bal.totals["filter_reread_bytes"][c] == 0
+            assert bal["throughput_per_s"][c] == pytest.approx(best_thr[c], rel=1e-12)
+            assert bal["dram_bytes"][c] == pytest.approx(best_dram[c], rel=1e-12)
+            assert bal["groups"][c] <= chips and bal["filter_reread_bytes"][c] == 0
         else:
             for key in ("throughput_per_s", "dram_bytes", "groups"):
-                assert bal.totals[key][c] == traffic.totals[key][c]
+                assert bal[key][c] == traffic[key][c]
 
 
 def both_pipelined(a, b, chips: int) -> np.ndarray:
-    return ((a.totals["groups"] <= chips) & (a.totals["filter_reread_bytes"] == 0)
-            & (b.totals["groups"] <= chips) & (b.totals["filter_reread_bytes"] == 0))
+    return ((a["groups"] <= chips) & (a["filter_reread_bytes"] == 0)
+            & (b["groups"] <= chips) & (b["filter_reread_bytes"] == 0))
 
 
 @settings(max_examples=60, deadline=None)
@@ -407,31 +414,31 @@ def both_pipelined(a, b, chips: int) -> np.ndarray:
 def test_balanced_throughput_at_least_traffic(net, chips: int, batch: int) -> None:
     hw = load_hardware("occam_chip")
     caps = np.geomspace(512, 4 * MIB, 12)
-    traffic = evaluate("occam", net, hw, caps, chips=chips, batch=batch)
-    bal = evaluate("occam", net, hw, caps, chips=chips, batch=batch,
-                   options={"partition": "balanced"})
+    traffic = totals("occam", net, hw, caps, chips=chips, batch=batch)
+    bal = totals("occam", net, hw, caps, chips=chips, batch=batch,
+                 options={"partition": "balanced"})
     both = both_pipelined(traffic, bal, chips)
-    assert np.all(~both | (bal.totals["throughput_per_s"]
-                           >= traffic.totals["throughput_per_s"] * (1 - 1e-12)))
+    assert np.all(~both | (bal["throughput_per_s"]
+                           >= traffic["throughput_per_s"] * (1 - 1e-12)))
     # the traffic partition is the least-traffic pipeline: balanced never moves less
-    assert np.all(~both | (bal.totals["dram_bytes"]
-                           >= traffic.totals["dram_bytes"] * (1 - 1e-12)))
+    assert np.all(~both | (bal["dram_bytes"]
+                           >= traffic["dram_bytes"] * (1 - 1e-12)))
 
 
 @pytest.mark.parametrize("name", ["alexnet", "resnet50", "googlenet", "vgg16"])
 def test_balanced_named_networks(name: str) -> None:
     net, hw = load_network(name), load_hardware("occam_chip")
     caps = np.array([4, 8, 16, 64]) * MIB
-    traffic = evaluate("occam", net, hw, caps, chips=8)
-    bal = evaluate("occam", net, hw, caps, chips=8, options={"partition": "balanced"})
+    traffic = totals("occam", net, hw, caps, chips=8)
+    bal = totals("occam", net, hw, caps, chips=8, options={"partition": "balanced"})
     both = both_pipelined(traffic, bal, 8)
-    assert np.all(~both | (bal.totals["throughput_per_s"]
-                           >= traffic.totals["throughput_per_s"] * (1 - 1e-12)))
+    assert np.all(~both | (bal["throughput_per_s"]
+                           >= traffic["throughput_per_s"] * (1 - 1e-12)))
     for k, c in enumerate(caps):  # vectorized over capacities = one capacity at a time
-        one = evaluate("occam", net, hw, np.array([c]), chips=8,
-                       options={"partition": "balanced"})
+        one = totals("occam", net, hw, np.array([c]), chips=8,
+                     options={"partition": "balanced"})
         for key in ("throughput_per_s", "dram_bytes", "groups"):
-            assert one.totals[key][0] == pytest.approx(bal.totals[key][k], rel=1e-12)
+            assert one[key][0] == pytest.approx(bal[key][k], rel=1e-12)
 
 
 def test_partition_default_is_traffic() -> None:
@@ -444,8 +451,8 @@ def test_partition_default_is_traffic() -> None:
     caps = np.array([8 * MIB])
     a = evaluate("occam", net, hw, caps, chips=8)
     b = evaluate("occam", net, hw, caps, chips=8, options={"partition": "traffic"})
-    for key, v in a.totals.items():
-        assert np.array_equal(v, b.totals[key]), key
+    for key, v in rolled_totals(a, net).items():
+        assert np.array_equal(v, rolled_totals(b, net)[key]), key
     assert np.array_equal(a.start, b.start)
 
 

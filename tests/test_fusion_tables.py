@@ -21,6 +21,7 @@ from cnnmem.model.fusion import (
     parse_options,
     partition_dp,
     resolve_options,
+    rolled_totals,
     unit_costs,
 )
 from cnnmem.model.fusion_tables import (
@@ -182,12 +183,12 @@ def test_depth_limit_is_exact(monkeypatch: pytest.MonkeyPatch) -> None:
         deepest = np.array([max(e - s + 1 for e, s in enumerate(free.start[:, c]) if s >= 0)
                             for c in range(caps.size)])
         assert np.all(flagged[deepest > 3])  # the unlimited optimum needed a deeper group
-        for key, v in free.totals.items():
-            assert np.array_equal(v[~flagged], capped.totals[key][~flagged]), key
+        for key, v in rolled_totals(free, net).items():
+            assert np.array_equal(v[~flagged], rolled_totals(capped, net)[key][~flagged]), key
         assert not free.depth_limited.any() and not fixed.depth_limited.any()
         unlimited_fixed = evaluate(kind, net, hw, caps, chips=4, grouping="all")
-        for key, v in unlimited_fixed.totals.items():
-            assert np.array_equal(v, fixed.totals[key], equal_nan=True), key
+        for key, v in rolled_totals(unlimited_fixed, net).items():
+            assert np.array_equal(v, rolled_totals(fixed, net)[key], equal_nan=True), key
 
 
 def test_depth_limited_is_noted() -> None:

@@ -77,7 +77,10 @@ Structure
     filter reads per batch), a grouping choice (:func:`least_traffic_grouping`; OCCAM adds
     :func:`pipeline_or_reread` and :func:`balanced_grouping`), :func:`chosen_groups` (OCCAM adds
     :func:`reread_filters`), :func:`stage_times`, how the groups run (:func:`one_accelerator` or
-    :func:`occam_pipeline`) and :func:`assemble`. :func:`evaluate` dispatches on the name.
+    :func:`occam_pipeline`) and :func:`assemble` (the per-group arrays and the totals that are
+    not sums over groups). :func:`evaluate` dispatches on the name; :func:`strategy_result`
+    makes the one :class:`~cnnmem.model.result.StrategyResult`, whose roll-up is the only place
+    groups are summed into totals (:func:`rolled_totals`: every total at every capacity).
 
 Energy comes from the single roll-up :func:`cnnmem.model.rollup.energy_latency` (DRAM bytes,
 MACs, element-wise ops, and one buffer write and one buffer read of every intermediate map kept
@@ -121,7 +124,7 @@ from cnnmem.model.grouping import (
     replicated_bottleneck_dp_columns,
 )
 from cnnmem.model.layerwise import per_layer_totals
-from cnnmem.model.result import GroupBlock, StrategyResult
+from cnnmem.model.result import GroupBlock, StrategyResult, point_totals
 from cnnmem.model.schedule import (
     INFERENCE,
     GroupingRule,
@@ -352,7 +355,10 @@ def pipeline_throughput_per_s(stage_s: np.ndarray, replicas: np.ndarray) -> np.n
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Totals per capacity (C,) and the per-group arrays (U, C) at each group's end unit."""
+    """The per-group arrays (U, C) at each group's end unit and the point totals (C,) that are
+    not a sum over groups (a pipeline's latency and throughput, the chips used, the filters
+    loaded once, the largest fused group's buffer need); the summed totals (DRAM bytes,
+    energy, times, MACs, ...) come only from the one roll-up (:func:`rolled_totals`)."""
 
     kind: str
     capacity_bytes: np.ndarray
@@ -360,7 +366,7 @@ class Evaluation:
     unit_last_layer: np.ndarray
     start: np.ndarray  # (U, C)
     group: dict[str, np.ndarray]  # per group, at its last unit; NaN where no group ends
-    totals: dict[str, np.ndarray]
+    totals: dict[str, np.ndarray]  # per capacity (C,), not sums over groups
     options: dict[str, Any]
     #: per capacity (C,): the optimal grouping considered groups of at most
     #: limits.MAX_FUSED_GROUP_UNITS units and a deeper group might have fit
@@ -643,37 +649,27 @@ def occam_pipeline(g: Groups, stage_s: np.ndarray, latency_image_s: np.ndarray, 
 
 def assemble(kind: str, uc: UnitCosts, g: Groups, parts: dict[str, np.ndarray],
              stage_s: np.ndarray, latency_image_s: np.ndarray, run: Run) -> Evaluation:
-    """Totals (C,) and the per-group arrays (U, C) of an evaluation."""
+    """The per-group arrays (U, C) of an evaluation and its point totals (C,) that are not a
+    sum over groups (the sums come from the one roll-up, :func:`strategy_result`)."""
     has, batch = g.has, uc.batch
-    dram = np.nansum(g.dram, axis=0)
-    energy = {k: np.nansum(np.where(has, parts[k], 0.0), axis=0) for k in rollup.ENERGY_PARTS}
     totals = {
-        "dram_bytes": dram,
-        "feature_map_bytes": np.nansum(g.feature, axis=0),
-        "filter_dram_bytes": dram - np.nansum(g.feature, axis=0),
         "filter_load_once_bytes": run.filter_load_once_bytes,
-        "filter_reread_bytes": np.nansum(g.reread, axis=0),
-        **energy,
-        "energy_pj": sum(energy.values()),
         "latency_s": latency_image_s * batch,
         "throughput_per_s": run.throughput_per_s,
         "chip_s_per_image": run.chips_used / run.throughput_per_s,
-        "compute_s": np.nansum(np.where(has, parts["compute_s"], 0.0), axis=0),
-        "memory_s": np.nansum(np.where(has, parts["memory_s"], 0.0), axis=0),
-        "macs": np.nansum(g.macs, axis=0),
-        "groups": has.sum(axis=0).astype(float),
         "chips_used": run.chips_used,
+        # the largest fused group: a unit running tiled per layer needs no fused storage
         "buffer_need_bytes": np.nanmax(np.where(g.fallback | ~has, np.nan, g.need), axis=0,
                                        initial=0.0),
-        "tiled_fallback_groups": g.fallback.sum(axis=0).astype(float),
     }
+    energy = {k: np.where(has, parts[k], 0.0) for k in rollup.ENERGY_PARTS}
     group: dict[str, Any] = {
         "need_bytes": g.need, "dram_bytes": g.dram, "feature_map_bytes": g.feature,
-        "filter_bytes": g.filter_bytes, "macs": g.macs, "compute_s": parts["compute_s"],
-        "memory_s": parts["memory_s"], "stage_s": stage_s, "replicas": run.replicas,
-        "energy_pj": sum(np.where(has, parts[k], 0.0) for k in energy),
-        **{k: np.where(has, parts[k], 0.0) for k in rollup.ENERGY_PARTS},
-        "fits": g.fits, "fallback": g.fallback}
+        "filter_bytes": g.filter_bytes, "filter_reread_bytes": g.reread, "macs": g.macs,
+        "compute_s": parts["compute_s"], "memory_s": parts["memory_s"], "stage_s": stage_s,
+        "replicas": run.replicas, "energy_pj": sum(energy.values()), **energy,
+        "fits": g.fits, "fallback": g.fallback,
+        "tiled_fallback_groups": g.fallback.astype(float)}
     return Evaluation(kind, uc.cap, uc.starts, uc.ends, g.start, group, totals, uc.opts,
                       uc.depth_limited)
 
@@ -741,11 +737,11 @@ def evaluate(kind: str, net: Network, hw: Hardware, capacity_bytes: np.ndarray, 
 # Strategy registrations
 
 
-#: group costs a fusion result sums over a point's groups; its other totals (a pipeline's
-#: latency and throughput, the filter loads, the buffer need of the fused groups) are the
-#: evaluation's own
-SUMMED = ("dram_bytes", "feature_map_bytes") + rollup.ENERGY_PARTS + (
-    "compute_s", "memory_s", "macs")
+#: group costs a fusion result sums over a point's groups (the one roll-up, the only place
+#: they are summed); its other totals (a pipeline's latency and throughput, the chips used,
+#: the filters loaded once, the buffer need of the fused groups) are the evaluation's own
+SUMMED = ("dram_bytes", "feature_map_bytes", "filter_reread_bytes") + rollup.ENERGY_PARTS + (
+    "compute_s", "memory_s", "macs", "tiled_fallback_groups")
 TOTAL_KEYS = ("dram_bytes", "feature_map_bytes", "filter_dram_bytes", "filter_load_once_bytes",
               "filter_reread_bytes", *rollup.ENERGY_PARTS, "energy_pj", "latency_s",
               "throughput_per_s", "chip_s_per_image", "compute_s", "memory_s", "macs",
@@ -754,9 +750,8 @@ COLUMNS = ("group", "layers", "n_layers", "buffer_need_bytes", "fits", "mode",
            "boundary_bytes", "dram_bytes", "macs", "compute_s", "memory_s", "stage_s")
 
 
-def _notes(kind: str, ev: Evaluation, chips: int) -> tuple[str, ...]:
-    """The schedule notes of capacity 0."""
-    totals = {k: float(v[0]) for k, v in ev.totals.items()}
+def _notes(kind: str, ev: Evaluation, chips: int, totals: dict[str, Any]) -> tuple[str, ...]:
+    """The schedule notes of capacity 0 (``totals``: the schedule's, rolled up)."""
     o = ev.options
     notes = [", ".join(f"{k}={format_cuts(v) if isinstance(v, tuple) else v}"
                        for k, v in sorted(o.items()))]
@@ -785,12 +780,19 @@ def _notes(kind: str, ev: Evaluation, chips: int) -> tuple[str, ...]:
 
 
 def evaluate_strategy(kind: str, req: SweepRequest) -> StrategyResult:
-    """Layer Fusion's or OCCAM's one evaluator: :func:`evaluate` at every capacity, its groups
-    (one per end unit) as one block over the capacities (no sub-batch axis)."""
-    net = req.network
-    ev = evaluate(kind, net, req.hardware, np.asarray(req.capacity_bytes, float),
+    """Layer Fusion's or OCCAM's one evaluator: :func:`evaluate` at every capacity, as
+    :func:`strategy_result`."""
+    ev = evaluate(kind, req.network, req.hardware, np.asarray(req.capacity_bytes, float),
                   batch=req.batch, chips=req.chips, options=dict(req.options),
                   grouping=req.grouping)
+    return strategy_result(ev, req.network, req.chips)
+
+
+def strategy_result(ev: Evaluation, net: Network, chips: int = 1) -> StrategyResult:
+    """The result of an evaluation of ``net``: its groups (one per end unit) as one block over
+    the capacities (no sub-batch axis), summed by the one roll-up (:data:`SUMMED`), and its
+    own point totals; ``chips`` (OCCAM) is for the schedule's notes."""
+    kind = ev.kind
     n_cap = ev.capacity_bytes.size
     present = ev.start >= 0  # (U, C): a group ends at this unit
     costs = {k: v[:, :, None] for k, v in ev.group.items()}
@@ -807,14 +809,18 @@ def evaluate_strategy(kind: str, req: SweepRequest) -> StrategyResult:
     # the grouping used per capacity: a group ends after the last layer of each end unit
     cuts = np.zeros((n_cap, len(net)), dtype=bool)
     cuts[:, ev.unit_last_layer] = present.T
-    rolled = set(SUMMED) | {"energy_pj", "filter_dram_bytes"}  # the roll-up's own
     return StrategyResult(
         kind, (n_cap, 1), lambda: (block,), total_keys=TOTAL_KEYS,
         columns=COLUMNS + (("replicas",) if kind == OCCAM else ()) + ("energy_pj",),
-        summed=SUMMED,
-        totals={k: v[:, None] for k, v in ev.totals.items() if k not in rolled},
+        summed=SUMMED, totals={k: v[:, None] for k, v in ev.totals.items()},
         derive=lambda t: {"filter_dram_bytes": t["dram_bytes"] - t["feature_map_bytes"]},
-        cuts=cuts[:, :-1], notes=_notes(kind, ev, req.chips))
+        cuts=cuts[:, :-1], notes=lambda totals: _notes(kind, ev, chips, totals))
+
+
+def rolled_totals(ev: Evaluation, net: Network) -> dict[str, np.ndarray]:
+    """Every total of :data:`TOTAL_KEYS` at each capacity (C,) of ``ev`` (an evaluation of
+    ``net``): :func:`strategy_result` through the one roll-up, as for a schedule or a sweep."""
+    return {k: v[:, 0] for k, v in point_totals(strategy_result(ev, net), TOTAL_KEYS).items()}
 
 
 @register(SPECS[FUSION])

@@ -166,44 +166,61 @@ class Tensors:
     consumer_units: tuple[np.ndarray, ...]  # sorted distinct units; U appended for outputs
 
 
-def tensors_of(net: Network, uidx: np.ndarray, n_units: int) -> Tensors:
-    """Producer unit, size and consumer units of every tensor; a concat's consumers read its
-    inputs' slices, so they count as consumers of those inputs."""
+def concat_layers(net: Network) -> set[int]:
+    """The concat layers: their output is the union of their inputs' slices, not a tensor."""
+    return {i for i, lay in enumerate(net.layers) if lay.type == "concat"}
+
+
+def output_tensors(net: Network, concat: set[int]) -> set[int]:
+    """The tensors written out as network outputs: the network's outputs and, for a concat
+    output, its inputs' slices (nested concats too)."""
     outputs = set(net.outputs)
-    consumers_of = {-1: [j for j, prods in enumerate(net.producers) if -1 in prods]}
-    for p in range(len(net)):
-        consumers_of[p] = list(net.consumers[p])
-    concat = {i for i, lay in enumerate(net.layers) if lay.type == "concat"}
     for c in sorted(concat, reverse=True):  # a concat's consumers come after it
-        if c in outputs:  # a network output: its inputs' slices are written out
+        if c in outputs:
             outputs |= {q for q in net.producers[c] if q >= 0}
-    for p in consumers_of:
-        seen: list[int] = []
-        stack = list(consumers_of[p])
+    return outputs
+
+
+def consumers_through_concat(net: Network, concat: set[int]) -> dict[int, list[int]]:
+    """The consuming layers of every tensor (-1: the network input), sorted; a concat's
+    consumers read its inputs' slices, so they count as consumers of those inputs."""
+    direct = {-1: [j for j, prods in enumerate(net.producers) if -1 in prods]}
+    for p in range(len(net)):
+        direct[p] = list(net.consumers[p])
+    out = {}
+    for p, consumers in direct.items():
+        seen: set[int] = set()
+        stack = list(consumers)
         while stack:
             c = stack.pop()
             if c in concat:
-                stack.extend(consumers_of[c])
-            elif c not in seen:
-                seen.append(c)
-        consumers_of[p] = sorted(seen)
+                stack.extend(direct[c])
+            else:
+                seen.add(c)
+        out[p] = sorted(seen)
+    return out
+
+
+def tensors_of(net: Network, uidx: np.ndarray, n_units: int) -> Tensors:
+    """Producer unit, size and consumer units of every tensor (:func:`consumers_through_concat`,
+    :func:`output_tensors`); tensors nothing consumes are left out."""
+    concat = concat_layers(net)
+    outputs = output_tensors(net, concat)
+    consumers_of = consumers_through_concat(net, concat)
     shapes = [(-1, net.input_elems, net.input_shape)] + [
         (p, lay.out_elems, lay.out_shape) for p, lay in enumerate(net.layers)]
     unit, elems, chans, width, cus = [], [], [], [], []
     for p, n_elems, shape in shapes:
-        if p in concat:
-            continue
-        cu = (np.unique(uidx[consumers_of[p]]) if consumers_of[p]
-              else np.array([], np.int64))
+        cu = np.unique(uidx[consumers_of[p]]).astype(np.int64)
         if p in outputs:
             cu = np.append(cu, n_units)  # consumed "after the network"
-        if cu.size == 0:
+        if p in concat or cu.size == 0:
             continue
         unit.append(-1 if p < 0 else int(uidx[p]))
         elems.append(n_elems)
         chans.append(shape[0])
         width.append(shape[2])
-        cus.append(cu.astype(np.int64))
+        cus.append(cu)
     return Tensors(np.array(unit, np.int64), np.array(elems, float), np.array(chans, float),
                    np.array(width, float), tuple(cus))
 

@@ -164,8 +164,12 @@ def to_schedule(result: StrategyResult) -> ScheduleResult:
                           timeline)
 
 
+def point_totals(result: StrategyResult, keys: Iterable[str]) -> dict[str, np.ndarray]:
+    """The rolled-up totals ``keys`` of every design point, float arrays (C, S)."""
+    t = roll_up(result).totals
+    return {k: np.broadcast_to(np.asarray(t[k], float), result.shape) for k in keys}
+
+
 def to_points(result: StrategyResult) -> PointCosts:
     """A sweep's arrays (C, S) of every design point."""
-    t = roll_up(result).totals
-    return PointCosts(cuts=result.cuts, **{
-        k: np.broadcast_to(np.asarray(t[k], float), result.shape) for k in POINT_FIELDS})
+    return PointCosts(cuts=result.cuts, **point_totals(result, POINT_FIELDS))
