@@ -65,14 +65,15 @@ def require_dask() -> None:
 def _quiet_dask_logs() -> Iterator[None]:
     """Dask's own log records off in this process while the sweep runs: a worker's error
     reaches the user as the block's exception, and the cancellations of an interrupted run are
-    not errors (the user sees one line, never a logged traceback)."""
+    not errors (the user sees one line, never a logged traceback). After an error or an
+    interruption they stay off: the cluster's event loop can still report the comms of its
+    killed workers closing once the run has unwound (seen: a logged CommClosedError after
+    Ctrl-C)."""
     log = logging.getLogger("distributed")
     level = log.level
     log.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
+    yield
+    log.setLevel(level)
 
 
 def worker_environ() -> dict[str, Any]:

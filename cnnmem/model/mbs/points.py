@@ -139,9 +139,17 @@ def fixed_grouping_points(m: Model, cuts: tuple[int, ...], sub_batch: np.ndarray
         else:
             v = (tot[:, :, f] + fb_sum[:, :, f])[of]
         out[key] = np.where((v >= 1e299) | infeasible, np.inf, v)
-    need = np.where(single, fb_e[:, :, len(POINT_KEYS), None],
-                    np.where(acc, needs[:, None, :, 0], needs[:, None, :, 1]))
-    out["buffer_need_bytes"] = need.max(axis=0)[of]
+    # the largest group need, one (U, K) slab of groups at a time (the running maximum of a
+    # reduction over the first axis, without its (G, U, K) operands)
+    fb_need = fb_e[:, :, len(POINT_KEYS), None]  # (G, U, 1)
+
+    def group_need(g: int) -> np.ndarray:
+        return np.where(single[g], fb_need[g], np.where(acc[g], needs[g, :, 0], needs[g, :, 1]))
+
+    need = group_need(0)
+    for g in range(1, e.size):  # a loop over groups
+        need = np.maximum(need, group_need(g))
+    out["buffer_need_bytes"] = need[of]
     return out
 
 
