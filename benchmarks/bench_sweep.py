@@ -9,7 +9,9 @@ With ``--jobs 1,2`` the sweep runs once per value (cold caches only for the firs
 result files of every run are compared byte for byte with the first run's.
 
 Prints design points (evaluated, feasible, written), wall time, model/writing split, points
-per second, file sizes and peak RSS. ``--keep`` and ``--csv`` are those of `cnnmem sweep`.
+per second, file sizes, CPU seconds (this process; with --jobs also its worker processes: on a
+shared machine their sum says more than the wall time) and peak RSS. ``--keep`` and ``--csv``
+are those of `cnnmem sweep`.
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ def model_throughput(repeat: int = 5) -> None:
               f"{n / best:12,.0f} design points/s")
 
 
+def _cpu_s() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its ended child processes (an
+    embedded cluster's workers count once the run has shut them down)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def _timed(fn: Callable[[Any], Any], arg: Any) -> float:
     t0 = time.perf_counter()
     fn(arg)
@@ -98,10 +108,12 @@ def main() -> None:
         reference: dict[str, bytes] = {}
         for k, (jobs, scheduler) in enumerate(runs):
             out = Path(tmp) / f"out{k}"
+            cpu0 = _cpu_s()
             t0 = time.perf_counter()
             s = run_sweep(spec, out, quiet=True, chunk_points=args.chunk_points,
                           keep=args.keep, csv=args.csv, jobs=jobs, scheduler=scheduler)
             wall = time.perf_counter() - t0
+            cpu = [b - a for a, b in zip(cpu0, _cpu_s(), strict=True)]
             files = {p.name: p.read_bytes() for p in sorted(out.glob("*"))
                      if p.name != "run.json"}
             same = ""
@@ -119,7 +131,9 @@ def main() -> None:
                   f"{' --csv' if args.csv else ''}), wall {wall:.2f} s (model {s.model_s:.2f} s"
                   f"{' summed over workers' if jobs > 1 or scheduler else ''}, writing "
                   f"{s.write_s:.2f} s), {s.points / wall:,.0f} points/s overall; {sizes}; "
-                  f"Pareto front {s.pareto_points:,}; peak RSS of this process {rss:.0f} MiB"
+                  f"Pareto front {s.pareto_points:,}; CPU {cpu[0]:.2f} s in this process"
+                  f"{f' + {cpu[1]:.2f} s in its worker processes' if cpu[1] else ''}; "
+                  f"peak RSS of this process {rss:.0f} MiB"
                   f"{' (cold caches)' if k == 0 else ''}; load average "
                   f"{os.getloadavg()[0]:.2f}{same}", flush=True)
     if not args.points and not args.no_model_only:

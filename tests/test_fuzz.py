@@ -121,10 +121,23 @@ def test_fuzz_scale_fusion_occam(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_fuzz_scale_mbs(tmp_path: Path) -> None:
+    """Issue #16 'Scale', MBS: the campaign's MBS scale cases (they cycle through
+    fuzz.MBS_SCALE) and a 10,000-layer network through each of those strategies, within the
+    campaign's memory limit (1 GiB over the parent) and 300 s (MBS tables of the groups of at
+    most MAX_GROUP_LAYERS layers: about 400 MB and 10 s each)."""
+    cases = [c for c in fuzz.generate(SEED, 400, scale=True)
+             if c.cls == "scale" and c.argv[5] in fuzz.MBS_SCALE]
+    cases += [fuzz.scale_case(f"scale-10000-{s}", 10_000, s) for s in fuzz.MBS_SCALE]
+    failures = _scale_failures(cases, tmp_path)
+    assert len(cases) > 4 and not failures, "\n".join(failures)
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("CNNMEM_FUZZ_SCALE"),
-                    reason="issue #16 'Scale' (memory linear in layers) is not done for MBS "
-                           "yet (fusion and occam: test_fuzz_scale_fusion_occam); set "
-                           "CNNMEM_FUZZ_SCALE=1 to run the networks of 2,000-10,000 layers")
+                    reason="the whole scale class, 8 networks of 2,000-10,000 layers (MBS: "
+                           "test_fuzz_scale_mbs; fusion and occam: "
+                           "test_fuzz_scale_fusion_occam); set CNNMEM_FUZZ_SCALE=1 to run it")
 def test_fuzz_scale_campaign(tmp_path: Path) -> None:
     cases = [c for c in fuzz.generate(SEED, 400, scale=True) if c.cls == "scale"]
     failures = _scale_failures(cases, tmp_path)

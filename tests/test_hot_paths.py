@@ -105,6 +105,21 @@ def test_fixed_grouping_points_bitwise_on_resnet50(hw_name: str, training: bool)
                                                  training), cuts, sub)
 
 
+@pytest.mark.parametrize("chunk_caps", [1, 2, 3, 12, 40])
+@pytest.mark.parametrize("n_sub", [1, 2, 64])
+def test_fixed_grouping_points_bitwise_per_chunk(chunk_caps: int, n_sub: int) -> None:
+    """Chunks of a dense capacity axis, as the engine cuts them: one capacity, one class (a
+    run of close capacities), a single sub-batch size."""
+    net, hw = load_network("alexnet"), load_hardware("wavecore")
+    caps = np.geomspace(256 * 2**10, 128 * 2**20, 400)
+    sub = np.unique(np.linspace(1, 64, n_sub).astype(int))
+    with capacity_domain(caps):
+        for lo in range(0, caps.size, 37 * chunk_caps):
+            m = mbs.build_model(net, hw, 64, caps[lo:lo + chunk_caps], True)
+            for cuts in ((), (2, 5), tuple(range(len(net) - 1))):
+                _assert_points_equal(m, cuts, sub)
+
+
 @settings(**SETTINGS)
 @given(text=small_nets(dag=True), batch=st.integers(1, 9), training=st.booleans(),
        data=st.data())

@@ -182,3 +182,18 @@ def test_explicit_grouping_deeper_than_the_limit_is_one_line_error(tmp_path, cap
     with pytest.raises(InputError, match="MBS group"):
         mbs.plan_cuts(m, (), None)
     mbs.plan_cuts(m, (299,), None)  # two groups of 300 layers: inside the band
+
+
+def test_a_search_restricted_by_the_band_says_so(tmp_path) -> None:
+    """A self-choosing MBS schedule of a network deeper than the band notes the restriction;
+    one of a built-in network (every group considered) does not."""
+    import cnnmem
+
+    path = tmp_path / "deep.yaml"
+    path.write_text(_residual_chain(600))
+    for strategy in ("mbs-optimal", "mbs-greedy", "mbs-recompute"):
+        notes = cnnmem.schedule(str(path), "wavecore", strategy, batch=2).notes
+        assert any(f"at most {MAX_GROUP_LAYERS} layers" in n and "600" in n for n in notes)
+    assert not any("MAX_GROUP_LAYERS" in n
+                   for n in cnnmem.schedule("resnet50", "wavecore", "mbs-optimal",
+                                            batch=2).notes)

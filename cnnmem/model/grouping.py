@@ -7,7 +7,8 @@ of the group that ends at ``e`` in problem ``p``, or -1 when no group ends at ``
 
 :func:`consecutive_dp` is the O(L^2) dynamic program over cut points: ``T[e+1] = min over s of
 T[s] + cost(s, e)``, with the cost of every group ``[s..e]`` supplied as an array over starts and
-problems so that all problems (capacities, sub-batch sizes) are solved in one pass. The same
+problems so that all problems (capacities, sub-batch sizes) are solved in one pass; the cost may
+cover only the last k starts (groups of at most k layers: O(L k), as MBS's banded tables). The same
 machinery serves MBS (:mod:`cnnmem.model.mbs`) and any other consecutive partition (OCCAM).
 """
 

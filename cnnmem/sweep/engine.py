@@ -266,6 +266,16 @@ def capacities_per_chunk(task: Task, chunk_points: int) -> int:
     return max(1, chunk_points // n_sub)
 
 
+def task_domain(task: Task) -> CapacityDomain:
+    """The task's capacity domain (its distinct capacities, hashed), made once per Task object:
+    a worker evaluates many blocks of the task it was sent."""
+    domain = task.__dict__.get("_capacity_domain")
+    if domain is None:
+        domain = CapacityDomain.of(task.capacity_bytes)
+        object.__setattr__(task, "_capacity_domain", domain)
+    return domain
+
+
 def _training_bound(spec: SweepSpec, task: Task, caps: np.ndarray) -> np.ndarray:
     """The training lower bound per capacity (bound 1; bound 2 for a strategy that recomputes;
     :mod:`cnnmem.model.training_bound`), NaN in inference: ``dram_over_bound``'s denominator."""
@@ -289,7 +299,7 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
     per = capacities_per_chunk(task, chunk_points)
     caps_all = task.capacity_bytes
     first, end = (0, caps_all.size) if block is None else block
-    domain = CapacityDomain.of(caps_all)
+    domain = task_domain(task)
     for lo in range(first, end, per):  # a loop over chunks of capacities
         caps = caps_all[lo:min(lo + per, end)]
         req = SweepRequest(network=task.net, hardware=task.hw, mode=spec.mode, batch=spec.batch,
@@ -387,16 +397,19 @@ def _frame_table(spec: SweepSpec, frame: pd.DataFrame) -> Any:
     return pa.Table.from_pandas(frame, schema=result_schema(spec), preserve_index=False)
 
 
-def write_chunk(spec: SweepSpec, ch: Chunk, writer: ResultWriter | None, keep: str) -> int:
-    """Write the kept rows of a chunk; returns its number of feasible points."""
-    feasible = feasible_points(ch)
+def write_chunk(spec: SweepSpec, ch: Chunk, writer: ResultWriter | None, keep: str,
+                feasible: np.ndarray | None = None) -> int:
+    """Write the kept rows of a chunk; returns its number of feasible points (``feasible``:
+    :func:`feasible_points` of the chunk, when the caller has it)."""
+    feasible = feasible_points(ch) if feasible is None else feasible
     if writer is not None and keep != "pareto":
         rows = np.arange(len(ch)) if keep == "all" else np.flatnonzero(feasible)
         writer.write(chunk_table(spec, ch, rows, feasible))
     return int(feasible.sum())
 
 
-def _chunk_frame(spec: SweepSpec, ch: Chunk, rows: np.ndarray) -> pd.DataFrame:
+def _chunk_frame(spec: SweepSpec, ch: Chunk, rows: np.ndarray,
+                 feasible: np.ndarray | None = None) -> pd.DataFrame:
     t = ch.task
     data: dict[str, Any] = {
         "network": t.network, "hardware": t.hardware, "strategy": t.strategy,
@@ -407,7 +420,7 @@ def _chunk_frame(spec: SweepSpec, ch: Chunk, rows: np.ndarray) -> pd.DataFrame:
         data[a.column] = v
     data["capacity_bytes"] = ch.capacity_bytes[rows]
     data["sub_batch"] = ch.sub_batch[rows]
-    data["feasible"] = feasible_points(ch)[rows]
+    data["feasible"] = (feasible_points(ch) if feasible is None else feasible)[rows]
     for m in METRICS:
         data[m] = ch.metrics[m][rows]
     return pd.DataFrame(data, index=np.arange(rows.size))
@@ -436,24 +449,49 @@ class _Front:
     def __init__(self, objectives: tuple[str, ...]) -> None:
         self.objectives = list(objectives)
         self.fronts: dict[str, pd.DataFrame] = {}
+        self._values: dict[str, np.ndarray] = {}  # each front's objective values (n, k)
 
-    def add(self, spec: SweepSpec, ch: Chunk) -> None:
+    def add(self, spec: SweepSpec, ch: Chunk, feasible: np.ndarray | None = None) -> None:
+        """Merge a chunk's points (``feasible``: :func:`feasible_points` of the chunk, when
+        the caller has it)."""
         vals = np.column_stack([ch.capacity_bytes if o == "capacity_bytes" else ch.metrics[o]
                                 for o in self.objectives])
         rows = np.flatnonzero(pareto_mask(vals))
         if rows.size == 0:
             return
-        self.merge(ch.task.network, _chunk_frame(spec, ch, rows))
+        self._merge(ch.task.network, vals[rows],
+                    lambda keep: _chunk_frame(spec, ch, rows[keep], feasible))
 
     def merge(self, network: str, new: pd.DataFrame) -> None:
         """Front of (this front + ``new`` rows), rows in arrival order (a set function of the
         points, so fronts of blocks merged in task order equal the serial front)."""
         if len(new) == 0:
             return
+        self._merge(network, new[self.objectives].to_numpy(dtype=float),
+                    lambda keep: new[keep].reset_index(drop=True))
+
+    def _merge(self, network: str, new_values: np.ndarray,
+               new_rows: Callable[[np.ndarray], pd.DataFrame]) -> None:
+        """The front of (old rows + new rows) is ``pareto_mask`` of their values, the kept
+        old rows first; only the kept new rows are made into a frame (``new_rows(keep)``),
+        and nothing is made when no new row is kept and no old row dropped."""
         old = self.fronts.get(network)
-        both = new if old is None else pd.concat([old, new], ignore_index=True)
-        keep = pareto_mask(both[self.objectives].to_numpy(dtype=float))
-        self.fronts[network] = both[keep].reset_index(drop=True)
+        if old is None:
+            keep = pareto_mask(new_values)
+            self.fronts[network] = new_rows(keep)
+            self._values[network] = new_values[keep]
+            return
+        old_values = self._values[network]
+        both = np.concatenate([old_values, new_values])
+        keep = pareto_mask(both)
+        keep_old, keep_new = keep[:len(old_values)], keep[len(old_values):]
+        if keep_old.all() and not keep_new.any():
+            return
+        parts = [old[keep_old], new_rows(keep_new)] if keep_new.any() else [old[keep_old]]
+        parts = [f for f in parts if len(f)] or parts[:1]
+        self.fronts[network] = (pd.concat(parts, ignore_index=True) if len(parts) > 1
+                                else parts[0].reset_index(drop=True))
+        self._values[network] = both[keep]
 
     def frame(self, spec: SweepSpec) -> pd.DataFrame:
         parts = [self.fronts[n] for n, _ in spec.networks if n in self.fronts]
@@ -522,7 +560,7 @@ def evaluate_block(spec: SweepSpec, task: Task, block: Block, chunk_points: int,
         if write_results and keep != "pareto":
             rows = np.arange(len(ch)) if keep == "all" else np.flatnonzero(ok)
             tables.append(chunk_table(spec, ch, rows, ok))
-        front.add(spec, ch)
+        front.add(spec, ch, ok)
         points += len(ch)
         feasible += int(ok.sum())
     table = pa.concat_tables(tables) if tables else None

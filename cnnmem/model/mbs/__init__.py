@@ -58,7 +58,14 @@ mini-batch, S = ceil(N / n) sub-batches, e_a/e_w/e_g bytes per activation/weight
   transfers with its own compute); the same MACs as the baseline. All tensors (including the
   network input's dX, as in the baseline) are counted.
 
-Modules: tables (group traffic tables), fallback (a layer alone over the whole batch),
+Scale (issue #16): the tables hold every group of at most
+:data:`cnnmem.limits.MAX_GROUP_LAYERS` layers (520; every built-in network has fewer, so
+nothing is left out there), in memory linear in the layer count (:mod:`.band`); on a deeper
+network the DPs and the greedy rule consider no deeper group, and an explicit grouping with one
+is refused.
+
+Modules: tables (group traffic tables), band (their banded storage), fallback (a layer alone
+over the whole batch),
 traffic (the model and a group's DRAM traffic), plans (optimal DP, greedy, cuts), rollup
 (energy/latency and totals), points (the sweep hot path), strategies (specs, registration).
 """

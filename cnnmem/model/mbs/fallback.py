@@ -12,9 +12,10 @@ import numpy as np
 
 from cnnmem.hardware import Hardware
 from cnnmem.model.cost import layer_pass_costs
-from cnnmem.model.gconv import layer_gconvs
+from cnnmem.model.gconv import PASSES
 from cnnmem.model.mbs.tables import (
     CELLS,
+    layer_gconv_table,
 )
 from cnnmem.model.precision import Precision
 from cnnmem.model.streaming import streaming_bytes
@@ -50,7 +51,7 @@ def _split_layer_pass(net: Network, costs: Any, item: int, prec: Precision, batc
         return {"stash": stash, "gradients": dram - stash}
     if p == "dgrad" and costs.macs[item, 0] == 0:  # a skipped dgrad: its fork sum only
         return {"gradients": dram}
-    g = layer_gconvs(layer, i, (p,))[0]
+    g = layer_gconv_table(net)[i][PASSES.index(p)]
     tile = costs.tile[item, 0].astype(float)  # (n_capacity, 4)
     ok = tile[:, 0] > 0
     t = np.where(ok[:, None], tile, 1.0)

@@ -104,6 +104,11 @@ def fixed_grouping_points(m: Model, cuts: tuple[int, ...], sub_batch: np.ndarray
     fb_keys = POINT_KEYS + ("buffer_need_bytes",)
     fb_e = np.stack([fb[k][e] for k in fb_keys], axis=-1)  # (G, C, F + 1)
     first, of = capacity_classes(m.caps, needs, fb_e.transpose(1, 0, 2))
+    if first.size == 1 < m.caps.size:
+        # one class, formed twice: the group sums below are then matrix products, as over
+        # the chunk's capacities (a one-row product is a matrix-vector one, summed in
+        # another order: other last bits)
+        first = np.repeat(first, 2)
     fb_e = fb_e[:, first]  # (G, U, F + 1): one capacity per class from here on
     cap = m.caps[first][None, :, None]  # (1, U, 1)
     acc = needs[:, None, :, 0] <= cap  # (G, U, K)

@@ -76,6 +76,7 @@ from cnnmem.model.mbs.tables import (
     NOTE_NORM,
     LiveWindow,
     _needs,
+    band_notes,
     cell_key,
     group_band,
 )
@@ -378,7 +379,8 @@ def recompute_result(m: Model, plan: Plan, mode: np.ndarray) -> StrategyResult:
         columns=COLUMNS,
         summed=MBS_SUMMED + ("recompute_groups", "one_pass_groups", "recompute_macs"),
         totals={"cuts": ",".join(str(c) for c in cuts_of_path(plan.path)[0])},
-        derive=derive_totals(m.batch), cuts=cut_mask(plan.path), notes=NOTES)
+        derive=derive_totals(m.batch), cuts=cut_mask(plan.path),
+        notes=NOTES + band_notes(len(m.net)))
 
 
 def evaluate_recompute(m: Model, plan: Plan, mode: np.ndarray, with_groups: bool = False

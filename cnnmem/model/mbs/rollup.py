@@ -4,6 +4,7 @@ Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,7 +15,7 @@ import numpy as np
 from cnnmem.hardware import Hardware
 from cnnmem.model.array import pass_efficiency
 from cnnmem.model.cost import energy_latency
-from cnnmem.model.gconv import PASSES, input_gradient_needed, layer_gconvs
+from cnnmem.model.gconv import PASSES, input_gradient_needed
 from cnnmem.model.mbs.band import PairTable, band_event_sums
 from cnnmem.model.mbs.plans import (
     Plan,
@@ -24,6 +25,7 @@ from cnnmem.model.mbs.tables import (
     KINDS,
     cell_key,
     group_band,
+    layer_gconv_table,
 )
 from cnnmem.model.mbs.traffic import (
     Model,
@@ -43,29 +45,54 @@ TOTAL_FIELDS = ("dram_bytes", "energy_dram_pj", "energy_buffer_pj", "energy_comp
 @lru_cache(maxsize=64)
 def _layer_gconvs(net: Network) -> tuple[tuple[int, tuple[Any, ...]], ...]:
     """(layer index, its forward/dgrad/wgrad GConvs) of every conv/FC layer."""
-    return tuple((i, tuple(layer_gconvs(layer, i, PASSES))) for i, layer in
-                 enumerate(net.layers) if layer.is_compute)
+    return tuple(layer_gconv_table(net).items())
+
+
+class ArrayMacColumns:
+    """Cumulative (over layers) MAC slots per sample of the forward and backward passes, one
+    (L + 1,) column per sub-batch size, computed the first time a size is asked for (a loop
+    over layers per new set of sizes) and kept: memory (L + 1) x the sizes used, not x the
+    batch (issue #16 "Scale": 10,000 layers x 16,384 sizes would be 5 GB). A layer's dgrad
+    counts only where backprop computes it (``input_gradient``)."""
+
+    def __init__(self, net: Network, hw: Hardware, batch: int, input_gradient: bool) -> None:
+        self.net, self.hw = net, hw
+        L = len(net)
+        self.needed = input_gradient_needed(net) if not input_gradient else (True,) * L
+        self.column = np.full(batch + 1, -1, dtype=np.int64)  # sub-batch n -> its column
+        self.fwd = np.zeros((L + 1, 0))
+        self.bwd = np.zeros((L + 1, 0))
+        self.lock = threading.Lock()  # a Dask worker may run tasks in threads
+
+    def columns(self, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The forward and backward tables (L + 1, sizes so far) and the column of each
+        sub-batch size in ``n`` (an array like n)."""
+        n = np.asarray(n, dtype=np.int64)
+        with self.lock:
+            self._add(np.unique(n[self.column[n] < 0]).astype(float))
+            return self.fwd, self.bwd, self.column[n]
+
+    def _add(self, missing: np.ndarray) -> None:
+        if missing.size:
+            L = len(self.net)
+            per_f = np.zeros((L, missing.size))
+            per_b = np.zeros((L, missing.size))
+            for i, (fwd, dgrad, wgrad) in _layer_gconvs(self.net):  # a loop over layers
+                macs = float(fwd.macs_per_sample)
+                per_f[i] = macs / pass_efficiency(self.hw, fwd, missing)
+                per_b[i] = (macs / pass_efficiency(self.hw, dgrad, missing) if self.needed[i]
+                            else 0.0) + macs / pass_efficiency(self.hw, wgrad, missing)
+            zero = np.zeros((1, missing.size))
+            self.column[missing.astype(np.int64)] = self.fwd.shape[1] + np.arange(missing.size)
+            self.fwd = np.concatenate([self.fwd, np.concatenate([zero, np.cumsum(per_f, 0)])], 1)
+            self.bwd = np.concatenate([self.bwd, np.concatenate([zero, np.cumsum(per_b, 0)])], 1)
 
 
 @lru_cache(maxsize=64)
 def _array_mac_tables(net: Network, hw: Hardware, batch: int, input_gradient: bool = False
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative (over layers) MAC slots per sample of the forward and backward passes at every
-    sub-batch size 1..batch: arrays (L + 1, batch), column n - 1 for sub-batch n (cached).
-    A layer's dgrad counts only where backprop computes it (``input_gradient``)."""
-    n = np.arange(1, batch + 1, dtype=float)
-    L = len(net)
-    needed = input_gradient_needed(net) if not input_gradient else (True,) * L
-    per_f = np.zeros((L, n.size))
-    per_b = np.zeros((L, n.size))
-    for i, (fwd, dgrad, wgrad) in _layer_gconvs(net):  # a loop over layers
-        macs = float(fwd.macs_per_sample)
-        per_f[i] = macs / pass_efficiency(hw, fwd, n)
-        per_b[i] = (macs / pass_efficiency(hw, dgrad, n) if needed[i] else 0.0) + \
-            macs / pass_efficiency(hw, wgrad, n)
-    zero = np.zeros((1, n.size))
-    return (np.concatenate([zero, np.cumsum(per_f, axis=0)]),
-            np.concatenate([zero, np.cumsum(per_b, axis=0)]))
+                      ) -> ArrayMacColumns:
+    """The cached :class:`ArrayMacColumns` of a (network, hardware, batch, input_gradient)."""
+    return ArrayMacColumns(net, hw, batch, input_gradient)
 
 
 @lru_cache(maxsize=64)
@@ -100,9 +127,7 @@ def group_array_macs(m: Model, s: np.ndarray, e: np.ndarray, n: np.ndarray
     :mod:`cnnmem.model.array`). None when the hardware gives no array shape (slots = MACs)."""
     if m.hw.array_rows <= 0:
         return None
-    col = np.asarray(n, dtype=np.int64) - 1  # sub-batch n -> column n - 1 of the tables
-    cs_f, cs_b = _array_mac_tables(m.net, m.hw, m.batch, m.input_gradient)
-    inverse = col
+    cs_f, cs_b, inverse = _array_mac_tables(m.net, m.hw, m.batch, m.input_gradient).columns(n)
     N = float(m.batch)
     e1 = np.asarray(e) + 1
     return (N * (cs_f[e1, inverse] - cs_f[s, inverse]),

@@ -35,6 +35,7 @@ from cnnmem.model.mbs.tables import (
     CELLS,
     KINDS,
     NOTE_NORM,
+    band_notes,
     cell_key,
     check_cuts_depth,
 )
@@ -148,7 +149,8 @@ def evaluate_strategy(name: str, req: SweepRequest) -> StrategyResult:
         name, shape, lambda: plan_blocks(m, p, shape), total_keys=TOTAL_KEYS,
         columns=ROW_HEAD + ROW_TAIL, summed=MBS_SUMMED,
         totals={"cuts": ",".join(str(c) for c in cuts_of_path(p.path)[0])},
-        derive=derive_totals(req.batch), cuts=cuts, notes=_notes)
+        derive=derive_totals(req.batch), cuts=cuts,
+        notes=_notes if structural else lambda t: _notes(t) + band_notes(len(m.net)))
 
 
 _WEIGHT_TILE = OptionSpec("weight_tile", "layer", ("layer", "channel"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -98,10 +99,26 @@ def no_backward(net: Network, input_gradient: bool = False) -> np.ndarray:
 
 
 
+@lru_cache(maxsize=64)
+def layer_gconv_table(net: Network) -> dict[int, tuple[Any, ...]]:
+    """The forward, dgrad and wgrad GConvs of every conv/FC layer by layer index, built once
+    per network (the tables, the baseline fallback's split and the roll-up share them)."""
+    return {i: tuple(layer_gconvs(layer, i, PASSES)) for i, layer in enumerate(net.layers)
+            if layer.is_compute}
+
+
 def group_band(n_layers: int) -> int:
     """Deepest group the tables hold: the whole network, at most
     :data:`cnnmem.limits.MAX_GROUP_LAYERS` layers."""
     return max(1, min(int(n_layers), MAX_GROUP_LAYERS))
+
+
+def band_notes(n_layers: int) -> tuple[str, ...]:
+    """A schedule note when a self-choosing MBS search was restricted by the band."""
+    if n_layers <= MAX_GROUP_LAYERS:
+        return ()
+    return (f"groups of at most {MAX_GROUP_LAYERS} layers considered (cnnmem.limits."
+            f"MAX_GROUP_LAYERS; the network has {n_layers:,}): a deeper group could cost less",)
 
 
 def check_group_depth(first: np.ndarray, last: np.ndarray, field: str = "cuts") -> None:
@@ -312,8 +329,9 @@ def group_tables(net: Network, prec: Precision, training: bool, weight_tile: str
     else:
         ws = w
     ws_bytes = ws * (prec.weight + (prec.gradient if training else 0.0))
-    macs = np.array([layer_gconvs(lay, i, ("forward",))[0].macs_per_sample if lay.is_compute
-                     else 0 for i, lay in enumerate(net.layers)], dtype=float)
+    gconvs = layer_gconv_table(net)
+    macs = np.array([gconvs[i][0].macs_per_sample if i in gconvs else 0 for i in range(n)],
+                    dtype=float)
     vec_f = np.array([streaming_elementwise_ops(lay, "forward") for lay in net.layers], float)
     vec_d = np.array([streaming_elementwise_ops(lay, "dgrad") for lay in net.layers], float)
     vec_d[no_backward(net, input_gradient)] = 0.0  # as the baseline: no element-wise dgrad
