@@ -2,11 +2,22 @@
 
 ``generate(seed, n)`` yields :class:`Case` values (fixed seed -> the same cases); ``run_case``
 runs one in a forked child (the parent has cnnmem imported already, so a case costs only its
-own work) under a memory limit (``resource.setrlimit(RLIMIT_AS)``) and a time limit, and
-``check`` returns what is wrong with the outcome (empty: the case passed). A case passes when
-it exits 0 or 2, writes no traceback, on exit 2 writes exactly one stderr line of fewer than
-300 characters, finishes within the time and memory limits, and leaves no file behind after an
-error.
+own work) under a memory limit and a time limit, and ``check`` returns what is wrong with the
+outcome (empty: the case passed). A case passes when it exits 0 or 2, writes no traceback, on
+exit 2 writes exactly one stderr line of fewer than 300 characters, finishes within the time
+and memory limits, and leaves no file behind after an error.
+
+The memory limit is on resident memory (RSS), the memory a case really uses: the parent polls
+the child's RSS while it runs and kills it past the limit, and the kernel's peak RSS of the
+child (``wait4``'s ``ru_maxrss``) is checked when it ends; either way the check reports
+``memory``. Address space (``RLIMIT_AS``) is not a measure of use: pyarrow's allocator
+(mimalloc, used by pandas 3's string columns) reserves a 1 GiB arena of address space when one
+fits, glibc reserves 64 MiB per thread arena and OpenBLAS a buffer per thread, so the same
+``bound`` command peaked at 0.5 GiB or 1.5 GiB of address space (120 MiB resident) depending on
+whether that reservation fitted under the limit, and a limit of "1 GiB of address space over
+the parent" sat within 1 MiB of that threshold. ``RLIMIT_AS`` stays only as a wide backstop
+(``ADDRESS_SPACE_BACKSTOP_BYTES`` over the parent) so a runaway fails fast even if the polling
+parent is starved of CPU.
 
 Classes (``Case.cls``): ``value`` (a scalar replaced by a hostile value), ``drop`` (a key
 removed), ``extra`` (an unknown key), ``text`` (control characters, truncation, nesting, an
@@ -65,13 +76,21 @@ class Case:
     slow_ok: bool = False  # may take longer than the fast limit (a real sweep)
 
 
+#: the child's address-space limit over the parent's, a backstop only (see the module text)
+ADDRESS_SPACE_BACKSTOP_BYTES = 8 << 30
+#: how often the parent reads the child's resident memory and checks the time limit
+POLL_S = 0.01
+
+
 @dataclass
 class Outcome:
-    exit_code: int | None  # None: killed after the time limit
+    exit_code: int | None  # None: killed (time or memory limit) or died of a signal
     stderr: str
     seconds: float
     signal: int | None = None
     leftovers: list[str] = field(default_factory=list)
+    peak_rss_bytes: int = 0  # the child's peak resident memory (the kernel's ru_maxrss)
+    over_memory: bool = False  # its resident memory went past the limit
 
 
 def _paths(data: Any, prefix: tuple = ()) -> list[tuple]:
@@ -254,9 +273,25 @@ def _listing(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss_bytes(pid: int) -> int:
+    """The resident memory of process ``pid`` now (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def run_case(case: Case, folder: Path, *, timeout_s: float, memory_bytes: int) -> Outcome:
-    """Run ``case`` in a forked child inside ``folder`` (created fresh by the caller)."""
+    """Run ``case`` in a forked child inside ``folder`` (created fresh by the caller), killed
+    after ``timeout_s`` or when its resident memory passes ``memory_bytes`` (the child's RSS
+    counts the pages it shares with this process, so take ``memory_bytes`` from
+    :func:`memory_limit`)."""
     _prepare(case, folder)
+    backstop = _vm_size_bytes() + ADDRESS_SPACE_BACKSTOP_BYTES
     before = _listing(folder)
     err_path = folder.parent / f"{folder.name}.stderr"
     t0 = time.perf_counter()
@@ -271,7 +306,7 @@ def run_case(case: Case, folder: Path, *, timeout_s: float, memory_bytes: int) -
             os.dup2(fd_err, 2)
             sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+            resource.setrlimit(resource.RLIMIT_AS, (backstop, backstop))
             from cnnmem.cli import main
 
             try:
@@ -289,31 +324,41 @@ def run_case(case: Case, folder: Path, *, timeout_s: float, memory_bytes: int) -
             os._exit(code)
     deadline = t0 + timeout_s
     status = None
-    while time.perf_counter() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
+    over_memory = False
+    while True:
+        done, wait_status, usage = os.wait4(pid, os.WNOHANG)
         if done:
+            status = wait_status
             break
-        time.sleep(0.01)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        over_memory = _rss_bytes(pid) > memory_bytes
+        if over_memory or time.perf_counter() >= deadline:
+            os.kill(pid, signal.SIGKILL)
+            _, _, usage = os.wait4(pid, 0)
+            break
+        time.sleep(POLL_S)
     seconds = time.perf_counter() - t0
+    peak_rss_bytes = usage.ru_maxrss * 1024  # KiB on Linux
+    over_memory = over_memory or peak_rss_bytes > memory_bytes
     stderr = err_path.read_text(encoding="utf-8", errors="replace") if err_path.exists() else ""
     err_path.unlink(missing_ok=True)
     (folder / "ro").chmod(0o755)
     if status is None:
-        return Outcome(None, stderr, seconds)
+        return Outcome(None, stderr, seconds, peak_rss_bytes=peak_rss_bytes,
+                       over_memory=over_memory)
     code = os.waitstatus_to_exitcode(status)
     after = _listing(folder)
     leftovers = sorted(set(after) - set(before)) if code != 0 else []
     return Outcome(code if code >= 0 else None, stderr, seconds,
-                   signal=-code if code < 0 else None, leftovers=leftovers)
+                   signal=-code if code < 0 else None, leftovers=leftovers,
+                   peak_rss_bytes=peak_rss_bytes, over_memory=over_memory)
 
 
 def check(outcome: Outcome) -> list[str]:
     """What is wrong with an outcome, as failure classes (empty: it passed)."""
     problems = []
-    if outcome.exit_code is None:
+    if outcome.over_memory:
+        problems.append("memory")
+    elif outcome.exit_code is None:
         problems.append("killed" if outcome.signal else "timeout")
     elif outcome.exit_code not in (0, 2):
         problems.append(f"exit-{outcome.exit_code}")
@@ -330,10 +375,20 @@ def check(outcome: Outcome) -> list[str]:
     return problems
 
 
-def memory_limit(extra_bytes: int = 1 << 30) -> int:
-    """The address-space limit of a child: what this process maps now plus ``extra_bytes``."""
+def _status_bytes(key: str) -> int:
+    """A size from /proc/self/status (``VmSize``, ``VmRSS``) in bytes."""
     with open("/proc/self/status", encoding="ascii") as fh:
         for line in fh:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024 + extra_bytes
-    return 4 << 30
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {key} in /proc/self/status")
+
+
+def _vm_size_bytes() -> int:
+    return _status_bytes("VmSize")
+
+
+def memory_limit(extra_bytes: int = 1 << 30) -> int:
+    """The resident-memory limit of a child: this process's resident memory now (which a
+    forked child starts with, shared) plus ``extra_bytes``."""
+    return _status_bytes("VmRSS") + extra_bytes

@@ -63,6 +63,36 @@ def test_fuzz_check_flags_bad_outcomes() -> None:
         "file-left-behind"]
 
 
+def test_fuzz_flags_a_memory_blowup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memory limit catches a real blow-up: a sweep of 10**8 capacities (issue #16's
+    'sweep steps' reproducer, tests/test_hostile_inputs.py::test_sweep_sizes) with the sweep
+    size limits lifted in this process before the fork, so the child really builds the sweep;
+    it passes the resident-memory limit and is killed (about 1 s)."""
+    from cnnmem.sweep import spec
+
+    monkeypatch.setattr(spec, "MAX_AXIS_VALUES", 10**12)
+    monkeypatch.setattr(spec, "MAX_SWEEP_POINTS", 10**15)
+    text = ("sweep: s\nnetworks: [lenet5]\nhardware: [edge]\nbatch: 8\nstrategies: [mbs]\n"
+            "axes:\n  capacity: {from: 1 MiB, to: 2 MiB, steps: 100000000}\n")
+    case = fuzz.Case("blowup", "cli", ("sweep", "in.yaml", "-o", "out", "--quiet"),
+                     (("in.yaml", text),))
+    memory = fuzz.memory_limit()
+    (tmp_path / "case").mkdir()
+    out = fuzz.run_case(case, tmp_path / "case", memory_bytes=memory, timeout_s=TIME_LIMIT_S)
+    assert fuzz.check(out) == ["memory"], (out, memory)
+    assert out.peak_rss_bytes > memory
+
+
+def test_fuzz_memory_limit_is_resident_memory(tmp_path: Path) -> None:
+    """A case's resident memory (not its address space) is measured: a fast case stays far
+    below the limit although pandas/pyarrow reserve gigabytes of address space."""
+    case = fuzz.Case("small", "cli", ("bound", "mobilenet_v2", "--buffer", "64KiB"))
+    memory = fuzz.memory_limit()
+    (tmp_path / "case").mkdir()
+    out = fuzz.run_case(case, tmp_path / "case", memory_bytes=memory, timeout_s=TIME_LIMIT_S)
+    assert fuzz.check(out) == [] and 0 < out.peak_rss_bytes < memory - (512 << 20), out
+
+
 def _scale_failures(cases: list[fuzz.Case], tmp_path: Path) -> list[str]:
     memory = fuzz.memory_limit()
     failures = []

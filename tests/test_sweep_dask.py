@@ -152,7 +152,10 @@ def test_signal_with_jobs_leaves_no_files_and_no_workers(tmp_path: Path, sig: st
     exit 143/130, no output directory, and every worker process of the embedded cluster
     gone."""
     spec = tmp_path / "s.yaml"
-    spec.write_text(SWEEP.replace("steps: 24", "steps: 40000"))  # far more than 4 s of work
+    # 76.8 M points: about 160 s of CPU after the workers start, ~80 s on two free cores, 20x
+    # the 4 s wait (40,000 steps: 17 s of CPU, ~8.5 s on two cores, only 2x; 200,000: 82 s);
+    # the workers start as soon at any size, so the test takes no longer
+    spec.write_text(SWEEP.replace("steps: 24", "steps: 400000"))
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-c", "from cnnmem.cli import main; main()",
                              "sweep", str(spec), "-o", str(out), "--quiet", "--jobs", "2",
