@@ -148,9 +148,9 @@ def test_missing_dask_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.Mon
     pytest.param("SIGINT", 4.0, marks=pytest.mark.slow)])
 def test_signal_with_jobs_leaves_no_files_and_no_workers(tmp_path: Path, sig: str,
                                                          wait_s: float) -> None:
-    """A signal during a --jobs 2 sweep, as the workers start (0 s) or while blocks run (4 s):
+    """A signal during a --jobs 2 sweep, as the worker starts (0 s) or while blocks run (4 s):
     exit 143/130, no output directory, and every worker process of the embedded cluster
-    gone."""
+    gone (--jobs 2: one worker process, the client evaluating blocks too)."""
     spec = tmp_path / "s.yaml"
     spec.write_text(SWEEP.replace("steps: 24", "steps: 40000"))  # far more than 4 s of work
     out = tmp_path / "out"
@@ -161,13 +161,13 @@ def test_signal_with_jobs_leaves_no_files_and_no_workers(tmp_path: Path, sig: st
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(workers) < 2:
+        while time.monotonic() < deadline and not workers:
             workers |= _children(proc.pid)
             time.sleep(0.1)  # until the cluster's worker processes run
         time.sleep(wait_s)
         workers |= _children(proc.pid)
         assert proc.poll() is None, proc.communicate()
-        assert len(workers) >= 2  # the embedded cluster's processes
+        assert workers  # the embedded cluster's worker process(es)
         proc.send_signal(getattr(signal, sig))
         _, err = proc.communicate(timeout=60)
     finally:
