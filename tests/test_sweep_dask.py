@@ -73,13 +73,14 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_jobs_2_equals_jobs_1(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [2, 3])  # 3: two workers, the client takes blocks back
+def test_jobs_n_equals_jobs_1(tmp_path: Path, jobs: int) -> None:
     serial = _sweep(tmp_path, "serial")
-    parallel = _sweep(tmp_path, "jobs2", "--jobs", "2")
+    parallel = _sweep(tmp_path, "jobs", "--jobs", str(jobs))
     for f in FILES:
         assert parallel[f] == serial[f], f
-    run = json.loads((tmp_path / "jobs2" / "run.json").read_text())
-    assert run["jobs"] == 2 and run["points_evaluated"] == json.loads(
+    run = json.loads((tmp_path / "jobs" / "run.json").read_text())
+    assert run["jobs"] == jobs and run["points_evaluated"] == json.loads(
         (tmp_path / "serial" / "run.json").read_text())["points_evaluated"]
 
 
