@@ -1,16 +1,18 @@
 """Parallel and distributed sweep evaluation on Dask (the optional extra ``cnnmem[dask]``).
 
-``cnnmem sweep --jobs N`` starts an embedded local cluster of N worker processes (one thread
-each) bound to 127.0.0.1; ``--scheduler tcp://HOST:PORT`` uses an existing cluster (``dask
-scheduler`` / ``dask worker``, or dask-jobqueue on SLURM; README). The sweep is cut into blocks
-(network, hardware point, strategy, grouping, capacity block; :func:`capacity_blocks`), each a
-few of the serial run's chunks. A worker evaluates a block exactly as the serial run evaluates
-those capacities and returns its kept rows as an Arrow table, its Pareto front and its counts
-(:class:`~cnnmem.sweep.engine.BlockResult`); no shared file system is needed. The client takes
-the results in block order and writes them through the same ResultWriter and front merge as the
-serial run, so results.parquet, results.csv and pareto.csv are byte-identical for any number of
-workers and any cluster. At most a few blocks per worker are in flight, so the client's memory
-stays bounded. The progress bar counts the points of every block as it finishes.
+``cnnmem sweep --jobs N`` starts an embedded local cluster of N-1 worker processes (one thread
+each, at least one) bound to 127.0.0.1, and evaluates blocks in this process too, whenever it
+would otherwise wait for a worker's result; ``--scheduler tcp://HOST:PORT`` uses an existing
+cluster (``dask scheduler`` / ``dask worker``, or dask-jobqueue on SLURM; README). The sweep is
+cut into blocks (network, hardware point, strategy, grouping, capacity block;
+:func:`capacity_blocks`), each a few of the serial run's chunks. A worker evaluates a block
+exactly as the serial run evaluates those capacities and returns its kept rows as an Arrow
+table, its Pareto front and its counts (:class:`~cnnmem.sweep.engine.BlockResult`); no shared
+file system is needed. The client takes the results in block order and writes them through the
+same ResultWriter and front merge as the serial run, so results.parquet, results.csv and
+pareto.csv are byte-identical for any number of workers and any cluster. At most a few blocks
+per worker are in flight, so the client's memory stays bounded. The progress bar counts the
+points of every block as it finishes.
 
 On an error, Ctrl-C or SIGTERM the pending blocks are cancelled and the client closed; an
 embedded cluster shuts its worker processes down (the ``with`` blocks below), and the output
