@@ -219,6 +219,7 @@ class _ClientStart:
         self._client: Any = None
         self._error: BaseException | None = None
         self._may_start = threading.Event()
+        self._abandoned = False
         self._thread = threading.Thread(target=self._run, name="cnnmem-dask-start", daemon=True,
                                         args=(stack, jobs, scheduler, children_before))
         self._thread.start()
@@ -232,6 +233,8 @@ class _ClientStart:
                 raise InputError(DASK_MISSING, field="--jobs") from None
             if scheduler is None:
                 self._may_start.wait()
+                if self._abandoned:
+                    return
             self._client = _client(stack, jobs, scheduler, children_before)
         except BaseException as exc:  # raised in the calling thread by client()
             self._error = exc
@@ -243,8 +246,11 @@ class _ClientStart:
     def started(self) -> bool:
         return not self._thread.is_alive()
 
-    def wait(self) -> None:
-        self._may_start.set()  # an interrupted run: the start finishes, the stack closes it
+    def abandon(self) -> None:
+        """An interrupted run: a cluster not yet started is not started; a start under way
+        finishes (the stack then closes what it made)."""
+        self._abandoned = True
+        self._may_start.set()
         self._thread.join()
 
     def client(self) -> Any:
@@ -294,7 +300,7 @@ def evaluate_blocks(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep:
                                        write_results, worker_processes(jobs), progress, futures,
                                        local=scheduler is None)
         except BaseException:
-            start.wait()  # a start under way finishes; the stack then closes what it made
+            start.abandon()
             for fut in futures.values():
                 fut.cancel()
             if scheduler is None:
