@@ -383,10 +383,10 @@ def _cluster_blocks(client: Any, spec: SweepSpec, tasks: list[Task], blocks: lis
                                                    chunk_points, keep, write_results, progress)
                     submitted += 1
                     break  # submit more to the cluster first
-                if submitted == len(blocks) and len(futures) > 1:
+                if submitted == len(blocks) and len(futures) > workers:
                     # the sweep's end: rather than wait for the blocks queued behind the running
-                    # ones, take the last one back (a worker that has begun it finishes it in
-                    # vain; its result is dropped)
+                    # ones, take the last one back (should a worker have begun it, it finishes
+                    # it in vain; its result is dropped)
                     index = max(futures)
                     fut = futures.pop(index)
                     del index_of[fut.key]
