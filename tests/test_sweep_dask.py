@@ -235,3 +235,28 @@ def test_jobs_1_imports_no_dask(tmp_path: Path) -> None:
                          timeout=120)
     assert (tmp_path / "out" / "results.parquet").exists(), out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_jobs_2_with_port_8787_taken_prints_nothing(tmp_path: Path) -> None:
+    """Two sweeps at once: the embedded cluster serves no dashboard and binds no fixed port,
+    so a second sweep (here: a socket holding 8787, Dask's default) prints no "Port 8787 is
+    already in use" warning; stderr stays empty with --quiet."""
+    import socket
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SWEEP)
+    holder = socket.socket()
+    try:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            holder.bind(("127.0.0.1", 8787))
+        except OSError:
+            pass  # already taken by someone else: the condition under test holds anyway
+        holder.listen(1)
+        proc = subprocess.run([sys.executable, "-c", "from cnnmem.cli import main; main()",
+                               "sweep", str(spec), "-o", str(tmp_path / "out"), "--quiet",
+                               "--jobs", "2"], capture_output=True, text=True, timeout=300)
+    finally:
+        holder.close()
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""

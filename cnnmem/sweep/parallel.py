@@ -177,6 +177,12 @@ def _client(stack: ExitStack, jobs: int, scheduler: str | None, children_before:
                                   worker_start_method()}), _default_signals_in_forks():
             cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=None,
+                                   # no dashboard; the scheduler's HTTP server (health
+                                   # routes) on a free loopback port, not on 8787, which
+                                   # a second sweep running at the same time would find
+                                   # taken (a "Port 8787 is already in use" warning)
+                                   scheduler_kwargs={"dashboard": False,
+                                                     "dashboard_address": "127.0.0.1:0"},
                                    silence_logs=logging.ERROR)
     except BaseException:
         _kill_new_children(children_before)
