@@ -219,29 +219,6 @@ def budgeted_dp_columns(n_items: int,
     return DPResult(total, path, choice)
 
 
-def interval_events_cumsum(events: np.ndarray) -> np.ndarray:
-    """Turn an event matrix ``D[s, e]`` (changes when a group starting at s grows to end at e)
-    into the running value ``V[s, e] = sum_{e' <= e} D[s, e']``; entries with e < s are 0."""
-    v = np.cumsum(events, axis=1)
-    return np.triu(v)
-
-
-def range_max(values: np.ndarray) -> np.ndarray:
-    """``M[s, e] = max(values[s..e])`` for e >= s (0 below the diagonal), in O(L^2)."""
-    n = values.size
-    out = np.zeros((n, n))
-    for e in range(n):
-        prev = out[: e + 1, e - 1] if e > 0 else 0.0  # out[e, e-1] is 0 (below the diagonal)
-        out[: e + 1, e] = np.maximum(prev, values[e])
-    return np.triu(out)
-
-
-def range_sum(values: np.ndarray) -> np.ndarray:
-    """``S[s, e] = sum(values[s..e])`` for e >= s (0 below the diagonal)."""
-    c = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
-    return np.triu(c[None, 1:] - c[:-1, None])
-
-
 # ------------------------------------------------------------------------------------------
 # Structural groupings from layer names
 

@@ -12,8 +12,8 @@ deeper than the band: callers check groupings against the limit first).
   :mod:`cnnmem.model.mbs.tables`); stored as int32 when every value is an integer that fits
   (exact; element counts are integers), else float64.
 * :class:`RangeSum` and :class:`RangeMax`: sums and maxima of a per-layer vector over [s..e]
-  from O(L) prefix sums and O(L log L) sparse tables (any depth; the same floating-point
-  operations as the square ``range_sum``/``range_max`` of :mod:`cnnmem.model.grouping`).
+  from O(L) prefix sums and O(L log L) sparse tables (any depth; a sum is the difference of
+  two prefix sums, as in the square (L, L) tables these replaced, so values are unchanged).
 * :class:`Difference` and :class:`PlusScaled`: tables derived from two others on access.
 """
 
