@@ -305,11 +305,6 @@ def brute_force_partition(cost: np.ndarray, need_bytes: np.ndarray, capacity_byt
     return best
 
 
-def groups_of(start: np.ndarray) -> list[tuple[int, int]]:
-    """(first unit, last unit) of each group from one capacity's ``start`` column."""
-    return [(int(s), j) for j, s in enumerate(start) if s >= 0]
-
-
 def unit_cuts(cuts: tuple[int, ...], ends_layer: np.ndarray) -> tuple[int, ...]:
     """Layer cuts (a group ends after each listed layer index) as unit cuts: each snapped to
     the end of the unit holding that layer."""
