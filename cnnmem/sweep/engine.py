@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,12 @@ class Task:
         ns = 1 if self.sub_batch is None else self.sub_batch.size
         return self.capacity_bytes.size * ns
 
+    @cached_property
+    def capacity_domain(self) -> CapacityDomain:
+        """The task's capacity domain (its distinct capacities, hashed), made once per Task
+        object: a worker evaluates many blocks of the task it was sent."""
+        return CapacityDomain.of(self.capacity_bytes)
+
 
 def strategy_options(spec: StrategySpec, options: dict[str, Any]) -> dict[str, Any]:
     """The sweep's options that ``spec`` takes (its declared options; grouping/cuts when it
@@ -266,16 +272,6 @@ def capacities_per_chunk(task: Task, chunk_points: int) -> int:
     return max(1, chunk_points // n_sub)
 
 
-def task_domain(task: Task) -> CapacityDomain:
-    """The task's capacity domain (its distinct capacities, hashed), made once per Task object:
-    a worker evaluates many blocks of the task it was sent."""
-    domain = task.__dict__.get("_capacity_domain")
-    if domain is None:
-        domain = CapacityDomain.of(task.capacity_bytes)
-        object.__setattr__(task, "_capacity_domain", domain)
-    return domain
-
-
 def _training_bound(spec: SweepSpec, task: Task, caps: np.ndarray) -> np.ndarray:
     """The training lower bound per capacity (bound 1; bound 2 for a strategy that recomputes;
     :mod:`cnnmem.model.training_bound`), NaN in inference: ``dram_over_bound``'s denominator."""
@@ -299,14 +295,13 @@ def evaluate_task(spec: SweepSpec, task: Task, evaluator: Callable[[SweepRequest
     per = capacities_per_chunk(task, chunk_points)
     caps_all = task.capacity_bytes
     first, end = (0, caps_all.size) if block is None else block
-    domain = task_domain(task)
     for lo in range(first, end, per):  # a loop over chunks of capacities
         caps = caps_all[lo:min(lo + per, end)]
         req = SweepRequest(network=task.net, hardware=task.hw, mode=spec.mode, batch=spec.batch,
                            capacity_bytes=caps, sub_batch=sub, grouping=task.grouping,
                            chips=task.chips, options=dict(task.options))
         try:
-            with capacity_domain(domain):  # per-layer model built once for all chunks
+            with capacity_domain(task.capacity_domain):  # per-layer model built once for all chunks
                 pc = evaluator(req)
         except InputError as exc:
             raise InputError(f"{task.strategy} on {task.network}/{task.hardware}: {exc.message}",
@@ -397,11 +392,9 @@ def _frame_table(spec: SweepSpec, frame: pd.DataFrame) -> Any:
     return pa.Table.from_pandas(frame, schema=result_schema(spec), preserve_index=False)
 
 
-def write_chunk(spec: SweepSpec, ch: Chunk, writer: ResultWriter | None, keep: str,
-                feasible: np.ndarray | None = None) -> int:
-    """Write the kept rows of a chunk; returns its number of feasible points (``feasible``:
-    :func:`feasible_points` of the chunk, when the caller has it)."""
-    feasible = feasible_points(ch) if feasible is None else feasible
+def write_chunk(spec: SweepSpec, ch: Chunk, writer: ResultWriter | None, keep: str) -> int:
+    """Write the kept rows of a chunk; returns its number of feasible points."""
+    feasible = feasible_points(ch)
     if writer is not None and keep != "pareto":
         rows = np.arange(len(ch)) if keep == "all" else np.flatnonzero(feasible)
         writer.write(chunk_table(spec, ch, rows, feasible))
