@@ -6,7 +6,10 @@
     python benchmarks/bench_sweep.py --points 10000000 --jobs 1,2   # one core vs 2 workers
 
 With ``--jobs 1,2`` the sweep runs once per value (cold caches only for the first) and the
-result files of every run are compared byte for byte with the first run's.
+result files of every run are compared byte for byte with the first run's. ``--fresh N``
+instead runs every ``--jobs`` value N times, interleaved, each in a new process (cold caches,
+as `cnnmem sweep` runs), and prints every run's time in ``run_sweep`` and the medians: on a
+shared machine a single pair of runs says little.
 
 Prints design points (evaluated, feasible, written), wall time, model/writing split, points
 per second, file sizes, CPU seconds (this process; with --jobs also its worker processes: on a
@@ -70,8 +73,8 @@ def model_throughput(repeat: int = 5) -> None:
 
 
 def _cpu_s() -> tuple[float, float]:
-    """CPU seconds (user + system) of this process and of its ended child processes (an
-    embedded cluster's workers count once the run has shut them down)."""
+    """CPU seconds (user + system) of this process and of its ended child processes (the
+    --jobs worker processes count once the run has ended them)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
@@ -81,6 +84,61 @@ def _timed(fn: Callable[[Any], Any], arg: Any) -> float:
     t0 = time.perf_counter()
     fn(arg)
     return time.perf_counter() - t0
+
+
+def _one_run(args: argparse.Namespace) -> None:
+    """One sweep in this (new) process; prints its time in run_sweep and CPU seconds."""
+    import json
+
+    path, out, jobs = args.one_run.split(",")
+    cpu0 = _cpu_s()
+    t0 = time.perf_counter()
+    s = run_sweep(load_sweep(path), out, quiet=True, chunk_points=args.chunk_points,
+                  keep=args.keep, csv=args.csv, jobs=int(jobs))
+    wall = time.perf_counter() - t0
+    cpu = [b - a for a, b in zip(cpu0, _cpu_s(), strict=True)]
+    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "points": s.points}))
+
+
+def _fresh_runs(args: argparse.Namespace) -> None:
+    import json
+    import statistics
+    import subprocess
+    import sys
+
+    jobs = [int(j) for j in args.jobs.split(",")]
+    walls: dict[int, list[float]] = {j: [] for j in jobs}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.sweep
+        if args.points:
+            path = str(Path(tmp) / "big.yaml")
+            Path(path).write_text(BIG.format(strategy=args.strategy,
+                                             n_cap=max(1, args.points // 256)))
+        reference: dict[str, bytes] = {}
+        for r in range(args.fresh):
+            for j in jobs:
+                out = Path(tmp) / f"out-{r}-{j}"
+                cmd = [sys.executable, __file__, "--one-run", f"{path},{out},{j}",
+                       "--chunk-points", str(args.chunk_points), "--keep", args.keep]
+                if args.csv:
+                    cmd.append("--csv")
+                res = json.loads(subprocess.run(cmd, check=True, capture_output=True,
+                                                text=True).stdout)
+                files = {p.name: p.read_bytes() for p in sorted(out.glob("*"))
+                         if p.name != "run.json"}
+                reference = reference or files
+                walls[j].append(res["wall_s"])
+                print(f"run {r + 1} --jobs {j}: {res['points']:,} points, run_sweep "
+                      f"{res['wall_s']:.2f} s ({res['points'] / res['wall_s']:,.0f} points/s), "
+                      f"CPU {res['cpu_s'][0]:.2f} s + {res['cpu_s'][1]:.2f} s in workers; "
+                      f"load {os.getloadavg()[0]:.2f}; "
+                      f"{'files identical' if files == reference else 'FILES DIFFER'}",
+                      flush=True)
+    base = statistics.median(walls[jobs[0]])
+    for j in jobs:
+        med = statistics.median(walls[j])
+        print(f"--jobs {j}: median {med:.2f} s of {len(walls[j])} (min {min(walls[j]):.2f}, "
+              f"max {max(walls[j]):.2f}); {base / med:.2f}x the --jobs {jobs[0]} median")
 
 
 def main() -> None:
@@ -94,7 +152,16 @@ def main() -> None:
     ap.add_argument("--no-model-only", action="store_true", help="skip the model-only figures")
     ap.add_argument("--jobs", default="1", help="comma-separated --jobs values to run")
     ap.add_argument("--scheduler", default=None, help="also run on this Dask scheduler")
+    ap.add_argument("--fresh", type=int, default=0,
+                    help="run each --jobs value this many times, interleaved, in new processes")
+    ap.add_argument("--one-run", help=argparse.SUPPRESS)  # a --fresh child: sweep,out,jobs
     args = ap.parse_args()
+    if args.one_run:
+        _one_run(args)
+        return
+    if args.fresh:
+        _fresh_runs(args)
+        return
     runs = [(int(j), None) for j in args.jobs.split(",")]
     if args.scheduler:
         runs.append((1, args.scheduler))

@@ -381,9 +381,10 @@ def sweep(spec: str | os.PathLike[str] | Mapping[str, Any] | SweepSpec, *, jobs:
     Args:
         spec: a built-in sweep name (``"quickstart"``), a sweep YAML path, a mapping with the
             fields of a sweep file, or a loaded `SweepSpec` (see `load_sweep`).
-        jobs: worker processes. Only 1 unless the installed sweep engine takes a ``jobs``
-            argument (it is then passed through; with ``out=None`` its files then go to a
-            temporary directory, removed before this returns).
+        jobs: processes on this machine (``jobs - 1`` worker processes, forked from this one
+            on Linux, and this one; the results are identical for any number). With
+            ``out=None`` and ``jobs > 1`` the files go to a temporary directory, removed
+            before this returns.
         out: write ``results.parquet`` (and ``results.csv`` with ``csv``), ``pareto.csv`` and
             ``run.json`` to this directory, as ``cnnmem sweep -o`` does. None (the default)
             writes nothing: the results are kept in memory.

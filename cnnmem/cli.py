@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from cnnmem import __version__
-from cnnmem.errors import InputError, one_line
+from cnnmem.errors import InputError, WorkerLost, one_line
 
 #: command -> (module under cnnmem.commands, short help shown by `cnnmem --help`)
 COMMAND_MODULES: dict[str, tuple[str, str]] = {
@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:  # a file-system error: name the path and the reason
         click.echo(f"error: {file_error(exc)}", err=True)
         sys.exit(2)
+    except WorkerLost as exc:
+        click.echo(f"error: {one_line(str(exc))}", err=True)
+        sys.exit(1)
     except MemoryError:
         click.echo("error: out of memory (an input is beyond what this machine can hold; "
                    "see cnnmem.limits)", err=True)

@@ -67,3 +67,8 @@ class InputError(Exception):
             item=self.item or item,
             field=self.field,
         )
+
+
+class WorkerLost(Exception):
+    """A worker process of ``cnnmem sweep --jobs`` ended without a result (killed, e.g. by
+    the out-of-memory killer). The CLI prints one line and exits with status 1."""

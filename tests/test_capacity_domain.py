@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from cnnmem.model.mbs import capacity
 from cnnmem.model.mbs.capacity import capacity_domain, fallback_capacity_steps
 from cnnmem.model.mbs.fallback import layer_fallback
 from cnnmem.model.mbs.traffic import build_model
+from cnnmem.sweep import pool
 from cnnmem.workload import load_network
 
 
@@ -48,3 +51,41 @@ def test_capacity_outside_the_domain_is_built_directly() -> None:
         m = build_model(net, hw, 8, caps, False)
     direct = layer_fallback(net, hw, 8, caps, False)
     assert all(_same(m.fallback.fields[k], v) for k, v in direct.fields.items())
+
+
+@pytest.mark.parametrize("net_name,training,n_caps", [("resnet50", True, 3000),
+                                                      ("googlenet", False, 3000),
+                                                      ("mobilenet_v2", True, 200)])
+@pytest.mark.parametrize("parts", [2, 3])
+def test_table_built_in_parts_equals_the_whole(net_name: str, training: bool, n_caps: int,
+                                               parts: int) -> None:
+    """A --jobs sweep builds a domain's fallback table in parts, one per process (shares of
+    the layers: steps, then rows) and installs the joined table: bit for bit the table one
+    process builds (through the step search with 3,000 capacities, directly with 200)."""
+    net, hw = load_network(net_name), load_hardware("wavecore")
+    domain = capacity.CapacityDomain.of(np.round(np.geomspace(2.0**16, 2.0**27, n_caps)))
+    key = capacity.TableKey(net, hw, 32, training, domain)
+    shares = [capacity.layer_share(net, k, parts) for k in range(parts)]
+    assert sorted(i for s in shares for i in s) == list(range(len(net)))  # a partition
+    assert all(shares)
+    steps = None
+    if capacity.needs_steps(domain):
+        steps = capacity.join_steps([capacity.capacity_steps_part(key, k, parts)
+                                     for k in range(parts)])
+        assert np.array_equal(steps, fallback_capacity_steps(net, hw, 32, training))
+    whole = capacity.fallback_table(net, hw, 32, training, domain)
+    capacity._TABLES.clear()
+    # as the processes of a --jobs sweep do: each writes its share into the shared table
+    # (here one after the other, in one process) and installs it
+    n_cols = capacity.representatives(domain, steps)[0].size
+    arena = mmap.mmap(-1, pool.table_bytes(len(net), n_cols) + 4096)
+    for k in range(parts):
+        pool._write_table_part(arena, 4096, key, steps, k, parts)
+    joined = capacity.fallback_table(net, hw, 32, training, domain)
+    assert joined is not whole and np.array_equal(joined.column, whole.column)
+    for name in whole.fallback.fields:
+        a, b = joined.fallback.fields[name], whole.fallback.fields[name]
+        assert a.tobytes() == b.tobytes(), name
+    for cell in whole.fallback.cells:
+        a, b = joined.fallback.cells[cell], whole.fallback.cells[cell]
+        assert a.tobytes() == b.tobytes(), cell

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cnnmem import __version__
+from cnnmem.errors import InputError
 from cnnmem.paths import safe_file_name
 from cnnmem.sweep.engine import DEFAULT_CHUNK_POINTS, DEFAULT_KEEP, KEEP_CHOICES, run_sweep
 from cnnmem.sweep.output import Terminated, terminate_as_interrupt
@@ -29,7 +30,7 @@ MAX_JOBS = 256
               help="points the results file holds: every one, the feasible ones, the front")
 @click.option("--csv", "csv", is_flag=True, help="also write results.csv")
 @click.option("--jobs", type=click.IntRange(min=1, max=MAX_JOBS), default=1, show_default=True,
-              help="worker processes of an embedded local Dask cluster (needs cnnmem[dask])")
+              help="processes on this machine: N-1 workers and this one (no Dask needed)")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="evaluate on an existing Dask cluster (needs cnnmem[dask])")
 def sweep_cmd(sweep_file: str, out_dir: str | None, quiet: bool, chunk_points: int, keep: str,
@@ -37,6 +38,9 @@ def sweep_cmd(sweep_file: str, out_dir: str | None, quiet: bool, chunk_points: i
     """Evaluate every design point of SWEEP_FILE (a path, or a built-in sweep name such as
     'quickstart'); write results.parquet (and results.csv with
     --csv), pareto.csv and run.json."""
+    if jobs > 1 and scheduler is not None:
+        raise InputError("--jobs N > 1 and --scheduler exclude each other: --jobs runs on this "
+                         "machine, --scheduler on the Dask cluster's workers", field="--jobs")
     spec = load_sweep(sweep_file)
     out = Path(out_dir) if out_dir else Path("out") / safe_file_name(spec.name)
     try:

@@ -25,6 +25,7 @@ DRAM bytes / DRAM bandwidth. Both are kept so reports can show which bound a lay
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,10 +105,13 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
                      capacity_bytes: np.ndarray | list[float] | None = None, *,
                      training: bool = True, passes: tuple[str, ...] | None = None,
                      include_streaming: bool = True,
-                     input_gradient: bool = False) -> LayerPassCosts:
+                     input_gradient: bool = False, layers: Sequence[int] | None = None
+                     ) -> LayerPassCosts:
     """Evaluate every layer-pass of ``net`` for all batch sizes and capacities in one call.
 
-    ``capacity_bytes`` defaults to the hardware's buffer. Loops run over layers only.
+    ``capacity_bytes`` defaults to the hardware's buffer. Loops run over layers only
+    (``layers``: only these, e.g. one process's share of a parallel sweep's table; every
+    layer's rows are those of the whole call).
 
     Training computes a layer's data gradient (dgrad) only where some parameter lies upstream
     of its input (:func:`cnnmem.model.gconv.input_gradient_needed`; issue #12 item 2: no
@@ -132,7 +136,8 @@ def layer_pass_costs(net: Network, hw: Hardware, batch: np.ndarray | list[int],
     unwritten = unwritten_inputs(net, training)
     needed = (input_gradient_needed(net) if training and not input_gradient
               else (True,) * len(net))
-    for i, layer in enumerate(net.layers):
+    for i in range(len(net)) if layers is None else layers:
+        layer = net.layers[i]
         gconvs = {g.pass_name: g for g in layer_gconvs(layer, i, passes)}
         for p in passes:
             skipped = p == "dgrad" and not needed[i]

@@ -126,6 +126,10 @@ class StrategySpec:
     #: e.g. TNPU's ``elementwise=fused`` gives element-wise layers no stash, so their backward
     #: re-derives their values (class R1 of docs/training_bound.md)
     recomputes_when: tuple[tuple[str, str], ...] = ()
+    #: its evaluator reads the capacity domain's per-layer fallback table
+    #: (:mod:`cnnmem.model.mbs.capacity`), which a ``--jobs`` sweep builds on all its processes
+    #: at once before the blocks
+    capacity_table: bool = False
 
     def __post_init__(self) -> None:
         if self.sub_batch not in SUB_BATCH_RULES:

@@ -43,6 +43,7 @@ from cnnmem.model.schedule import (
     strategy_specs,
     sweep_evaluators,
 )
+from cnnmem.sweep.memory import keep_freed_memory
 from cnnmem.sweep.output import AtomicOutputs, ResultWriter
 from cnnmem.sweep.pareto import pareto_mask
 from cnnmem.sweep.spec import (
@@ -574,19 +575,20 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
     """Evaluate the sweep; write results.parquet (results.csv with ``csv``), pareto.csv and
     run.json. ``keep``: which points the results files hold (:data:`KEEP_CHOICES`).
 
-    ``jobs`` > 1 evaluates blocks on an embedded local Dask cluster of that many worker
-    processes, ``scheduler`` (tcp://host:port) on an existing Dask cluster
+    ``jobs`` > 1 evaluates blocks on that many processes of this machine
+    (:mod:`cnnmem.sweep.pool`), ``scheduler`` (tcp://host:port) on an existing Dask cluster
     (:mod:`cnnmem.sweep.parallel`); the files are byte-identical to the serial run's."""
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {keep!r}")
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, not {jobs}")
     parallel = jobs > 1 or scheduler is not None
-    if parallel:
+    if scheduler is not None:
         from cnnmem.sweep.parallel import require_dask
 
         require_dask()  # one clear line before any work when the extra is missing
     t0 = time.perf_counter()
+    keep_freed_memory()
     tasks = plan(spec)
     evaluators = sweep_evaluators()
     front = _Front(spec.objectives)
@@ -597,14 +599,22 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
         writer = (ResultWriter(out, result_schema(spec), csv=csv) if write_results else None)
         with _progress(sum(t.n_points for t in tasks), quiet) as bar:
             if parallel:
-                from cnnmem.sweep.parallel import evaluate_blocks
-
                 def progress(evaluated: int, planned: int) -> None:
                     bar.update(evaluated)
                     _count_evaluated(bar, evaluated - planned)
 
-                for res in evaluate_blocks(spec, tasks, chunk_points, keep, write_results,
-                                           jobs=jobs, scheduler=scheduler, progress=progress):
+                if scheduler is None:
+                    from cnnmem.sweep.pool import evaluate_blocks_locally
+
+                    results = evaluate_blocks_locally(spec, tasks, chunk_points, keep,
+                                                      write_results, jobs=jobs,
+                                                      progress=progress)
+                else:
+                    from cnnmem.sweep.parallel import evaluate_blocks
+
+                    results = evaluate_blocks(spec, tasks, chunk_points, keep, write_results,
+                                              scheduler=scheduler, progress=progress)
+                for res in results:
                     tw = time.perf_counter()
                     if writer is not None and res.table is not None:
                         writer.write(res.table)

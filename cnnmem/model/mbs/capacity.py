@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -80,11 +81,48 @@ def capacity_domain(capacity_bytes: np.ndarray | CapacityDomain) -> Iterator[Cap
 def fallback_capacity_steps(net: Network, hw: Hardware, batch: int, training: bool
                             ) -> np.ndarray:
     """Sorted capacities at which some value of :func:`layer_fallback` can change."""
+    return join_steps([_steps_of_layers(net, hw, batch, training, range(len(net.layers)))])
+
+
+def layer_share(net: Network, part: int, parts: int) -> tuple[int, ...]:
+    """The layers of share ``part`` of ``parts`` (ascending): the conv/FC layer shapes dealt
+    out in turn in order of first appearance, every layer of a shape in its shape's share (a
+    shape's tiling search is made once per share), the other layers in turn."""
+    return _layer_shares(net, parts)[part]
+
+
+@lru_cache(maxsize=8)
+def _layer_shares(net: Network, parts: int) -> tuple[tuple[int, ...], ...]:
+    share_of: dict[object, int] = {}
+    out: list[list[int]] = [[] for _ in range(parts)]
+    others = 0
+    for i, layer in enumerate(net.layers):  # a loop over layers
+        if layer.is_compute:
+            shape = tuple(dataclasses.replace(g, layer="", layer_index=0)
+                          for g in layer_gconvs(layer, i, PASSES))
+            k = share_of.setdefault(shape, len(share_of) % parts)
+        else:
+            k, others = others % parts, others + 1
+        out[k].append(i)
+    return tuple(tuple(s) for s in out)
+
+
+def capacity_steps_part(key: TableKey, part: int, parts: int) -> np.ndarray:
+    """The capacity steps of the layers of share ``part`` of ``parts`` (:func:`part_range`;
+    processes of a parallel sweep build the shares side by side, :func:`join_steps` unites
+    them)."""
+    return _steps_of_layers(key.net, key.hw, key.batch, key.training,
+                            layer_share(key.net, part, parts))
+
+
+def _steps_of_layers(net: Network, hw: Hardware, batch: int, training: bool,
+                     layers: Sequence[int]) -> np.ndarray:
     prec = Precision.of(hw)
     passes = PASSES if training else INFERENCE_PASSES
     steps = [np.zeros(0)]
     seen = set()
-    for i, layer in enumerate(net.layers):  # a loop over layers
+    for i in layers:  # a loop over layers
+        layer = net.layers[i]
         steps.append(streaming_capacity_steps(layer, batch, prec))
         if not layer.is_compute:
             continue
@@ -94,7 +132,12 @@ def fallback_capacity_steps(net: Network, hw: Hardware, batch: int, training: bo
                 seen.add(key)
                 steps.append(best_tiling(g, np.array([batch]), np.zeros(1), prec)
                              .step_need_bytes)
-    return np.unique(np.concatenate(steps))
+    return np.concatenate(steps)
+
+
+def join_steps(parts: list[np.ndarray]) -> np.ndarray:
+    """The sorted distinct steps of all parts (the same for any split of the layers)."""
+    return np.unique(np.concatenate(parts))
 
 
 @dataclass(frozen=True)
@@ -138,23 +181,85 @@ class SelectedColumns(Mapping[K, np.ndarray]):
         return len(self._full)
 
 
+@dataclass(frozen=True)
+class TableKey:
+    """What a fallback table is of (hashable: the domain hashes by value)."""
+
+    net: Network
+    hw: Hardware
+    batch: int
+    training: bool
+    domain: CapacityDomain
+
+
 #: tables kept per process: the engine runs a (network, hardware point)'s tasks one after the
 #: other, so two cover a sweep; each table is up to (layers x steps reached x 20) float64
-@lru_cache(maxsize=2)
+TABLES_KEPT = 2
+_TABLES: OrderedDict[TableKey, FallbackTable] = OrderedDict()
+
+
 def fallback_table(net: Network, hw: Hardware, batch: int, training: bool,
                    domain: CapacityDomain) -> FallbackTable:
-    """One :func:`layer_fallback` call for the whole domain (cached per task setup)."""
+    """One :func:`layer_fallback` call for the whole domain (cached per task setup; a parallel
+    sweep builds it in parts, :func:`table_part`, and installs it, :func:`install_table`)."""
+    key = TableKey(net, hw, int(batch), bool(training), domain)
+    table = _TABLES.get(key)
+    if table is None:
+        steps = (fallback_capacity_steps(net, hw, batch, training) if needs_steps(domain)
+                 else None)
+        rep, column = representatives(domain, steps)
+        table = FallbackTable(domain.capacity_bytes, column,
+                              layer_fallback(net, hw, batch, rep, training))
+        _keep(key, table)
+    return table
+
+
+def _keep(key: TableKey, table: FallbackTable) -> None:
+    _TABLES[key] = table
+    _TABLES.move_to_end(key)
+    while len(_TABLES) > TABLES_KEPT:
+        _TABLES.popitem(last=False)
+
+
+def table_cached(key: TableKey) -> bool:
+    """Whether this process holds the table of ``key``."""
+    return key in _TABLES
+
+
+def needs_steps(domain: CapacityDomain) -> bool:
+    """Whether the domain's table is evaluated at one capacity per step (else directly)."""
+    return domain.capacity_bytes.size > DIRECT_CAPACITIES
+
+
+def representatives(domain: CapacityDomain, steps: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The capacities the table is evaluated at, and the column each domain capacity uses
+    (``steps``: :func:`fallback_capacity_steps`, None when the domain is evaluated directly)."""
     caps = domain.capacity_bytes
-    if caps.size <= DIRECT_CAPACITIES:
-        rep, column = caps, np.arange(caps.size)
-    else:
-        steps = fallback_capacity_steps(net, hw, batch, training)
-        k = np.searchsorted(steps, caps, side="right") - 1
-        # below the first step every capacity gives the same values: the smallest one stands in
-        start = np.where(k >= 0, steps[np.maximum(k, 0)], caps[0])
-        rep, column = np.unique(start, return_inverse=True)
-    return FallbackTable(caps, column.reshape(-1),
-                         layer_fallback(net, hw, batch, rep, training))
+    if steps is None:
+        return caps, np.arange(caps.size)
+    k = np.searchsorted(steps, caps, side="right") - 1
+    # below the first step every capacity gives the same values: the smallest one stands in
+    start = np.where(k >= 0, steps[np.maximum(k, 0)], caps[0])
+    rep, column = np.unique(start, return_inverse=True)
+    return rep, column.reshape(-1)
+
+
+def table_part(key: TableKey, steps: np.ndarray | None, part: int, parts: int
+               ) -> LayerFallback:
+    """The table's rows of the layers of share ``part`` of ``parts`` (:func:`part_range`;
+    every row is computed on its own: the parts joined equal the whole table, bit for bit;
+    tested)."""
+    rep, _ = representatives(key.domain, steps)
+    return layer_fallback(key.net, key.hw, key.batch, rep, key.training,
+                          layers=layer_share(key.net, part, parts))
+
+
+def install_table(key: TableKey, steps: np.ndarray | None, fallback: LayerFallback) -> None:
+    """Keep ``fallback`` (every layer's rows, e.g. joined from :func:`table_part`'s) as this
+    process's table of ``key``."""
+    _, column = representatives(key.domain, steps)
+    _keep(key, FallbackTable(key.domain.capacity_bytes, column, fallback))
 
 
 def domain_fallback(net: Network, hw: Hardware, batch: int, training: bool,

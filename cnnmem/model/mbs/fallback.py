@@ -4,7 +4,7 @@ Part of :mod:`cnnmem.model.mbs` (the package docstring has the model)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,11 @@ from cnnmem.workload.network import Network
 
 # ------------------------------------------------------------------------------------------
 # The baseline's per-layer costs, used by single-layer full-batch groups
+
+
+#: the per-layer arrays of :class:`LayerFallback` besides its cells, in order
+FALLBACK_FIELDS = ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
+                   "latency_s", "compute_s", "memory_s", "buffer_need_bytes", "dram_bytes")
 
 
 @dataclass(frozen=True)
@@ -70,27 +75,31 @@ def _split_layer_pass(net: Network, costs: Any, item: int, prec: Precision, batc
 
 
 def layer_fallback(net: Network, hw: Hardware, batch: int, capacity_bytes: np.ndarray,
-                   training: bool, input_gradient: bool = False) -> LayerFallback:
-    """The baseline's cost of every layer alone over the whole batch, by pass and kind."""
+                   training: bool, input_gradient: bool = False,
+                   layers: Sequence[int] | None = None) -> LayerFallback:
+    """The baseline's cost of every layer alone over the whole batch, by pass and kind
+    (rows: the layers, or only ``layers``, ascending: the same rows as the whole call's)."""
+    rows = np.arange(len(net)) if layers is None else np.asarray(layers, dtype=np.int64)
     costs = layer_pass_costs(net, hw, [batch], capacity_bytes, training=training,
-                             input_gradient=input_gradient)
+                             input_gradient=input_gradient, layers=rows.tolist())
     prec = Precision.of(hw)
-    n, ncap = len(net), capacity_bytes.size
+    n, ncap = len(rows), capacity_bytes.size
+    row_of = np.searchsorted(rows, costs.layer_index)
     cells = {c: np.zeros((n, ncap)) for c in CELLS}
     for item in range(costs.layer_index.size):
-        i, p = int(costs.layer_index[item]), costs.pass_name[item]
+        i, p = int(row_of[item]), costs.pass_name[item]
         for kind, v in _split_layer_pass(net, costs, item, prec, batch).items():
             cells[(p, kind)][i] += v
     fields = {}
     for key in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
                 "latency_s", "compute_s", "memory_s"):
         acc = np.zeros((n, ncap))
-        np.add.at(acc, costs.layer_index, getattr(costs, key)[:, 0])
+        np.add.at(acc, row_of, getattr(costs, key)[:, 0])
         fields[key] = acc
     need = np.zeros((n, ncap))
-    np.maximum.at(need, costs.layer_index, np.nan_to_num(costs.buffer_need_bytes[:, 0], nan=0.0))
+    np.maximum.at(need, row_of, np.nan_to_num(costs.buffer_need_bytes[:, 0], nan=0.0))
     fields["buffer_need_bytes"] = need
     dram = np.zeros((n, ncap))
-    np.add.at(dram, costs.layer_index, costs.dram_bytes[:, 0])
+    np.add.at(dram, row_of, costs.dram_bytes[:, 0])
     fields["dram_bytes"] = dram
     return LayerFallback(cells, fields)

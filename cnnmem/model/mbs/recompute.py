@@ -405,7 +405,7 @@ SPEC = StrategySpec(
     options=(OptionSpec("weight_tile", "layer", ("layer", "channel"),
                         help="weights of a group held per layer or per output channel"),
              INPUT_GRADIENT),
-    sub_batch="chooses", recomputes=True,
+    sub_batch="chooses", recomputes=True, capacity_table=True,
     latency="sum over groups of max(compute, memory) per pass; recomputed forward in backward")
 
 register(SPEC)(evaluate_strategy)

@@ -161,20 +161,23 @@ _OWN_GROUPING = {"mbs-greedy": "greedy", "mbs-optimal": "optimal", "mbs-fs": "fs
 SPECS = (
     StrategySpec("mbs-greedy", (TRAINING, INFERENCE),
                  "MBS, the paper's greedy grouping (extend while the sub-batch holds)",
-                 options=(_WEIGHT_TILE, INPUT_GRADIENT), sub_batch="chooses", latency=_LATENCY),
+                 options=(_WEIGHT_TILE, INPUT_GRADIENT), sub_batch="chooses", latency=_LATENCY,
+                 capacity_table=True),
     StrategySpec("mbs-optimal", (TRAINING, INFERENCE),
                  "MBS, DP-optimal grouping and per-group sub-batches (least DRAM traffic)",
-                 options=(_WEIGHT_TILE, INPUT_GRADIENT), sub_batch="chooses", latency=_LATENCY),
+                 options=(_WEIGHT_TILE, INPUT_GRADIENT), sub_batch="chooses", latency=_LATENCY,
+                 capacity_table=True),
     StrategySpec("mbs-fs", (TRAINING, INFERENCE),
                  "MBS fully serialized: sub-batch 1 in every group, DP grouping",
-                 options=(_WEIGHT_TILE, INPUT_GRADIENT), sub_batch="chooses", latency=_LATENCY),
+                 options=(_WEIGHT_TILE, INPUT_GRADIENT), sub_batch="chooses", latency=_LATENCY,
+                 capacity_table=True),
     StrategySpec("mbs", (TRAINING, INFERENCE),
                  "MBS with an explicit grouping (-O cuts=3,7,12 or -O grouping=block) and "
                  "--sub-batch",
                  options=(_WEIGHT_TILE, INPUT_GRADIENT),
                  grouping=GroupingRule(("block", "stage", "layer", "all", "greedy", "optimal"),
                                        cuts=True, default="block"),
-                 sub_batch="fixed", latency=_LATENCY),
+                 sub_batch="fixed", latency=_LATENCY, capacity_table=True),
 )
 
 

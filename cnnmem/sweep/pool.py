@@ -1,0 +1,385 @@
+"""Parallel sweeps on this machine: ``cnnmem sweep --jobs N``.
+
+N - 1 worker processes (forked from this one on Linux, so they start in milliseconds with
+cnnmem, numpy and pyarrow imported; spawned elsewhere) and this process evaluate the sweep's
+blocks (:func:`~cnnmem.sweep.engine.capacity_blocks`). Each worker has a pipe of its own: the
+client sends it block numbers, at most :data:`QUEUED_PER_WORKER` ahead, and evaluates the next
+block itself whenever no worker result is ready, so no core idles while the client writes. A
+block is evaluated exactly as the serial run evaluates those capacities
+(:func:`~cnnmem.sweep.engine.evaluate_block`); the client takes the results in block order and
+writes them through the serial run's writer and front merge, so the files are byte-identical
+for any N.
+
+Before the blocks, the processes build the per-layer tables the strategies share (the MBS
+fallback table of a capacity domain, :mod:`cnnmem.model.mbs.capacity`) together: each
+process computes one part (its share of the layers' capacity steps, then its share of the
+table's columns), the client joins them and every process installs the whole table. One core
+would otherwise build it while the others wait (about a quarter of a 10 M-point ResNet-50
+sweep on one core).
+
+Why not Dask here: an embedded Dask cluster (scheduler, nanny, worker, TCP messages) cost
+about 0.5 s of one core per run and ~20 ms of messaging per block; the 10 M-point sweep of
+``benchmarks/bench_sweep.py`` ran only 1.25-1.39x faster on two cores with it. Dask stays the
+way to other machines (``--scheduler``, :mod:`cnnmem.sweep.parallel`).
+
+On an error, Ctrl-C or SIGTERM the workers are killed at once (they ignore SIGINT, which a
+terminal sends to the whole process group, so only this process reports it) and the output
+files are never renamed into place (the engine's AtomicOutputs). A worker that dies is
+reported as an error, never waited for.
+"""
+
+from __future__ import annotations
+
+import mmap
+import multiprocessing
+import pickle
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import numpy as np
+
+from cnnmem.errors import WorkerLost
+from cnnmem.model.mbs import capacity as cap_tables
+from cnnmem.model.mbs.fallback import FALLBACK_FIELDS, LayerFallback
+from cnnmem.model.mbs.tables import CELLS
+from cnnmem.model.schedule import strategy_specs
+from cnnmem.sweep.engine import (
+    Block,
+    BlockResult,
+    Task,
+    capacities_per_chunk,
+    evaluate_block,
+)
+from cnnmem.sweep.memory import keep_freed_memory
+from cnnmem.sweep.spec import TRAINING, SweepSpec
+
+#: serial chunks per block: small blocks balance the end of a sweep (a block's messages cost
+#: a fraction of a millisecond here)
+CHUNKS_PER_BLOCK = 4
+#: blocks sent to a worker and not yet returned: two, so a worker never waits for the client
+#: (busy with a block of its own) to send its next one
+QUEUED_PER_WORKER = 2
+#: shared memory the processes write the fallback tables into, reserved before the workers
+#: are forked (virtual: only the pages written take memory); a table that does not fit is
+#: built by each process itself (ResNet-50's table of a 10 M-point sweep: 37 MB)
+SHARED_TABLE_BYTES = 1 << 30
+#: blocks finished or in flight beyond the next one to be written, per process (bounds the
+#: results the client holds)
+AHEAD_PER_PROCESS = 4
+
+
+def start_method() -> str:
+    """fork on Linux (a worker inherits the imported modules and starts at once), spawn
+    elsewhere (fork is unsafe on macOS)."""
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "spawn"
+
+
+# ------------------------------------------------------------------------------------------
+# the worker side
+
+_STATE: dict[str, Any] = {}
+
+
+def _worker_main(conn: Connection, arena: mmap.mmap | None, spec: SweepSpec,
+                 tasks: list[Task], chunk_points: int, keep: str, write_results: bool) -> None:
+    """A worker's loop: run each (function, args) received, send back ("ok", value) or
+    ("error", exception); stop at None or when the client's end of the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client handles Ctrl-C and kills us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    keep_freed_memory()  # spawned workers (forked ones inherit the client's setting)
+    _STATE.update(arena=arena, spec=spec, tasks=tasks, chunk_points=chunk_points, keep=keep,
+                  write_results=write_results)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        fn, args = msg
+        try:
+            reply: tuple[str, Any] = ("ok", fn(*args))
+        except Exception as exc:  # reported by the client, which stops the sweep
+            reply = ("error", exc)
+        try:
+            try:
+                conn.send(reply)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:  # an exception
+                conn.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {exc}")))
+        except OSError:  # the client is gone
+            return
+
+
+def _block(block: Block) -> BlockResult:
+    s = _STATE
+    return evaluate_block(s["spec"], s["tasks"][block.task_index], block, s["chunk_points"],
+                          s["keep"], s["write_results"])
+
+
+def _steps_part(task_index: int, part: int, parts: int) -> np.ndarray:
+    return cap_tables.capacity_steps_part(_table_key(_STATE["spec"],
+                                                     _STATE["tasks"][task_index]), part, parts)
+
+
+def _table_part(task_index: int, steps: np.ndarray | None, base: int, part: int, parts: int
+                ) -> None:
+    _write_table_part(_STATE["arena"], base, _table_key(_STATE["spec"],
+                                                        _STATE["tasks"][task_index]),
+                      steps, part, parts)
+
+
+def table_bytes(n_layers: int, n_columns: int) -> int:
+    """Bytes of a fallback table of ``n_layers`` x ``n_columns`` (float64 arrays)."""
+    return (len(CELLS) + len(FALLBACK_FIELDS)) * n_layers * n_columns * 8
+
+
+def shared_table(arena: mmap.mmap, base: int, n_layers: int, n_columns: int) -> LayerFallback:
+    """The table's arrays as views of ``arena`` from byte ``base`` (cells, then fields)."""
+    size = n_layers * n_columns * 8
+    views = [np.frombuffer(arena, dtype=np.float64, count=n_layers * n_columns,
+                           offset=base + k * size).reshape(n_layers, n_columns)
+             for k in range(len(CELLS) + len(FALLBACK_FIELDS))]
+    return LayerFallback(dict(zip(CELLS, views[:len(CELLS)], strict=True)),
+                         dict(zip(FALLBACK_FIELDS, views[len(CELLS):], strict=True)))
+
+
+def _write_table_part(arena: mmap.mmap, base: int, key: cap_tables.TableKey,
+                      steps: np.ndarray | None, part: int, parts: int) -> None:
+    """Compute share ``part`` of the table's rows, write it into the shared table at ``base``
+    and install that table (complete once every process has written its share: no block is
+    evaluated before)."""
+    mine = cap_tables.table_part(key, steps, part, parts)
+    rows = np.array(cap_tables.layer_share(key.net, part, parts), dtype=np.int64)
+    n_columns = cap_tables.representatives(key.domain, steps)[0].size
+    table = shared_table(arena, base, len(key.net), n_columns)
+    for cell, v in mine.cells.items():
+        table.cells[cell][rows] = v
+    for field, v in mine.fields.items():
+        table.fields[field][rows] = v
+    cap_tables.install_table(key, steps, table)
+
+
+# ------------------------------------------------------------------------------------------
+# the client side
+
+
+def _table_key(spec: SweepSpec, task: Task) -> cap_tables.TableKey:
+    """The key of a task's fallback table."""
+    return cap_tables.TableKey(task.net, task.hw, int(spec.batch), spec.mode == TRAINING,
+                               task.capacity_domain)
+
+
+class _Worker:
+    def __init__(self, ctx: Any, args: tuple[Any, ...]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, *args), daemon=True,
+                                   name="cnnmem-sweep-worker")
+        self.process.start()
+        child.close()
+        self.queued: deque[int] = deque()  # block numbers sent, in order
+
+    def send(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.conn.send((fn, args))
+
+    def receive(self) -> Any:
+        try:
+            status, value = self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(1)
+            raise WorkerLost(f"a --jobs worker process ended without its result (exit code "
+                             f"{self.process.exitcode}; killed for lack of memory?)") from None
+        if status == "error":
+            raise value
+        return value
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self.send(fn, *args)
+        return self.receive()
+
+
+class LocalPool:
+    """``workers`` worker processes, each evaluating what it is sent (a context manager: on
+    leaving, the workers are told to stop, or killed at once after an error)."""
+
+    def __init__(self, workers: int, spec: SweepSpec, tasks: list[Task], chunk_points: int,
+                 keep: str, write_results: bool) -> None:
+        method = start_method()
+        ctx = multiprocessing.get_context(method)
+        #: the shared tables (fork only: a spawned worker cannot inherit the mapping)
+        self.arena = mmap.mmap(-1, SHARED_TABLE_BYTES) if method == "fork" else None
+        self.arena_used = 0
+        self.workers: list[_Worker] = []
+        try:
+            for _ in range(workers):
+                self.workers.append(_Worker(ctx, (self.arena, spec, tasks, chunk_points, keep,
+                                                  write_results)))
+        except BaseException:
+            self.kill()
+            raise
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is not None:
+            self.kill()
+            return
+        for w in self.workers:
+            with suppress(OSError):
+                w.conn.send(None)
+        for w in self.workers:
+            w.process.join(5)
+        self.kill()  # any that did not stop
+
+    def kill(self) -> None:
+        for w in self.workers:
+            if w.process.is_alive():
+                w.process.kill()
+        for w in self.workers:
+            w.process.join()
+            w.conn.close()
+
+
+def build_shared_tables(pool: LocalPool, spec: SweepSpec, tasks: list[Task]) -> None:
+    """Build the fallback tables of the first tasks whose strategy reads one (at most as many
+    as a process keeps) in parts, one per process, and install them in every process."""
+    if pool.arena is None:
+        return  # spawned workers: each builds the tables it needs
+    done: set[cap_tables.TableKey] = set()
+    specs = strategy_specs()
+    for index, task in enumerate(tasks):  # a loop over tasks (a handful)
+        if len(done) >= cap_tables.TABLES_KEPT:
+            break
+        key = _table_key(spec, task)
+        if not specs[task.strategy].capacity_table or key in done:
+            continue
+        done.add(key)
+        if not cap_tables.table_cached(key):
+            _build_table(pool, index, key)
+
+
+def _build_table(pool: LocalPool, index: int, key: cap_tables.TableKey) -> None:
+    assert pool.arena is not None
+    workers = pool.workers
+    parts = len(workers) + 1  # this process builds share 0
+    steps = None
+    if cap_tables.needs_steps(key.domain):
+        for k, w in enumerate(workers, 1):
+            w.send(_steps_part, index, k, parts)
+        mine = cap_tables.capacity_steps_part(key, 0, parts)
+        steps = cap_tables.join_steps([mine, *(w.receive() for w in workers)])
+    n_columns = cap_tables.representatives(key.domain, steps)[0].size
+    size = table_bytes(len(key.net), n_columns)
+    if pool.arena_used + size > SHARED_TABLE_BYTES:
+        return  # too large to share: each process builds the table it needs itself
+    base = pool.arena_used
+    pool.arena_used += size
+    for k, w in enumerate(workers, 1):
+        w.send(_table_part, index, steps, base, k, parts)
+    _write_table_part(pool.arena, base, key, steps, 0, parts)
+    for w in workers:
+        w.receive()
+
+
+class BlockCutter:
+    """Cuts the sweep's tasks into blocks of whole serial chunks, in order, each as long as
+    asked (within one task): a worker gets several chunks per message, this process one at a
+    time (it looks for worker results between chunks), and the last ones go out one by one."""
+
+    def __init__(self, tasks: list[Task], chunk_points: int) -> None:
+        self._tasks = tasks
+        self._per = [capacities_per_chunk(t, chunk_points) for t in tasks]
+        self._task = 0
+        self._first = 0
+        self.chunks_left = sum(-(-t.capacity_bytes.size // per)
+                               for t, per in zip(tasks, self._per, strict=True))
+
+    def cut(self, chunks: int) -> Block | None:
+        """The next block of at most ``chunks`` chunks (None: the sweep is cut)."""
+        while self._task < len(self._tasks):
+            task, per = self._tasks[self._task], self._per[self._task]
+            size = task.capacity_bytes.size
+            if self._first < size:
+                first, end = self._first, min(size, self._first + per * max(1, chunks))
+                self._first = end
+                self.chunks_left -= -(-(end - first) // per)
+                n_sub = 1 if task.sub_batch is None else task.sub_batch.size
+                return Block(self._task, first, end, (end - first) * n_sub)
+            self._task, self._first = self._task + 1, 0
+        return None
+
+
+def evaluate_blocks_locally(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep: str,
+                            write_results: bool, *, jobs: int,
+                            progress: Callable[[int, int], None]) -> Iterator[BlockResult]:
+    """Evaluate the sweep on ``jobs`` processes (``jobs - 1`` workers and this one); yield
+    the blocks' results in order. ``progress(evaluated, planned)`` is called as each block
+    finishes."""
+    if not any(t.n_points for t in tasks):
+        return
+    with LocalPool(jobs - 1, spec, tasks, chunk_points, keep, write_results) as pool:
+        build_shared_tables(pool, spec, tasks)
+        yield from _in_order(pool, spec, tasks, BlockCutter(tasks, chunk_points),
+                             chunk_points, keep, write_results, progress)
+
+
+def _in_order(pool: LocalPool, spec: SweepSpec, tasks: list[Task], cutter: BlockCutter,
+              chunk_points: int, keep: str, write_results: bool,
+              progress: Callable[[int, int], None]) -> Iterator[BlockResult]:
+    workers = pool.workers
+    by_conn = {w.conn: w for w in workers}
+    processes = len(workers) + 1
+    ahead = AHEAD_PER_PROCESS * processes
+    blocks: list[Block] = []  # cut so far, in order
+    done: dict[int, BlockResult] = {}
+    taken = 0  # blocks yielded
+
+    def finished(index: int, res: BlockResult) -> None:
+        progress(res.points, blocks[index].planned_points)
+        done[index] = res
+
+    def cut(chunks: int) -> int | None:
+        b = cutter.cut(chunks)
+        if b is None:
+            return None
+        blocks.append(b)
+        return len(blocks) - 1
+
+    def piece() -> int:
+        """Chunks of the next block: CHUNKS_PER_BLOCK, fewer as the sweep ends (so that
+        every process finishes at about the same time)."""
+        return max(1, min(CHUNKS_PER_BLOCK, cutter.chunks_left // (2 * processes)))
+
+    while True:
+        # keep QUEUED_PER_WORKER blocks at each worker
+        for w in workers:
+            while len(w.queued) < QUEUED_PER_WORKER and len(blocks) - taken < ahead:
+                index = cut(piece())
+                if index is None:
+                    break
+                w.send(_block, blocks[index])
+                w.queued.append(index)
+        if taken in done:
+            yield done.pop(taken)
+            taken += 1
+            continue
+        if taken == len(blocks) and cutter.chunks_left == 0:
+            return
+        ready = wait(list(by_conn), timeout=0)
+        if not ready and len(blocks) - taken < ahead:
+            index = cut(piece())  # no result ready: this process evaluates the next block
+            if index is not None:
+                b = blocks[index]
+                finished(index, evaluate_block(spec, tasks[b.task_index], b, chunk_points,
+                                               keep, write_results))
+                continue
+        for conn in ready or wait(list(by_conn)):
+            w = by_conn[conn]  # type: ignore[index]
+            finished(w.queued.popleft(), w.receive())
