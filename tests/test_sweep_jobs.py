@@ -44,6 +44,16 @@ def test_jobs_with_a_shared_table_equals_jobs_1(tmp_path: Path) -> None:
         assert parallel[f] == serial[f], f
 
 
+def test_spawned_workers_equal_jobs_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where fork is not used (macOS, Windows) the workers are spawned: they import cnnmem,
+    receive the sweep pickled and build their tables themselves; the files are the same."""
+    monkeypatch.setattr(pool, "start_method", lambda: "spawn")
+    serial = sweep_files(tmp_path, "serial")
+    parallel = sweep_files(tmp_path, "jobs", "--jobs", "2")
+    for f in FILES:
+        assert parallel[f] == serial[f], f
+
+
 def test_block_cutter_covers_every_chunk_once_in_order(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(SWEEP.replace("steps: 24", "steps: 50"))

@@ -1,24 +1,24 @@
 """Parallel sweeps on this machine: ``cnnmem sweep --jobs N``.
 
 N - 1 worker processes (forked from this one on Linux, so they start in milliseconds with
-cnnmem, numpy and pyarrow imported; spawned elsewhere) and this process evaluate the sweep's
-blocks (:func:`~cnnmem.sweep.engine.capacity_blocks`). Each worker has a pipe of its own: the
-client sends it block numbers, at most :data:`QUEUED_PER_WORKER` ahead, and evaluates the next
-block itself whenever no worker result is ready, so no core idles while the client writes. A
-block is evaluated exactly as the serial run evaluates those capacities
+cnnmem, numpy and pyarrow imported; spawned elsewhere) and this process evaluate the sweep in
+blocks of whole serial chunks (:class:`BlockCutter`). Each worker has a pipe of its own: the
+client sends it blocks (:data:`CHUNKS_PER_BLOCK` chunks, fewer as the sweep ends), at most
+:data:`QUEUED_PER_WORKER` ahead, and evaluates the next block itself whenever no worker result
+is ready. A block is evaluated exactly as the serial run evaluates those capacities
 (:func:`~cnnmem.sweep.engine.evaluate_block`); the client takes the results in block order and
 writes them through the serial run's writer and front merge, so the files are byte-identical
 for any N.
 
-Before the blocks, the processes build the per-layer tables the strategies share (the MBS
-fallback table of a capacity domain, :mod:`cnnmem.model.mbs.capacity`) together: each
-process computes one part (its share of the layers' capacity steps, then its share of the
-table's columns), the client joins them and every process installs the whole table. One core
-would otherwise build it while the others wait (about a quarter of a 10 M-point ResNet-50
-sweep on one core).
+Before the blocks, the processes build the per-layer table the MBS strategies share (the
+fallback table of a capacity domain, :mod:`cnnmem.model.mbs.capacity`) together: each process
+computes its share of the layers' capacity steps, the client joins them, then each computes
+its share of the table's rows and writes it into memory shared by all processes (mapped
+before the fork), where every process reads the whole table. One core would otherwise build
+it while the others wait (a fifth of a 10 M-point ResNet-50 sweep on one core).
 
 Why not Dask here: an embedded Dask cluster (scheduler, nanny, worker, TCP messages) cost
-about 0.5 s of one core per run and ~20 ms of messaging per block; the 10 M-point sweep of
+about 0.5 s of one core per run and a few ms of messaging per block; the 10 M-point sweep of
 ``benchmarks/bench_sweep.py`` ran only 1.25-1.39x faster on two cores with it. Dask stays the
 way to other machines (``--scheduler``, :mod:`cnnmem.sweep.parallel`).
 
@@ -232,8 +232,12 @@ class LocalPool:
                  keep: str, write_results: bool) -> None:
         method = start_method()
         ctx = multiprocessing.get_context(method)
-        #: the shared tables (fork only: a spawned worker cannot inherit the mapping)
-        self.arena = mmap.mmap(-1, SHARED_TABLE_BYTES) if method == "fork" else None
+        #: the shared tables (fork only: a spawned worker cannot inherit the mapping; None
+        #: also when the address space is limited: each process then builds its own)
+        self.arena: mmap.mmap | None = None
+        if method == "fork":
+            with suppress(OSError, ValueError, OverflowError):
+                self.arena = mmap.mmap(-1, SHARED_TABLE_BYTES)
         self.arena_used = 0
         self.workers: list[_Worker] = []
         try:
