@@ -440,3 +440,53 @@ def test_progress_bar_counts_evaluated_points(tmp_path, monkeypatch):
     s = run_sweep(load_sweep(write(tmp_path, text)), tmp_path / "out", quiet=True)
     (bar,) = bars
     assert bar.n == bar.total == s.points == 5 * (1 + 1 + 3)
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    """On a terminal the sweep draws a tqdm bar on stderr; with --quiet (or stderr not a
+    terminal) nothing is drawn and tqdm is not even imported."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    path = write(tmp_path, SMALL)
+    code = ("import sys\nfrom cnnmem.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit:\n    pass\nprint('tqdm' in sys.modules)")
+    quiet = subprocess.run([sys.executable, "-c", code, "sweep", path, "-o",
+                            str(tmp_path / "q"), "--quiet"], capture_output=True, text=True,
+                           timeout=120)
+    assert quiet.stdout.strip().splitlines()[-1] == "False" and quiet.stderr == ""
+    import fcntl
+    import struct
+    import termios
+    import threading
+
+    leader, follower = pty.openpty()
+    # a terminal of 24 x 100 (a new pseudo-terminal has 0 columns: tqdm would draw nothing)
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    chunks: list[bytes] = []
+
+    def read() -> None:  # while the sweep runs: a closed terminal drops what is unread
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, "sweep", path, "-o",
+                               str(tmp_path / "t")], stdout=subprocess.PIPE, stderr=follower,
+                              text=True, timeout=120)
+    finally:
+        os.close(follower)
+        reader.join(10)
+        os.close(leader)
+    drawn = b"".join(chunks)
+    assert proc.stdout.strip().splitlines()[-1] == "True"
+    assert b"sweep:" in drawn and b"pt" in drawn  # the bar: "sweep: ... pt/s"

@@ -561,11 +561,33 @@ def evaluate_block(spec: SweepSpec, task: Task, block: Block, chunk_points: int,
     return BlockResult(table, front.fronts, points, feasible, time.perf_counter() - t0)
 
 
+class _NoBar:
+    """The progress bar of a run that shows none (--quiet, or stderr not a terminal): counts
+    like one, without importing tqdm (18 ms of a sweep's start)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.n = total, 0
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, k: int) -> None:
+        self.n += k
+
+    def refresh(self) -> None:
+        pass
+
+
 def _progress(total: int, quiet: bool) -> Any:
+    if quiet or not sys.stderr.isatty():
+        return _NoBar(total)
     from tqdm import tqdm
 
     return tqdm(total=total, unit="pt", unit_scale=True, desc="sweep", leave=False,
-                disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
+                file=sys.stderr)
 
 
 def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
