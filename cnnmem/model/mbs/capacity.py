@@ -108,7 +108,7 @@ def _layer_shares(net: Network, parts: int) -> tuple[tuple[int, ...], ...]:
 
 
 def capacity_steps_part(key: TableKey, part: int, parts: int) -> np.ndarray:
-    """The capacity steps of the layers of share ``part`` of ``parts`` (:func:`part_range`;
+    """The capacity steps of the layers of share ``part`` of ``parts`` (:func:`layer_share`;
     processes of a parallel sweep build the shares side by side, :func:`join_steps` unites
     them)."""
     return _steps_of_layers(key.net, key.hw, key.batch, key.training,
@@ -247,7 +247,7 @@ def representatives(domain: CapacityDomain, steps: np.ndarray | None
 
 def table_part(key: TableKey, steps: np.ndarray | None, part: int, parts: int
                ) -> LayerFallback:
-    """The table's rows of the layers of share ``part`` of ``parts`` (:func:`part_range`;
+    """The table's rows of the layers of share ``part`` of ``parts`` (:func:`layer_share`;
     every row is computed on its own: the parts joined equal the whole table, bit for bit;
     tested)."""
     rep, _ = representatives(key.domain, steps)
