@@ -59,7 +59,7 @@ def test_block_cutter_covers_every_chunk_once_in_order(tmp_path: Path) -> None:
     path.write_text(SWEEP.replace("steps: 24", "steps: 50"))
     spec = load_sweep(str(path))
     tasks = engine.plan(spec)
-    cutter = pool.BlockCutter(tasks, 96)
+    cutter = engine.BlockCutter(tasks, 96)
     total = cutter.chunks_left
     rng = np.random.default_rng(0)
     seen: list[tuple[int, int]] = []

@@ -513,17 +513,38 @@ class Block:
     planned_points: int
 
 
+class BlockCutter:
+    """Cuts the sweep's tasks into blocks of whole serial chunks, in order, each as long as
+    asked (within one task; a ``--jobs`` pool cuts smaller blocks as the sweep ends)."""
+
+    def __init__(self, tasks: list[Task], chunk_points: int) -> None:
+        self._tasks = tasks
+        self._per = [capacities_per_chunk(t, chunk_points) for t in tasks]
+        self._task = 0
+        self._first = 0
+        self.chunks_left = sum(-(-t.capacity_bytes.size // per)
+                               for t, per in zip(tasks, self._per, strict=True))
+
+    def cut(self, chunks: int) -> Block | None:
+        """The next block of at most ``chunks`` chunks (None: the sweep is cut)."""
+        while self._task < len(self._tasks):
+            task, per = self._tasks[self._task], self._per[self._task]
+            size = task.capacity_bytes.size
+            if self._first < size:
+                first, end = self._first, min(size, self._first + per * max(1, chunks))
+                self._first = end
+                self.chunks_left -= -(-(end - first) // per)
+                n_sub = 1 if task.sub_batch is None else task.sub_batch.size
+                return Block(self._task, first, end, (end - first) * n_sub)
+            self._task, self._first = self._task + 1, 0
+        return None
+
+
 def capacity_blocks(tasks: list[Task], chunk_points: int, chunks_per_block: int
                     ) -> list[Block]:
     """Every task cut into blocks of ``chunks_per_block`` serial chunks, in task order."""
-    blocks = []
-    for i, task in enumerate(tasks):
-        step = capacities_per_chunk(task, chunk_points) * max(1, chunks_per_block)
-        n_sub = 1 if task.sub_batch is None else task.sub_batch.size
-        for lo in range(0, task.capacity_bytes.size, step):  # a loop over blocks
-            hi = min(lo + step, task.capacity_bytes.size)
-            blocks.append(Block(i, lo, hi, (hi - lo) * n_sub))
-    return blocks
+    cutter = BlockCutter(tasks, chunk_points)
+    return list(iter(lambda: cutter.cut(chunks_per_block), None))
 
 
 @dataclass

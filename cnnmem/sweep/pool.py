@@ -2,13 +2,13 @@
 
 N - 1 worker processes (forked from this one on Linux, so they start in milliseconds with
 cnnmem, numpy and pyarrow imported; spawned elsewhere) and this process evaluate the sweep in
-blocks of whole serial chunks (:class:`BlockCutter`). Each worker has a pipe of its own: the
-client sends it blocks (:data:`CHUNKS_PER_BLOCK` chunks, fewer as the sweep ends), at most
-:data:`QUEUED_PER_WORKER` ahead, and evaluates the next block itself whenever no worker result
-is ready. A block is evaluated exactly as the serial run evaluates those capacities
-(:func:`~cnnmem.sweep.engine.evaluate_block`); the client takes the results in block order and
-writes them through the serial run's writer and front merge, so the files are byte-identical
-for any N.
+blocks of whole serial chunks (:class:`~cnnmem.sweep.engine.BlockCutter`). Each worker has a
+pipe of its own: the client sends it blocks (:data:`CHUNKS_PER_BLOCK` chunks, fewer as the
+sweep ends), at most :data:`QUEUED_PER_WORKER` ahead, and evaluates the next block itself
+whenever no worker result is ready. A block is evaluated exactly as the serial run evaluates
+those capacities (:func:`~cnnmem.sweep.engine.evaluate_block`); the client takes the results in
+block order and writes them through the serial run's writer and front merge, so the files are
+byte-identical for any N.
 
 Before the blocks, the processes build the per-layer table the MBS strategies share (the
 fallback table of a capacity domain, :mod:`cnnmem.model.mbs.capacity`) together: each process
@@ -52,9 +52,9 @@ from cnnmem.model.mbs.tables import CELLS
 from cnnmem.model.schedule import strategy_specs
 from cnnmem.sweep.engine import (
     Block,
+    BlockCutter,
     BlockResult,
     Task,
-    capacities_per_chunk,
     evaluate_block,
 )
 from cnnmem.sweep.memory import keep_freed_memory
@@ -219,10 +219,6 @@ class _Worker:
             raise value
         return value
 
-    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        self.send(fn, *args)
-        return self.receive()
-
 
 class LocalPool:
     """``workers`` worker processes, each evaluating what it is sent (a context manager: on
@@ -310,34 +306,6 @@ def _build_table(pool: LocalPool, index: int, key: cap_tables.TableKey) -> None:
     _write_table_part(pool.arena, base, key, steps, 0, parts)
     for w in workers:
         w.receive()
-
-
-class BlockCutter:
-    """Cuts the sweep's tasks into blocks of whole serial chunks, in order, each as long as
-    asked (within one task): a worker gets several chunks per message, this process one at a
-    time (it looks for worker results between chunks), and the last ones go out one by one."""
-
-    def __init__(self, tasks: list[Task], chunk_points: int) -> None:
-        self._tasks = tasks
-        self._per = [capacities_per_chunk(t, chunk_points) for t in tasks]
-        self._task = 0
-        self._first = 0
-        self.chunks_left = sum(-(-t.capacity_bytes.size // per)
-                               for t, per in zip(tasks, self._per, strict=True))
-
-    def cut(self, chunks: int) -> Block | None:
-        """The next block of at most ``chunks`` chunks (None: the sweep is cut)."""
-        while self._task < len(self._tasks):
-            task, per = self._tasks[self._task], self._per[self._task]
-            size = task.capacity_bytes.size
-            if self._first < size:
-                first, end = self._first, min(size, self._first + per * max(1, chunks))
-                self._first = end
-                self.chunks_left -= -(-(end - first) // per)
-                n_sub = 1 if task.sub_batch is None else task.sub_batch.size
-                return Block(self._task, first, end, (end - first) * n_sub)
-            self._task, self._first = self._task + 1, 0
-        return None
 
 
 def evaluate_blocks_locally(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep: str,
