@@ -154,6 +154,30 @@ def test_worker_failure_is_one_line_and_leaves_nothing(tmp_path: Path,
     assert not [p for p in children(os.getpid()) - before if alive(p)]
 
 
+def test_worker_gone_before_any_work_is_one_line_exit_1(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    """A worker that ends at once (before it reads a message): the client's next send or
+    receive finds it gone; one line, exit 1 (not a broken pipe's silent exit 0)."""
+    monkeypatch.setattr(pool, "_worker_main", lambda *args: os._exit(7))
+    build = pool.build_shared_tables
+
+    def after_the_worker_ended(p: pool.LocalPool, *args: object) -> None:
+        for w in p.workers:
+            w.process.join()  # the next send meets a closed pipe (EPIPE)
+        build(p, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pool, "build_shared_tables", after_the_worker_ended)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SWEEP.replace("steps: 24", "steps: 1500"))  # a shared table: sends first
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", str(spec), "-o", str(tmp_path / "out"), "--quiet", "--jobs", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 1 and len(err) == 1 and "exit code 7" in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("sig,wait_s", [
     ("SIGTERM", 2.0), ("SIGINT", 0.0),
     pytest.param("SIGTERM", 0.0, marks=pytest.mark.slow),

@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -206,15 +206,21 @@ class _Worker:
         self.queued: deque[int] = deque()  # block numbers sent, in order
 
     def send(self, fn: Callable[..., Any], *args: Any) -> None:
-        self.conn.send((fn, args))
+        try:
+            self.conn.send((fn, args))
+        except OSError:  # a broken pipe: the worker is gone (not a file-system error)
+            self._lost()
+
+    def _lost(self) -> NoReturn:
+        self.process.join(1)
+        raise WorkerLost(f"a --jobs worker process ended without its result (exit code "
+                         f"{self.process.exitcode}; killed for lack of memory?)") from None
 
     def receive(self) -> Any:
         try:
             status, value = self.conn.recv()
         except (EOFError, OSError):
-            self.process.join(1)
-            raise WorkerLost(f"a --jobs worker process ended without its result (exit code "
-                             f"{self.process.exitcode}; killed for lack of memory?)") from None
+            self._lost()
         if status == "error":
             raise value
         return value
