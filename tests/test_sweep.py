@@ -406,32 +406,14 @@ def test_readme_quickstart_runs_and_reports(tmp_path):
         assert f"figures/{fig}.png" in report
 
 
-class _BarRecorder:
-    """Stands in for the tqdm bar: records its total and progress."""
-
-    def __init__(self, total, quiet):
-        self.total, self.n = total, 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, k):
-        self.n += k
-
-    def refresh(self):
-        pass
-
-
 def test_progress_bar_counts_evaluated_points(tmp_path, monkeypatch):
     """Strategies that choose their sub-batch return one point per capacity, not one per
     planned sub-batch: the bar's total ends equal to the points evaluated."""
     bars = []
+    progress = engine._progress
 
-    def recorder(total, quiet):
-        bars.append(_BarRecorder(total, quiet))
+    def recorder(total, quiet):  # the run's own bar (quiet: the counting stand-in, no tqdm)
+        bars.append(progress(total, quiet))
         return bars[-1]
 
     monkeypatch.setattr(engine, "_progress", recorder)

@@ -226,25 +226,13 @@ def test_progress_bar_counts_points_with_jobs(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """With --jobs too the bar counts the evaluated points as the blocks finish."""
     bars = []
+    progress = engine._progress
 
-    class Recorder:
-        def __init__(self, total: int, quiet: bool) -> None:
-            self.total, self.n = total, 0
-            bars.append(self)
+    def recorder(total: int, quiet: bool) -> object:  # the run's own bar (quiet: no tqdm)
+        bars.append(progress(total, quiet))
+        return bars[-1]
 
-        def __enter__(self) -> Recorder:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            pass
-
-        def update(self, k: int) -> None:
-            self.n += k
-
-        def refresh(self) -> None:
-            pass
-
-    monkeypatch.setattr(engine, "_progress", Recorder)
+    monkeypatch.setattr(engine, "_progress", recorder)
     spec = tmp_path / "s.yaml"
     spec.write_text(SWEEP)
     s = engine.run_sweep(load_sweep(str(spec)), tmp_path / "out", quiet=True, jobs=2,
