@@ -402,22 +402,26 @@ def write_chunk(spec: SweepSpec, ch: Chunk, writer: ResultWriter | None, keep: s
     return int(feasible.sum())
 
 
-def _chunk_frame(spec: SweepSpec, ch: Chunk, rows: np.ndarray,
-                 feasible: np.ndarray | None = None) -> pd.DataFrame:
+def _chunk_columns(spec: SweepSpec, ch: Chunk, rows: np.ndarray,
+                   feasible: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The ``rows`` of a chunk as result columns (texts as object arrays)."""
     t = ch.task
-    data: dict[str, Any] = {
-        "network": t.network, "hardware": t.hardware, "strategy": t.strategy,
-        "grouping": t.grouping_label,
+    n = rows.size
+    cols: dict[str, np.ndarray] = {
+        "network": np.full(n, t.network, dtype=object),
+        "hardware": np.full(n, t.hardware, dtype=object),
+        "strategy": np.full(n, t.strategy, dtype=object),
+        "grouping": np.full(n, t.grouping_label, dtype=object),
         "cuts": np.asarray(ch.cut_labels, dtype=object)[ch.cut_codes[rows]],
     }
     for a, v in zip(spec.hw_axes, t.hw_values, strict=True):
-        data[a.column] = v
-    data["capacity_bytes"] = ch.capacity_bytes[rows]
-    data["sub_batch"] = ch.sub_batch[rows]
-    data["feasible"] = (feasible_points(ch) if feasible is None else feasible)[rows]
+        cols[a.column] = np.full(n, v, dtype=float)
+    cols["capacity_bytes"] = ch.capacity_bytes[rows]
+    cols["sub_batch"] = ch.sub_batch[rows]
+    cols["feasible"] = (feasible_points(ch) if feasible is None else feasible)[rows]
     for m in METRICS:
-        data[m] = ch.metrics[m][rows]
-    return pd.DataFrame(data, index=np.arange(rows.size))
+        cols[m] = ch.metrics[m][rows]
+    return cols
 
 
 @dataclass
@@ -437,12 +441,21 @@ class RunSummary:
         return self.points / self.wall_s if self.wall_s > 0 else float("inf")
 
 
+#: rows of a front: result columns as arrays of equal length
+FrontRows = dict[str, np.ndarray]
+
+
+def _take(cols: FrontRows, keep: np.ndarray) -> FrontRows:
+    return {c: v[keep] for c, v in cols.items()}
+
+
 class _Front:
-    """Incremental Pareto front per network."""
+    """Incremental Pareto front per network, its rows kept as column arrays (a DataFrame is
+    made once, by :meth:`frame`: pandas per chunk cost ~1 ms a merge)."""
 
     def __init__(self, objectives: tuple[str, ...]) -> None:
         self.objectives = list(objectives)
-        self.fronts: dict[str, pd.DataFrame] = {}
+        self.fronts: dict[str, FrontRows] = {}
         self._values: dict[str, np.ndarray] = {}  # each front's objective values (n, k)
 
     def add(self, spec: SweepSpec, ch: Chunk, feasible: np.ndarray | None = None) -> None:
@@ -454,21 +467,21 @@ class _Front:
         if rows.size == 0:
             return
         self._merge(ch.task.network, vals[rows],
-                    lambda keep: _chunk_frame(spec, ch, rows[keep], feasible))
+                    lambda keep: _chunk_columns(spec, ch, rows[keep], feasible))
 
-    def merge(self, network: str, new: pd.DataFrame) -> None:
+    def merge(self, network: str, new: FrontRows) -> None:
         """Front of (this front + ``new`` rows), rows in arrival order (a set function of the
         points, so fronts of blocks merged in task order equal the serial front)."""
-        if len(new) == 0:
+        values = np.column_stack([np.asarray(new[o], dtype=float) for o in self.objectives])
+        if len(values) == 0:
             return
-        self._merge(network, new[self.objectives].to_numpy(dtype=float),
-                    lambda keep: new[keep].reset_index(drop=True))
+        self._merge(network, values, lambda keep: _take(new, keep))
 
     def _merge(self, network: str, new_values: np.ndarray,
-               new_rows: Callable[[np.ndarray], pd.DataFrame]) -> None:
+               new_rows: Callable[[np.ndarray], FrontRows]) -> None:
         """The front of (old rows + new rows) is ``pareto_mask`` of their values, the kept
-        old rows first; only the kept new rows are made into a frame (``new_rows(keep)``),
-        and nothing is made when no new row is kept and no old row dropped."""
+        old rows first; only the kept new rows are taken (``new_rows(keep)``), and nothing
+        is taken when no new row is kept and no old row dropped."""
         old = self.fronts.get(network)
         if old is None:
             keep = pareto_mask(new_values)
@@ -481,22 +494,27 @@ class _Front:
         keep_old, keep_new = keep[:len(old_values)], keep[len(old_values):]
         if keep_old.all() and not keep_new.any():
             return
-        parts = [old[keep_old], new_rows(keep_new)] if keep_new.any() else [old[keep_old]]
-        parts = [f for f in parts if len(f)] or parts[:1]
-        self.fronts[network] = (pd.concat(parts, ignore_index=True) if len(parts) > 1
-                                else parts[0].reset_index(drop=True))
+        kept = _take(old, keep_old)
+        if keep_new.any():
+            new = new_rows(keep_new)
+            kept = {c: np.concatenate([v, new[c]]) for c, v in kept.items()}
+        self.fronts[network] = kept
         self._values[network] = both[keep]
 
     def frame(self, spec: SweepSpec) -> pd.DataFrame:
-        parts = [self.fronts[n] for n, _ in spec.networks if n in self.fronts]
-        if not parts:
-            return pd.DataFrame(columns=result_columns(spec))
-        df = pd.concat(parts, ignore_index=True)
-        order = {n: i for i, (n, _) in enumerate(spec.networks)}
+        """The fronts of all networks in one frame: networks in sweep order, each sorted by
+        the objectives (then strategy, grouping, sub-batch; ties in arrival order)."""
+        nets = [n for n, _ in spec.networks if n in self.fronts]
+        columns = result_columns(spec)
+        if not nets:
+            return pd.DataFrame(columns=columns)
+        df = pd.DataFrame({c: np.concatenate([self.fronts[n][c] for n in nets])
+                           for c in columns})
+        order = {n: i for i, n in enumerate(nets)}
         df["_net"] = df["network"].map(order)
         df = df.sort_values(["_net"] + self.objectives + ["strategy", "grouping", "sub_batch"],
                             kind="mergesort").drop(columns="_net")
-        return df[result_columns(spec)].reset_index(drop=True)
+        return df.reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -549,11 +567,11 @@ def capacity_blocks(tasks: list[Task], chunk_points: int, chunks_per_block: int
 
 @dataclass
 class BlockResult:
-    """What a worker returns for a block: the kept rows (None with keep=pareto or when
-    results are not written), the block's Pareto front per network and its counts."""
+    """What a worker returns for a block: the kept rows (None with keep=pareto, when results
+    are not written or no row is kept), the block's Pareto front per network and its counts."""
 
     table: Any
-    fronts: dict[str, pd.DataFrame]
+    fronts: dict[str, FrontRows]
     points: int
     feasible: int
     model_s: float
@@ -574,7 +592,8 @@ def evaluate_block(spec: SweepSpec, task: Task, block: Block, chunk_points: int,
         ok = feasible_points(ch)
         if write_results and keep != "pareto":
             rows = np.arange(len(ch)) if keep == "all" else np.flatnonzero(ok)
-            tables.append(chunk_table(spec, ch, rows, ok))
+            if rows.size:  # an empty table costs ~0.6 ms to send and receive
+                tables.append(chunk_table(spec, ch, rows, ok))
         front.add(spec, ch, ok)
         points += len(ch)
         feasible += int(ok.sum())
