@@ -21,6 +21,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -657,32 +658,37 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
     out = AtomicOutputs(out_dir)
     model_s = write_s = 0.0
     points = feasible = 0
+    info: dict[str, Any] | None = None  # run.json
     try:
-        writer = (ResultWriter(out, result_schema(spec), csv=csv) if write_results else None)
-        with _progress(sum(t.n_points for t in tasks), quiet) as bar:
+        with ExitStack() as stack:  # a --jobs pool, left after the files are written
+            writer = (ResultWriter(out, result_schema(spec), csv=csv) if write_results
+                      else None)
+            bar = stack.enter_context(_progress(sum(t.n_points for t in tasks), quiet))
             if parallel:
                 def progress(evaluated: int, planned: int) -> None:
                     bar.update(evaluated)
                     _count_evaluated(bar, evaluated - planned)
 
                 if scheduler is None:
-                    from cnnmem.sweep.pool import evaluate_blocks_locally
+                    from cnnmem.sweep.pool import local_blocks
 
-                    results = evaluate_blocks_locally(spec, tasks, chunk_points, keep,
-                                                      write_results, jobs=jobs,
-                                                      progress=progress)
+                    results = stack.enter_context(local_blocks(
+                        spec, tasks, chunk_points, keep, write_results, jobs=jobs,
+                        progress=progress))
                 else:
                     from cnnmem.sweep.parallel import evaluate_blocks
 
                     results = evaluate_blocks(spec, tasks, chunk_points, keep, write_results,
                                               scheduler=scheduler, progress=progress)
                 for res in results:
+                    if info is None:  # while the workers evaluate: ~15 ms of one core
+                        info = run_info(spec, version)
                     tw = time.perf_counter()
                     if writer is not None and res.table is not None:
                         writer.write(res.table)
                     write_s += time.perf_counter() - tw
-                    for network, frame in res.fronts.items():
-                        front.merge(network, frame)
+                    for network, rows in res.fronts.items():
+                        front.merge(network, rows)
                     points += res.points
                     feasible += res.feasible
                     model_s += res.model_s
@@ -705,28 +711,29 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
                     task_points += len(ch)
                     bar.update(len(ch))
                 _count_evaluated(bar, task_points - task.n_points)
-        tw = time.perf_counter()
-        pareto = front.frame(spec)
-        pareto_table = _frame_table(spec, pareto)
-        if writer is not None:
-            if keep == "pareto":
-                writer.write(pareto_table)
-            writer.close()
-        written = writer.rows if writer is not None else 0
-        pareto_writer = ResultWriter(out, pareto_table.schema, csv=True, parquet=False,
-                                     name="pareto")
-        pareto_writer.write(pareto_table)
-        pareto_writer.close()
-        wall = time.perf_counter() - t0
-        info = run_info(spec, version, points, len(pareto))
-        info.update(points_evaluated=points, points_feasible=feasible, points_written=written,
-                    keep=keep, csv=csv, jobs=jobs,
-                    scheduler=scheduler)
-        info["timings"] = {"wall_s": round(wall, 3), "model_s": round(model_s, 3),
-                           "write_s": round(write_s + time.perf_counter() - tw, 3),
-                           "points_per_s": round(points / wall) if wall > 0 else None}
-        out.write("run.json", (json.dumps(info, indent=2) + "\n").encode("utf-8"))
-        files = out.commit()
+            tw = time.perf_counter()
+            pareto = front.frame(spec)
+            pareto_table = _frame_table(spec, pareto)
+            if writer is not None:
+                if keep == "pareto":
+                    writer.write(pareto_table)
+                writer.close()
+            written = writer.rows if writer is not None else 0
+            pareto_writer = ResultWriter(out, pareto_table.schema, csv=True, parquet=False,
+                                         name="pareto")
+            pareto_writer.write(pareto_table)
+            pareto_writer.close()
+            wall = time.perf_counter() - t0
+            if info is None:
+                info = run_info(spec, version)
+            info.update(points=points, pareto_points=len(pareto), points_evaluated=points,
+                        points_feasible=feasible, points_written=written, keep=keep, csv=csv,
+                        jobs=jobs, scheduler=scheduler)
+            info["timings"] = {"wall_s": round(wall, 3), "model_s": round(model_s, 3),
+                               "write_s": round(write_s + time.perf_counter() - tw, 3),
+                               "points_per_s": round(points / wall) if wall > 0 else None}
+            out.write("run.json", (json.dumps(info, indent=2) + "\n").encode("utf-8"))
+            files = out.commit()
     except BaseException:
         out.abort()
         raise
@@ -743,8 +750,10 @@ def _count_evaluated(bar: Any, correction: int) -> None:
         bar.refresh()
 
 
-def run_info(spec: SweepSpec, version: str, points: int, pareto_points: int) -> dict[str, Any]:
-    """run.json contents: everything needed to re-run and read the results (timings added)."""
+def run_info(spec: SweepSpec, version: str, points: int = 0, pareto_points: int = 0
+             ) -> dict[str, Any]:
+    """run.json contents: everything needed to re-run and read the results (counts and
+    timings set by the caller)."""
     return {
         "cnnmem_version": version,
         "sweep": spec.name,

@@ -39,7 +39,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn
 
@@ -204,6 +204,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.queued: deque[int] = deque()  # block numbers sent, in order
+        self.stopped = False  # told to end
 
     def send(self, fn: Callable[..., Any], *args: Any) -> None:
         try:
@@ -257,12 +258,18 @@ class LocalPool:
         if exc_type is not None:
             self.kill()
             return
-        for w in self.workers:
-            with suppress(OSError):
-                w.conn.send(None)
+        self.stop()
         for w in self.workers:
             w.process.join(5)
         self.kill()  # any that did not stop
+
+    def stop(self) -> None:
+        """Tell the workers to end (they exit on their own; :meth:`__exit__` joins them)."""
+        for w in self.workers:
+            if not w.stopped:
+                w.stopped = True
+                with suppress(OSError):
+                    w.conn.send(None)
 
     def kill(self) -> None:
         for w in self.workers:
@@ -314,18 +321,30 @@ def _build_table(pool: LocalPool, index: int, key: cap_tables.TableKey) -> None:
         w.receive()
 
 
-def evaluate_blocks_locally(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep: str,
-                            write_results: bool, *, jobs: int,
-                            progress: Callable[[int, int], None]) -> Iterator[BlockResult]:
-    """Evaluate the sweep on ``jobs`` processes (``jobs - 1`` workers and this one); yield
-    the blocks' results in order. ``progress(evaluated, planned)`` is called as each block
-    finishes."""
+@contextmanager
+def local_blocks(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep: str,
+                 write_results: bool, *, jobs: int, progress: Callable[[int, int], None]
+                 ) -> Iterator[Iterator[BlockResult]]:
+    """Evaluate the sweep on ``jobs`` processes (``jobs - 1`` workers and this one): the
+    context gives an iterator of the blocks' results in order. ``progress(evaluated,
+    planned)`` is called as each block finishes.
+
+    The workers are told to end as the last result is taken and joined when the context is
+    left (on an error: killed), so they end while this process writes the result files."""
     if not any(t.n_points for t in tasks):
+        yield iter(())
         return
     with LocalPool(jobs - 1, spec, tasks, chunk_points, keep, write_results) as pool:
-        build_shared_tables(pool, spec, tasks)
-        yield from _in_order(pool, spec, tasks, BlockCutter(tasks, chunk_points),
-                             chunk_points, keep, write_results, progress)
+        yield _blocks_then_stop(pool, spec, tasks, chunk_points, keep, write_results, progress)
+
+
+def _blocks_then_stop(pool: LocalPool, spec: SweepSpec, tasks: list[Task], chunk_points: int,
+                      keep: str, write_results: bool, progress: Callable[[int, int], None]
+                      ) -> Iterator[BlockResult]:
+    build_shared_tables(pool, spec, tasks)
+    yield from _in_order(pool, spec, tasks, BlockCutter(tasks, chunk_points), chunk_points,
+                         keep, write_results, progress)
+    pool.stop()
 
 
 def _in_order(pool: LocalPool, spec: SweepSpec, tasks: list[Task], cutter: BlockCutter,
