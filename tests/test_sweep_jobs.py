@@ -239,19 +239,3 @@ def test_progress_bar_counts_points_with_jobs(tmp_path: Path,
                          chunk_points=96)
     (bar,) = bars
     assert bar.n == bar.total == s.points > 0
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings: Linux only")
-@pytest.mark.parametrize(("env", "expected"), [(None, "system"), ("mimalloc", "mimalloc")])
-def test_sweep_processes_allocate_arrow_buffers_from_glibc(env: str | None,
-                                                           expected: str) -> None:
-    """keep_freed_memory() moves pyarrow to its system pool (the glibc heap whose thresholds
-    it fixes) unless the user chose a pool with ARROW_DEFAULT_MEMORY_POOL."""
-    code = ("import pyarrow as pa; from cnnmem.sweep.memory import keep_freed_memory; "
-            "keep_freed_memory(); print(pa.default_memory_pool().backend_name)")
-    environ = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
-    if env is not None:
-        environ["ARROW_DEFAULT_MEMORY_POOL"] = env
-    out = subprocess.run([sys.executable, "-c", code], env=environ, check=True,
-                         capture_output=True, text=True).stdout.strip()
-    assert out == expected

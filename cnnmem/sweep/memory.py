@@ -10,19 +10,12 @@ every chunk depended on history: after a large table was built and freed, no fau
 system time per process, blocks 30% slower; measured with ``getrusage`` in each process).
 :func:`keep_freed_memory` fixes both thresholds at the values a warm process reaches, so
 every sweep process, serial or parallel, reuses its freed memory the same way.
-
-It also makes pyarrow allocate from that same C allocator (its *system* memory pool) instead
-of the mimalloc pyarrow bundles: encoding the results file's last row group at the end of a
-run (62,892 rows of the 10 M-point ResNet-50 sweep) took 0.026 s with the system pool in every
-one of 20 fresh runs, and 0.026-0.11 s (median 0.09 s) with mimalloc. A pool chosen with
-pyarrow's ``ARROW_DEFAULT_MEMORY_POOL`` environment variable is left alone.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import sys
 
 #: glibc's mallopt parameters (malloc.h)
@@ -37,9 +30,9 @@ _done = False
 
 
 def keep_freed_memory() -> None:
-    """Fix glibc's mmap and trim thresholds for this process and let pyarrow allocate from
-    glibc too (once; nothing on other C libraries). Process-wide: memory freed later stays
-    with the process up to :data:`TRIM_THRESHOLD_BYTES`."""
+    """Fix glibc's mmap and trim thresholds for this process (once; nothing on other C
+    libraries). Process-wide: memory freed later stays with the process up to
+    :data:`TRIM_THRESHOLD_BYTES`."""
     global _done
     if _done or not sys.platform.startswith("linux"):
         return
@@ -52,7 +45,3 @@ def keep_freed_memory() -> None:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
     mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
-    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
-        import pyarrow as pa
-
-        pa.set_memory_pool(pa.system_memory_pool())
