@@ -456,31 +456,26 @@ def _sweep_to_files(spec: SweepSpec, out: Path, *, jobs: int | None, keep: str, 
 
 def _sweep_in_memory(spec: SweepSpec, *, keep: str, chunk_points: int,
                      quiet: bool) -> SweepResult:
-    """The engine's evaluation loop with the kept rows collected as pyarrow tables of the
+    """The engine's serial evaluation with the kept rows collected as pyarrow tables of the
     results schema (so ``results`` equals what ``results.parquet`` would hold) and nothing
     written."""
-    import numpy as np
     import pyarrow as pa
 
-    from cnnmem.model.schedule import sweep_evaluators
     from cnnmem.sweep import engine
 
     tasks = engine.plan(spec)
-    evaluators = sweep_evaluators()
     front = engine._Front(spec.objectives)
     tables = []
     points = feasible = 0
     with engine._progress(sum(t.n_points for t in tasks), quiet) as bar:
-        for task in tasks:
-            for ch in engine.evaluate_task(spec, task, evaluators[task.strategy], chunk_points):
-                ok = engine.feasible_points(ch)
-                if keep != "pareto":
-                    rows = np.arange(len(ch)) if keep == "all" else np.flatnonzero(ok)
-                    tables.append(engine.chunk_table(spec, ch, rows, ok))
-                front.add(spec, ch)
-                points += len(ch)
-                feasible += int(ok.sum())
-                bar.update(len(ch))
+        for res in engine.serial_blocks(spec, tasks, chunk_points, keep, True,
+                                        engine._block_progress(bar)):
+            if res.table is not None:
+                tables.append(res.table)
+            for network, rows in res.fronts.items():
+                front.merge(network, rows)
+            points += res.points
+            feasible += res.feasible
     front_table = engine._frame_table(spec, front.frame(spec))
     if keep == "pareto":
         tables = [front_table]

@@ -200,15 +200,15 @@ def test_signal_leaves_no_partial_files(tmp_path, sig):
 def test_atomic_on_error(tmp_path, monkeypatch):
     spec = load_sweep(write(tmp_path, SMALL))
     calls = {"n": 0}
-    real = engine.write_chunk
+    real = engine.ResultWriter.write
 
-    def failing(spec, ch, writer, keep):
+    def failing(writer, table):  # interrupted after the first rows are written
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real(spec, ch, writer, keep)
+        return real(writer, table)
 
-    monkeypatch.setattr(engine, "write_chunk", failing)
+    monkeypatch.setattr(engine.ResultWriter, "write", failing)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run_sweep(spec, out, quiet=True, chunk_points=1)
@@ -427,10 +427,14 @@ def test_progress_bar_counts_evaluated_points(tmp_path, monkeypatch):
 def test_progress_bar_on_a_terminal_only(tmp_path):
     """On a terminal the sweep draws a tqdm bar on stderr; with --quiet (or stderr not a
     terminal) nothing is drawn and tqdm is not even imported."""
+    import fcntl  # POSIX terminals: imported here, not at module level
     import os
     import pty
+    import struct
     import subprocess
     import sys
+    import termios
+    import threading
 
     path = write(tmp_path, SMALL)
     code = ("import sys\nfrom cnnmem.cli import main\ntry:\n    main(sys.argv[1:])\n"
@@ -439,11 +443,6 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
                             str(tmp_path / "q"), "--quiet"], capture_output=True, text=True,
                            timeout=120)
     assert quiet.stdout.strip().splitlines()[-1] == "False" and quiet.stderr == ""
-    import fcntl
-    import struct
-    import termios
-    import threading
-
     leader, follower = pty.openpty()
     # a terminal of 24 x 100 (a new pseudo-terminal has 0 columns: tqdm would draw nothing)
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))

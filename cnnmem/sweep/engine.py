@@ -4,9 +4,12 @@ The design space is networks x hardware (x swept hardware fields) x strategies x
 (Python loops: each is one precomputed structure) times capacities x sub-batch sizes (arrays:
 each evaluator call covers a block of capacities and every sub-batch size at once). Capacities
 are split into chunks of at most ``chunk_points`` design points, so memory stays bounded for any
-sweep size. Rows stream to ``results.parquet`` (and ``results.csv`` on request) as they are
-produced, all of them or only the feasible ones; the Pareto front per network is kept
-incrementally (front of the union = front of (old front + new chunk)).
+sweep size. Whole chunks make blocks (:func:`evaluate_block`): one per block in a serial run
+(:func:`serial_blocks`), a few per block on ``--jobs`` or Dask workers; every run takes the
+blocks' results in order through the same loop of :func:`run_sweep`. Rows stream to
+``results.parquet`` (and ``results.csv`` on request) as they are produced, all of them or only
+the feasible ones; the Pareto front per network is kept incrementally (front of the union =
+front of (old front + new block)).
 
 Hardware-field axes (bandwidth, energies, precision ...) are evaluated exactly: the strategy is
 re-run on each modified hardware, never rescaled at whole-network level.
@@ -394,15 +397,6 @@ def _frame_table(spec: SweepSpec, frame: pd.DataFrame) -> Any:
     return pa.Table.from_pandas(frame, schema=result_schema(spec), preserve_index=False)
 
 
-def write_chunk(spec: SweepSpec, ch: Chunk, writer: ResultWriter | None, keep: str) -> int:
-    """Write the kept rows of a chunk; returns its number of feasible points."""
-    feasible = feasible_points(ch)
-    if writer is not None and keep != "pareto":
-        rows = np.arange(len(ch)) if keep == "all" else np.flatnonzero(feasible)
-        writer.write(chunk_table(spec, ch, rows, feasible))
-    return int(feasible.sum())
-
-
 def _chunk_columns(spec: SweepSpec, ch: Chunk, rows: np.ndarray,
                    feasible: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The ``rows`` of a chunk as result columns (texts as object arrays)."""
@@ -430,8 +424,8 @@ class RunSummary:
     points: int  # evaluated
     pareto_points: int
     wall_s: float
-    model_s: float
-    write_s: float
+    model_s: float  # evaluating the blocks (their rows and fronts included; summed over
+    write_s: float  # the processes of a parallel run) / writing the files
     files: list[Path]
     feasible_points: int = 0
     written_points: int = 0
@@ -519,7 +513,7 @@ class _Front:
 
 
 # ------------------------------------------------------------------------------------------
-# blocks: the unit of parallel evaluation (cnnmem.sweep.parallel)
+# blocks: the unit of evaluation (serial_blocks here; cnnmem.sweep.pool and .parallel)
 
 
 @dataclass(frozen=True)
@@ -602,6 +596,19 @@ def evaluate_block(spec: SweepSpec, task: Task, block: Block, chunk_points: int,
     return BlockResult(table, front.fronts, points, feasible, time.perf_counter() - t0)
 
 
+def serial_blocks(spec: SweepSpec, tasks: list[Task], chunk_points: int, keep: str,
+                  write_results: bool, progress: Callable[[int, int], None]
+                  ) -> Iterator[BlockResult]:
+    """The sweep evaluated in this process, one serial chunk per block (each evaluated as a
+    ``--jobs`` or Dask worker evaluates one), results in order; ``progress(evaluated,
+    planned)`` after each."""
+    cutter = BlockCutter(tasks, chunk_points)
+    while (b := cutter.cut(1)) is not None:
+        res = evaluate_block(spec, tasks[b.task_index], b, chunk_points, keep, write_results)
+        progress(res.points, b.planned_points)
+        yield res
+
+
 class _NoBar:
     """The progress bar of a run that shows none (--quiet, or stderr not a terminal): counts
     like one, without importing tqdm (18 ms of a sweep's start)."""
@@ -645,7 +652,6 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
         raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {keep!r}")
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, not {jobs}")
-    parallel = jobs > 1 or scheduler is not None
     if scheduler is not None:
         from cnnmem.sweep.parallel import require_dask
 
@@ -653,7 +659,6 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
     t0 = time.perf_counter()
     keep_freed_memory()
     tasks = plan(spec)
-    evaluators = sweep_evaluators()
     front = _Front(spec.objectives)
     out = AtomicOutputs(out_dir)
     model_s = write_s = 0.0
@@ -664,53 +669,33 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
             writer = (ResultWriter(out, result_schema(spec), csv=csv) if write_results
                       else None)
             bar = stack.enter_context(_progress(sum(t.n_points for t in tasks), quiet))
-            if parallel:
-                def progress(evaluated: int, planned: int) -> None:
-                    bar.update(evaluated)
-                    _count_evaluated(bar, evaluated - planned)
+            progress = _block_progress(bar)
+            if scheduler is not None:
+                from cnnmem.sweep.parallel import evaluate_blocks
 
-                if scheduler is None:
-                    from cnnmem.sweep.pool import local_blocks
+                results = evaluate_blocks(spec, tasks, chunk_points, keep, write_results,
+                                          scheduler=scheduler, progress=progress)
+            elif jobs > 1:
+                from cnnmem.sweep.pool import local_blocks
 
-                    results = stack.enter_context(local_blocks(
-                        spec, tasks, chunk_points, keep, write_results, jobs=jobs,
-                        progress=progress))
-                else:
-                    from cnnmem.sweep.parallel import evaluate_blocks
-
-                    results = evaluate_blocks(spec, tasks, chunk_points, keep, write_results,
-                                              scheduler=scheduler, progress=progress)
-                for res in results:
-                    if info is None:  # while the workers evaluate: ~15 ms of one core
-                        info = run_info(spec, version)
-                    tw = time.perf_counter()
-                    if writer is not None and res.table is not None:
-                        writer.write(res.table)
-                    write_s += time.perf_counter() - tw
-                    for network, rows in res.fronts.items():
-                        front.merge(network, rows)
-                    points += res.points
-                    feasible += res.feasible
-                    model_s += res.model_s
-            for task in ([] if parallel else tasks):
-                gen = evaluate_task(spec, task, evaluators[task.strategy], chunk_points)
-                task_points = 0
-                while True:
-                    tm = time.perf_counter()
-                    ch = next(gen, None)
-                    model_s += time.perf_counter() - tm
-                    if ch is None:
-                        break
-                    tw = time.perf_counter()
-                    feasible += write_chunk(spec, ch, writer, keep)
-                    write_s += time.perf_counter() - tw
-                    tm = time.perf_counter()
-                    front.add(spec, ch)
-                    model_s += time.perf_counter() - tm
-                    points += len(ch)
-                    task_points += len(ch)
-                    bar.update(len(ch))
-                _count_evaluated(bar, task_points - task.n_points)
+                results = stack.enter_context(local_blocks(
+                    spec, tasks, chunk_points, keep, write_results, jobs=jobs,
+                    progress=progress))
+            else:
+                results = serial_blocks(spec, tasks, chunk_points, keep, write_results,
+                                        progress)
+            for res in results:
+                if info is None:  # with --jobs, while the workers evaluate: ~15 ms of a core
+                    info = run_info(spec, version)
+                tw = time.perf_counter()
+                if writer is not None and res.table is not None:
+                    writer.write(res.table)
+                write_s += time.perf_counter() - tw
+                for network, rows in res.fronts.items():
+                    front.merge(network, rows)
+                points += res.points
+                feasible += res.feasible
+                model_s += res.model_s
             tw = time.perf_counter()
             pareto = front.frame(spec)
             pareto_table = _frame_table(spec, pareto)
@@ -724,7 +709,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
             pareto_writer.write(pareto_table)
             pareto_writer.close()
             wall = time.perf_counter() - t0
-            if info is None:
+            if info is None:  # nothing was evaluated
                 info = run_info(spec, version)
             info.update(points=points, pareto_points=len(pareto), points_evaluated=points,
                         points_feasible=feasible, points_written=written, keep=keep, csv=csv,
@@ -742,18 +727,23 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, quiet: bool = False,
                       keep)
 
 
-def _count_evaluated(bar: Any, correction: int) -> None:
-    """Make the bar's total count the points actually evaluated: strategies that choose their
-    sub-batch themselves return one point per capacity, not one per planned sub-batch."""
-    if correction and bar.total is not None:
-        bar.total += correction
-        bar.refresh()
+def _block_progress(bar: Any) -> Callable[[int, int], None]:
+    """``progress(evaluated, planned)`` of a finished block: advance ``bar`` and make its
+    total count the points actually evaluated (strategies that choose their sub-batch
+    themselves return one point per capacity, not one per planned sub-batch)."""
+
+    def progress(evaluated: int, planned: int) -> None:
+        bar.update(evaluated)
+        if evaluated != planned and bar.total is not None:
+            bar.total += evaluated - planned
+            bar.refresh()
+
+    return progress
 
 
-def run_info(spec: SweepSpec, version: str, points: int = 0, pareto_points: int = 0
-             ) -> dict[str, Any]:
-    """run.json contents: everything needed to re-run and read the results (counts and
-    timings set by the caller)."""
+def run_info(spec: SweepSpec, version: str) -> dict[str, Any]:
+    """run.json contents: everything needed to re-run and read the results (``points`` and
+    ``pareto_points`` 0 here: the caller sets them, the other counts and the timings)."""
     return {
         "cnnmem_version": version,
         "sweep": spec.name,
@@ -770,8 +760,8 @@ def run_info(spec: SweepSpec, version: str, points: int = 0, pareto_points: int 
         "objectives": list(spec.objectives),
         "hardware_axes": {a.column: list(a.values) for a in spec.hw_axes},
         "columns": result_columns(spec),
-        "points": points,
-        "pareto_points": pareto_points,
+        "points": 0,
+        "pareto_points": 0,
         "deterministic_files": ["results.parquet", "results.csv", "pareto.csv"],
         "input_files": input_file_hashes(spec),
         "versions": package_versions(version),

@@ -204,7 +204,6 @@ class _Worker:
         self.process.start()
         child.close()
         self.queued: deque[int] = deque()  # block numbers sent, in order
-        self.stopped = False  # told to end
 
     def send(self, fn: Callable[..., Any], *args: Any) -> None:
         try:
@@ -242,6 +241,7 @@ class LocalPool:
             with suppress(OSError, ValueError, OverflowError):
                 self.arena = mmap.mmap(-1, SHARED_TABLE_BYTES)
         self.arena_used = 0
+        self.stopped = False  # the workers were told to end
         self.workers: list[_Worker] = []
         try:
             for _ in range(workers):
@@ -264,12 +264,14 @@ class LocalPool:
         self.kill()  # any that did not stop
 
     def stop(self) -> None:
-        """Tell the workers to end (they exit on their own; :meth:`__exit__` joins them)."""
+        """Tell the workers to end, once (they exit on their own; :meth:`__exit__` joins
+        them)."""
+        if self.stopped:
+            return
+        self.stopped = True
         for w in self.workers:
-            if not w.stopped:
-                w.stopped = True
-                with suppress(OSError):
-                    w.conn.send(None)
+            with suppress(OSError):
+                w.conn.send(None)
 
     def kill(self) -> None:
         for w in self.workers:
@@ -356,7 +358,7 @@ def _in_order(pool: LocalPool, spec: SweepSpec, tasks: list[Task], cutter: Block
     # results held (finished or in flight, not yet yielded): at most this many points, so
     # that small blocks at the sweep's end do not stop the workers' queues
     ahead_points = AHEAD_PER_PROCESS * processes * CHUNKS_PER_BLOCK * chunk_points
-    held = [0]  # points of the blocks cut and not yet yielded
+    held = 0  # points of the blocks cut and not yet yielded
     blocks: list[Block] = []  # cut so far, in order
     done: dict[int, BlockResult] = {}
     taken = 0  # blocks yielded
@@ -366,15 +368,16 @@ def _in_order(pool: LocalPool, spec: SweepSpec, tasks: list[Task], cutter: Block
         done[index] = res
 
     def cut(chunks: int) -> int | None:
+        nonlocal held
         b = cutter.cut(chunks)
         if b is None:
             return None
         blocks.append(b)
-        held[0] += b.planned_points
+        held += b.planned_points
         return len(blocks) - 1
 
     def room() -> bool:
-        return held[0] < ahead_points
+        return held < ahead_points
 
     def piece() -> int:
         """Chunks of the next block: CHUNKS_PER_BLOCK, fewer as the sweep ends (so that
@@ -391,7 +394,7 @@ def _in_order(pool: LocalPool, spec: SweepSpec, tasks: list[Task], cutter: Block
                 w.send(_block, blocks[index])
                 w.queued.append(index)
         if taken in done:
-            held[0] -= blocks[taken].planned_points
+            held -= blocks[taken].planned_points
             yield done.pop(taken)
             taken += 1
             continue

@@ -25,9 +25,11 @@ from cnnmem.workload.network import Network
 # The baseline's per-layer costs, used by single-layer full-batch groups
 
 
-#: the per-layer arrays of :class:`LayerFallback` besides its cells, in order
-FALLBACK_FIELDS = ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
-                   "latency_s", "compute_s", "memory_s", "buffer_need_bytes", "dram_bytes")
+#: the per-layer arrays of :class:`LayerFallback` besides its cells: summed over a layer's
+#: passes, and the buffer need (their maximum)
+SUMMED_FIELDS = ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
+                 "latency_s", "compute_s", "memory_s", "dram_bytes")
+FALLBACK_FIELDS = SUMMED_FIELDS + ("buffer_need_bytes",)
 
 
 @dataclass(frozen=True)
@@ -91,15 +93,11 @@ def layer_fallback(net: Network, hw: Hardware, batch: int, capacity_bytes: np.nd
         for kind, v in _split_layer_pass(net, costs, item, prec, batch).items():
             cells[(p, kind)][i] += v
     fields = {}
-    for key in ("energy_dram_pj", "energy_buffer_pj", "energy_compute_pj", "energy_static_pj",
-                "latency_s", "compute_s", "memory_s"):
+    for key in SUMMED_FIELDS:
         acc = np.zeros((n, ncap))
         np.add.at(acc, row_of, getattr(costs, key)[:, 0])
         fields[key] = acc
     need = np.zeros((n, ncap))
     np.maximum.at(need, row_of, np.nan_to_num(costs.buffer_need_bytes[:, 0], nan=0.0))
     fields["buffer_need_bytes"] = need
-    dram = np.zeros((n, ncap))
-    np.add.at(dram, row_of, costs.dram_bytes[:, 0])
-    fields["dram_bytes"] = dram
     return LayerFallback(cells, fields)
