@@ -143,8 +143,15 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-#: rows per Parquet row group (fixed, so the file layout does not depend on the chunking)
-ROW_GROUP_ROWS = 1 << 17
+#: rows per Parquet row group (fixed, so the file layout does not depend on the chunking).
+#: Every full group is encoded while the sweep runs; only the last, partial one is left for
+#: the end of the run, when no other work overlaps it: small groups keep that serial tail
+#: short. 10 M-point ResNet-50 sweep (62,892 rows written), --jobs 2, five interleaved fresh
+#: runs of each: the writer's close took 0.009-0.034 s (median 0.011 s) with 16,384-row groups,
+#: 0.014-0.056 s with 32,768, 0.032-0.147 s (median 0.129 s) with 131,072 (the value before).
+#: The cost: a 1 M-row --keep all file is 0.72 MB instead of 0.40 MB (its footer 169 KB
+#: instead of 22 KB), and pyarrow reads it in 0.09 s instead of 0.44 s.
+ROW_GROUP_ROWS = 1 << 14
 #: Parquet writer options, fixed: the bytes depend only on the rows and the pyarrow version
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "snappy",
